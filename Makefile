@@ -1,0 +1,93 @@
+# signup-relay — the command index. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# A Python 3.13 (the Lambda runtime) or 3.12, found without help: PATH first, then pyenv's installs.
+PYTHON ?= $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 python3.12 \
+	$$HOME/.pyenv/versions/3.12*/bin/python3.12 python3; do \
+	command -v $$p >/dev/null 2>&1 || continue; \
+	$$p -c 'import sys; sys.exit(sys.version_info[:2] not in ((3, 13), (3, 12)))' 2>/dev/null \
+	&& { command -v $$p; break; }; done)
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+SAM := $(SAM_VENV)/bin/sam
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PYTHONPATH := $(CURDIR)/layers/relay:$(CURDIR)
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+PORT ?= 3000
+STACK ?= signup-relay
+
+.PHONY: help install dev demo test lint format typecheck validate pytest bench build deploy invoke connect dlq logs delete clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt layers/relay/requirements.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.13 or 3.12 is required (none found on PATH or in ~/.pyenv)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.13 or 3.12 is required (none found on PATH or in ~/.pyenv)"; exit 1; }
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install -q --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install -q -r requirements-sam.txt
+	@touch $@
+
+install: $(VENV)/.installed $(SAM_VENV)/.installed ## Create the virtualenvs (project and SAM CLI)
+
+dev: $(VENV)/.installed ## Run the local stack on 127.0.0.1 (PORT, default 3000) (moto + Constant Contact sandbox)
+	PORT=$(PORT) $(PY) -m local.stack
+
+demo: $(VENV)/.installed ## Send every events/ sample through the local stack and print the outcomes
+	$(PY) -m local.demo
+
+test: lint typecheck validate pytest ## Lint, type-check, validate the template, run unit + integration tests
+
+lint: $(VENV)/.installed ## ruff lint and format check
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(VENV)/.installed ## Apply ruff formatting and fixes
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+typecheck: $(VENV)/.installed ## mypy on the layer, functions and local stack
+	$(PY) -m mypy
+
+validate: $(SAM_VENV)/.installed ## sam validate --lint
+	$(SAM) validate --lint
+
+pytest: $(VENV)/.installed ## Unit and integration tests
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed ## Benchmarks: CC calls and CPU per sign-up, receive latency, cold imports
+	$(PY) -m tests.bench.run
+
+build: $(SAM_VENV)/.installed $(VENV)/.installed ## sam build (needs python3.13 for the runtime)
+	$(SAM) build
+
+deploy: build ## sam deploy --guided
+	$(SAM) deploy --guided
+
+invoke: build ## sam local invoke ReceiveFunction with events/generic_signup.json (needs Docker)
+	$(SAM) local invoke ReceiveFunction -e events/generic_signup.json --env-vars env.json
+
+connect: $(VENV)/.installed ## Authorize a Constant Contact account and store the secret
+	$(PY) -m signup_relay.connect $(ARGS)
+
+dlq: $(VENV)/.installed ## List (or replay, ARGS=replay) dead-lettered sign-ups
+	$(PY) -m signup_relay.dlq $(ARGS)
+
+logs: ## Tail the upsert function's logs of the deployed stack
+	$(SAM) logs --stack-name $(STACK) -n UpsertFunction --tail
+
+delete: ## Delete the deployed stack
+	$(SAM) delete --stack-name $(STACK)
+
+clean: ## Remove build output and virtualenvs
+	rm -rf .aws-sam $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,148 @@
+"""Typed errors. Their meaning is decided in one place each: HTTP status in `receive`, retry-or-DLQ in `upsert`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class RelayError(Exception):
+    """Base of every error signup-relay raises on purpose."""
+
+    error_class = "relay_error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+# --- Outcome of talking to Constant Contact (upsert side) -----------------------------------
+
+
+class TransientError(RelayError):
+    """Worth retrying later unchanged: the item fails and SQS redelivers it."""
+
+    error_class = "transient"
+
+
+class PermanentError(RelayError):
+    """Retrying unchanged cannot help: the item goes to the DLQ with its reason."""
+
+    error_class = "permanent"
+
+
+class AuthError(TransientError):
+    """401 from Constant Contact that survived a token re-read and a refresh request."""
+
+    error_class = "auth"
+
+
+class ReauthorizationRequiredError(PermanentError):
+    """The refresh token is dead (`invalid_grant`): an operator must run `connect` again."""
+
+    error_class = "reauthorization_required"
+
+
+class ThrottledError(TransientError):
+    """429 `throttled`: more than the per-second limit; back off about a second."""
+
+    error_class = "throttled"
+
+
+class QuotaExceededError(TransientError):
+    """429 `quota_exceeded`: the daily quota is spent; keep messages queued until 00:00 UTC."""
+
+    error_class = "quota_exceeded"
+
+
+class ConflictError(TransientError):
+    """409: on POST /contacts the email exists; on sign_up_form a concurrent write to the same contact."""
+
+    error_class = "conflict"
+
+
+class ServerError(TransientError):
+    """5xx or a connection failure."""
+
+    error_class = "server"
+
+
+class ValidationError(PermanentError):
+    """400/415: Constant Contact refused the payload; resending it unchanged cannot succeed."""
+
+    error_class = "validation"
+
+
+class NotFoundError(PermanentError):
+    """404 for a resource we named."""
+
+    error_class = "not_found"
+
+
+class ForbiddenError(PermanentError):
+    """403: the connected user lacks a privilege or the app is deactivated."""
+
+    error_class = "forbidden"
+
+
+# --- Outcome of receiving a webhook (receive side); each maps to one HTTP status -------------
+
+
+class ReceiveError(RelayError):
+    """An error that answers the webhook sender with `status` and a JSON body."""
+
+    status = 400
+    error_class = "bad_request"
+    keep_in_dlq = False
+
+
+class UnknownRouteError(ReceiveError):
+    status = 404
+    error_class = "unknown_route"
+
+
+class SignatureError(ReceiveError):
+    """Bad or missing signature / token, or a timestamp outside the window. Nothing is stored."""
+
+    status = 401
+    error_class = "unauthorized"
+
+
+class PayloadTooLargeError(ReceiveError):
+    status = 413
+    error_class = "payload_too_large"
+
+
+class UnsupportedMediaTypeError(ReceiveError):
+    status = 415
+    error_class = "unsupported_media_type"
+    keep_in_dlq = True
+
+
+class UndecodableBodyError(ReceiveError):
+    status = 400
+    error_class = "undecodable_body"
+    keep_in_dlq = True
+
+
+class SubmissionInvalidError(ReceiveError):
+    """Authenticated, but no usable email or invalid fields. `field_errors` maps field -> problem."""
+
+    status = 422
+    error_class = "invalid_submission"
+    keep_in_dlq = True
+
+    def __init__(self, message: str, field_errors: dict[str, str], **details: Any) -> None:
+        super().__init__(message, **details)
+        self.field_errors = field_errors
+
+
+class QueueUnavailableError(ReceiveError):
+    status = 503
+    error_class = "queue_unavailable"
+
+
+class ConfigError(RelayError):
+    """The routes file or settings are invalid; the message names the route and key."""
+
+    error_class = "config"

@@ -1,0 +1,140 @@
+"""The data that crosses module boundaries: what a form sent, what we upsert, and what happened."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Consent(StrEnum):
+    """What the person agreed to on this sign-up (design §3)."""
+
+    EXPLICIT = "explicit"  # ticked a box / asked to be emailed on this form
+    IMPLICIT = "implicit"  # a business relationship, no explicit opt-in
+    NONE = "none"  # no consent captured: create only if the route allows
+
+
+class Outcome(StrEnum):
+    """The vocabulary of logs, metrics, DLQ records and summaries."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    REVIVED = "revived"
+    RESUBSCRIBED = "resubscribed"
+    KEPT_UNSUBSCRIBED = "kept_unsubscribed"
+    REJECTED = "rejected"
+    DEFERRED = "deferred"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Address(_Frozen):
+    kind: Literal["home", "work", "other"] = "home"
+    street: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+
+
+class ConsentEvidence(_Frozen):
+    """Who agreed, when, where: kept with the contact as a note."""
+
+    at: datetime
+    source: str
+    form: str | None = None
+    ip: str | None = None
+    text: str | None = None  # the checkbox label or consent wording, when the form sends it
+
+
+class UpsertOptions(_Frozen):
+    """Per-route policy carried with each queued sign-up, so a DLQ replay behaves the same."""
+
+    create_missing_lists: bool = False
+    create_missing_custom_fields: bool = False
+    create_missing_tags: bool = True
+    allow_create_without_consent: bool = False  # consent=none creates a contact only if True
+    send_resubscribe_email: bool = False  # one-time resubscribe email for unsubscribed contacts
+    record_consent_note: bool = True
+
+
+class Signup(_Frozen):
+    """One person signing up, normalized from any source. Field names follow Constant Contact."""
+
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    job_title: str | None = None
+    company_name: str | None = None
+    phone: str | None = None
+    phone_kind: Literal["home", "work", "mobile", "other"] = "mobile"
+    address: Address | None = None
+    birthday_month: int | None = Field(default=None, ge=1, le=12)
+    birthday_day: int | None = Field(default=None, ge=1, le=31)
+    anniversary: str | None = None
+    custom_fields: dict[str, str] = Field(default_factory=dict)  # by custom field name (or label)
+    lists: tuple[str, ...] = ()  # by list name
+    tags: tuple[str, ...] = ()  # by tag name
+    consent: Consent = Consent.NONE
+    consent_evidence: ConsentEvidence | None = None
+    clear_fields: tuple[str, ...] = ()  # core fields the form sent empty and the route allows to clear
+    options: UpsertOptions = Field(default_factory=UpsertOptions)
+    source: str = "generic"
+    route: str = ""
+    delivery_id: str | None = None
+    account: str | None = None  # Secrets Manager id of the Constant Contact account; None = default
+
+
+class UpsertResult(_Frozen):
+    outcome: Outcome
+    contact_id: str | None = None
+    reason: str | None = None
+    calls: int = 0  # Constant Contact API calls this sign-up cost
+
+
+class QueuedSignup(_Frozen):
+    """The SQS message body from `receive` to `upsert`."""
+
+    version: Literal[1] = 1
+    id: str  # the id answered to the sender; equals the FIFO dedupe id
+    received_at: datetime
+    signup: Signup
+
+
+class FailureRecord(BaseModel):
+    """What the DLQ keeps: enough to understand and replay the submission."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stage: Literal["receive", "upsert"]
+    route: str
+    error_class: str
+    message: str
+    attempts: int = 1
+    failed_at: datetime
+    field_errors: dict[str, str] = Field(default_factory=dict)
+    signup: Signup | None = None  # upsert failures: the queued sign-up
+    queued_id: str | None = None
+    content_type: str | None = None  # receive failures: the original submission
+    body_base64: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)  # secrets and signatures removed
+
+
+class RawRequest(_Frozen):
+    """A webhook delivery as received: the exact body bytes (signatures are over these) and headers."""
+
+    method: str = "POST"
+    path: str = ""
+    headers: dict[str, str] = Field(default_factory=dict)  # names lower-cased
+    query: dict[str, str] = Field(default_factory=dict)
+    body: bytes = b""
+    source_ip: str | None = None
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
