@@ -21,6 +21,8 @@ class Settings:
     token_refresh_function: str  # name of the single-writer refresh function ("" = refresh in-process)
     max_body_bytes: int
     secret_max_age_seconds: int
+    webhook_secret_id: str = "signup-relay/webhooks"  # default Secrets Manager id of the routes' webhook secrets
+    max_receive_count: int = 5  # the queue's redrive maxReceiveCount: upsert dead-letters on the last attempt
 
 
 def _int(name: str, default: int) -> int:
@@ -41,4 +43,6 @@ def get_settings() -> Settings:
         token_refresh_function=env.get("TOKEN_REFRESH_FUNCTION", ""),
         max_body_bytes=_int("MAX_BODY_BYTES", 256 * 1024),
         secret_max_age_seconds=_int("SECRET_MAX_AGE_SECONDS", 60),
+        webhook_secret_id=env.get("WEBHOOK_SECRET_ID", "") or "signup-relay/webhooks",
+        max_receive_count=_int("MAX_RECEIVE_COUNT", 5),
     )

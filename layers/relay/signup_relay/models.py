@@ -132,6 +132,7 @@ class RawRequest(_Frozen):
     path: str = ""
     headers: dict[str, str] = Field(default_factory=dict)  # names lower-cased
     query: dict[str, str] = Field(default_factory=dict)
+    raw_query: str = ""  # the query string exactly as sent (HubSpot v3 signs the full request URI)
     body: bytes = b""
     source_ip: str | None = None
 
