@@ -21,6 +21,7 @@ class Settings:
     token_refresh_function: str  # name of the single-writer refresh function ("" = refresh in-process)
     max_body_bytes: int
     secret_max_age_seconds: int
+    cc_requests_per_second: float = 4.0  # per-container pacing; divide the API key's 4/s by the concurrency
     webhook_secret_id: str = "signup-relay/webhooks"  # default Secrets Manager id of the routes' webhook secrets
     max_receive_count: int = 5  # the queue's redrive maxReceiveCount: upsert dead-letters on the last attempt
 
@@ -43,6 +44,7 @@ def get_settings() -> Settings:
         token_refresh_function=env.get("TOKEN_REFRESH_FUNCTION", ""),
         max_body_bytes=_int("MAX_BODY_BYTES", 256 * 1024),
         secret_max_age_seconds=_int("SECRET_MAX_AGE_SECONDS", 60),
+        cc_requests_per_second=float(env.get("CC_REQUESTS_PER_SECOND", "").strip() or 4.0),
         webhook_secret_id=env.get("WEBHOOK_SECRET_ID", "") or "signup-relay/webhooks",
         max_receive_count=_int("MAX_RECEIVE_COUNT", 5),
     )

@@ -61,6 +61,8 @@ class UpsertOptions(_Frozen):
     allow_create_without_consent: bool = False  # consent=none creates a contact only if True
     send_resubscribe_email: bool = False  # one-time resubscribe email for unsubscribed contacts
     record_consent_note: bool = True
+    # sign_up_form cannot carry notes: writing the consent note there costs a GET + PUT (2 more calls).
+    consent_note_on_sign_up_form: bool = False
 
 
 class Signup(_Frozen):

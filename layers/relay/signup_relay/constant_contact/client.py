@@ -1,0 +1,396 @@
+"""A small Constant Contact V3 client: typed errors, token handling on 401, pacing, and call counting.
+
+Only the endpoints the upsert needs. Every method returns the decoded JSON body of the success response;
+every failure is a `TransientError` or `PermanentError` subclass from `signup_relay.errors`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Protocol
+from urllib.parse import urljoin
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from signup_relay.errors import (
+    AuthError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    PermanentError,
+    QuotaExceededError,
+    ServerError,
+    ThrottledError,
+    ValidationError,
+)
+
+CONTACT_INCLUDES = ("custom_fields", "list_memberships", "phone_numbers", "street_addresses", "taggings", "notes")
+CONNECT_TIMEOUT_SECONDS = 3.05
+READ_TIMEOUT_SECONDS = 15.0
+DEFAULT_REQUESTS_PER_SECOND = 4.0
+THROTTLE_BACKOFF_SECONDS = 1.0
+THROTTLE_RETRIES = 2
+
+# Operations whose only purpose is resolving list / custom field / tag names (reported apart in the benchmark).
+NAME_LOOKUP_OPERATIONS = frozenset(
+    {"lists.list", "lists.create", "custom_fields.list", "custom_fields.create", "tags.list", "tags.create"}
+)
+
+
+class AccessTokenSource(Protocol):
+    """Where the client gets its bearer token, and what it asks after a 401 (see `signup_relay.tokens`)."""
+
+    def access_token(self) -> str: ...
+
+    def after_unauthorized(self, stale_access_token: str) -> str: ...
+
+
+@lru_cache(maxsize=1)
+def get_session() -> requests.Session:
+    """The container's one HTTP session. urllib3 retries connection failures only: nothing was sent yet."""
+    retry = Retry(
+        total=2,
+        connect=2,
+        read=0,
+        redirect=0,
+        status=0,
+        other=0,
+        backoff_factor=0.2,
+        allowed_methods=None,  # a refused connection never reached the server, so a POST is safe to resend
+        raise_on_status=False,
+    )
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=8)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+class Pacer:
+    """Spaces request starts so one container stays under `rate_per_second` (0 disables pacing)."""
+
+    def __init__(
+        self,
+        rate_per_second: float = DEFAULT_REQUESTS_PER_SECOND,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        margin_seconds: float = 0.01,
+    ) -> None:
+        self.interval = (1.0 / rate_per_second + margin_seconds) if rate_per_second > 0 else 0.0
+        self._clock = clock
+        self._sleep = sleep
+        self._next_start = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        """Block until this caller may start a request (callers are served in arrival order)."""
+        if self.interval <= 0:
+            return
+        with self._lock:
+            now = self._clock()
+            start = max(now, self._next_start)
+            self._next_start = start + self.interval
+        if start > now:
+            self._sleep(start - now)
+
+
+@dataclass
+class CallMeter:
+    """Constant Contact calls made while the meter was open, in total and by operation."""
+
+    calls: int = 0
+    by_operation: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def name_lookup_calls(self) -> int:
+        return sum(n for op, n in self.by_operation.items() if op in NAME_LOOKUP_OPERATIONS)
+
+
+@dataclass(frozen=True)
+class ApiErrorDetail:
+    status: int
+    error_key: str
+    error_message: str
+
+
+def parse_error_body(status: int, body: Any) -> list[ApiErrorDetail]:
+    """Both documented error shapes: an array of {error_key, error_message}, or the single 401/429 object."""
+    items: list[Any]
+    if isinstance(body, list):
+        items = body
+    elif isinstance(body, dict):
+        items = [body]
+    else:
+        items = []
+    details = [
+        ApiErrorDetail(status, str(item.get("error_key") or ""), str(item.get("error_message") or ""))
+        for item in items
+        if isinstance(item, dict)
+    ]
+    return details or [ApiErrorDetail(status, "", "")]
+
+
+class ConstantContactClient:
+    """Constant Contact V3 over one `requests.Session`. Thread-safe; count calls with `meter()`."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        tokens: AccessTokenSource,
+        session: requests.Session | None = None,
+        pacer: Pacer | None = None,
+        timeout: tuple[float, float] = (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
+        throttle_retries: int = THROTTLE_RETRIES,
+        throttle_backoff_seconds: float = THROTTLE_BACKOFF_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._tokens = tokens
+        self._session = session if session is not None else get_session()
+        self._pacer = pacer if pacer is not None else Pacer(0)
+        self._timeout = timeout
+        self._throttle_retries = throttle_retries
+        self._throttle_backoff = throttle_backoff_seconds
+        self._sleep = sleep
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self.total = CallMeter()
+
+    # --- call counting ---------------------------------------------------------------------------
+
+    @contextmanager
+    def meter(self) -> Iterator[CallMeter]:
+        """Count the calls this thread makes inside the block (meters nest)."""
+        meters: list[CallMeter] = self._local.__dict__.setdefault("meters", [])
+        meter = CallMeter()
+        meters.append(meter)
+        try:
+            yield meter
+        finally:
+            meters.remove(meter)
+
+    def _record(self, operation: str) -> None:
+        with self._lock:
+            self.total.calls += 1
+            self.total.by_operation[operation] += 1
+        for meter in self._local.__dict__.get("meters", []):
+            meter.calls += 1
+            meter.by_operation[operation] += 1
+
+    # --- transport ---------------------------------------------------------------------------------
+
+    def _url(self, path_or_url: str) -> str:
+        if path_or_url.startswith(("http://", "https://")):
+            return path_or_url
+        if path_or_url.startswith("/v3/"):  # `_links.next.href` is server-relative
+            return urljoin(self.base_url + "/", path_or_url)
+        return f"{self.base_url}/{path_or_url.lstrip('/')}"
+
+    def request(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json_body: Any = None,
+    ) -> Any:
+        """One API call with the 401 and 429-throttled handling; returns the decoded body (None when empty)."""
+        url = self._url(path)
+        token = self._tokens.access_token()
+        refreshed = False
+        throttled = 0
+        while True:
+            response = self._send(operation, method, url, params, json_body, token)
+            if response.status_code < 300:
+                return _decode(response)
+            details = parse_error_body(response.status_code, _decode_quietly(response))
+            if response.status_code == 401:
+                if refreshed:
+                    raise AuthError("401 from Constant Contact after a token refresh", operation=operation)
+                token = self._tokens.after_unauthorized(token)
+                refreshed = True
+                continue
+            if response.status_code == 429 and not _is_quota(details) and throttled < self._throttle_retries:
+                throttled += 1
+                self._sleep(self._throttle_backoff * throttled)
+                continue
+            raise _error_for(operation, response.status_code, details)
+
+    def _send(
+        self,
+        operation: str,
+        method: str,
+        url: str,
+        params: Mapping[str, str | int] | None,
+        json_body: Any,
+        token: str,
+    ) -> requests.Response:
+        self._pacer.wait()
+        self._record(operation)
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+        }
+        try:
+            return self._session.request(
+                method, url, params=params, json=json_body, headers=headers, timeout=self._timeout
+            )
+        except requests.RequestException as exc:
+            raise ServerError(f"{operation}: connection to Constant Contact failed ({type(exc).__name__})") from exc
+
+    def _collect(self, operation: str, path: str, key: str, params: Mapping[str, str | int]) -> list[dict[str, Any]]:
+        """Every item of a cursor-paginated collection."""
+        items: list[dict[str, Any]] = []
+        body = self.request(operation, "GET", path, params=params) or {}
+        items.extend(body.get(key) or [])
+        while (next_href := ((body.get("_links") or {}).get("next") or {}).get("href")) and isinstance(next_href, str):
+            body = self.request(operation, "GET", next_href) or {}
+            items.extend(body.get(key) or [])
+        return items
+
+    # --- contacts ----------------------------------------------------------------------------------
+
+    def find_contacts_by_email(
+        self, email: str, *, status: str = "all", include: Sequence[str] = CONTACT_INCLUDES
+    ) -> list[dict[str, Any]]:
+        """GET /contacts?email=...&status=all&include=... (status=all also finds deleted contacts)."""
+        params: dict[str, str | int] = {"email": email, "status": status}
+        if include:
+            params["include"] = ",".join(include)
+        body = self.request("contacts.find", "GET", "contacts", params=params) or {}
+        return list(body.get("contacts") or [])
+
+    def get_contact(self, contact_id: str, *, include: Sequence[str] = CONTACT_INCLUDES) -> dict[str, Any]:
+        params: dict[str, str | int] = {"include": ",".join(include)} if include else {}
+        return dict(self.request("contacts.get", "GET", f"contacts/{contact_id}", params=params) or {})
+
+    def create_contact(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """POST /contacts. A 409 means the email exists (possibly deleted): callers look it up, never parse it."""
+        return dict(self.request("contacts.create", "POST", "contacts", json_body=body) or {})
+
+    def update_contact(self, contact_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """PUT /contacts/{id}: core fields not sent become null, so send a merged record."""
+        return dict(self.request("contacts.update", "PUT", f"contacts/{contact_id}", json_body=body) or {})
+
+    def sign_up_form(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """POST /contacts/sign_up_form -> {contact_id, action}. Its 409 is a concurrent write (transient)."""
+        return dict(self.request("contacts.sign_up_form", "POST", "contacts/sign_up_form", json_body=body) or {})
+
+    def resubscribe_contact(self, contact_id: str, list_ids: Sequence[str]) -> dict[str, Any]:
+        """PUT /contacts/resubscribe/{id}: one confirmation email per unsubscribed contact, ever."""
+        return dict(
+            self.request(
+                "contacts.resubscribe",
+                "PUT",
+                f"contacts/resubscribe/{contact_id}",
+                json_body={"list_ids": list(list_ids)},
+            )
+            or {}
+        )
+
+    # --- lists, custom fields, tags ------------------------------------------------------------------
+
+    def list_contact_lists(self) -> list[dict[str, Any]]:
+        return self._collect("lists.list", "contact_lists", "lists", {"limit": 1000})
+
+    def find_list_by_name(self, name: str) -> dict[str, Any] | None:
+        lists = self._collect("lists.list", "contact_lists", "lists", {"name": name})
+        return next((item for item in lists if item.get("name") == name), None)
+
+    def create_list(self, name: str) -> dict[str, Any]:
+        return dict(self.request("lists.create", "POST", "contact_lists", json_body={"name": name}) or {})
+
+    def list_custom_fields(self) -> list[dict[str, Any]]:
+        return self._collect("custom_fields.list", "contact_custom_fields", "custom_fields", {"limit": 100})
+
+    def create_custom_field(self, label: str, field_type: str = "string") -> dict[str, Any]:
+        body = {"label": label, "type": field_type}
+        return dict(self.request("custom_fields.create", "POST", "contact_custom_fields", json_body=body) or {})
+
+    def list_tags(self) -> list[dict[str, Any]]:
+        return self._collect("tags.list", "contact_tags", "tags", {"limit": 500})
+
+    def create_tag(self, name: str) -> dict[str, Any]:
+        return dict(self.request("tags.create", "POST", "contact_tags", json_body={"name": name}) or {})
+
+    # --- bulk activities -------------------------------------------------------------------------
+
+    def import_contacts_json(self, import_data: Sequence[Mapping[str, Any]], list_ids: Sequence[str]) -> dict[str, Any]:
+        """POST /activities/contacts_json_import (new contacts become implicit, opt_in_source Account)."""
+        body = {"import_data": list(import_data), "list_ids": list(list_ids)}
+        return dict(
+            self.request("activities.json_import", "POST", "activities/contacts_json_import", json_body=body) or {}
+        )
+
+    def add_taggings(self, contact_ids: Sequence[str], tag_ids: Sequence[str]) -> dict[str, Any]:
+        """POST /activities/contacts_taggings_add for up to 500 contacts."""
+        body = {"source": {"contact_ids": list(contact_ids)}, "tag_ids": list(tag_ids)}
+        return dict(
+            self.request("activities.taggings_add", "POST", "activities/contacts_taggings_add", json_body=body) or {}
+        )
+
+    def get_activity(self, activity_id: str) -> dict[str, Any]:
+        return dict(self.request("activities.get", "GET", f"activities/{activity_id}") or {})
+
+
+def _decode(response: requests.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ServerError(f"Constant Contact answered {response.status_code} with a body that is not JSON") from exc
+
+
+def _decode_quietly(response: requests.Response) -> Any:
+    try:
+        return response.json() if response.content else None
+    except ValueError:
+        return None
+
+
+def _is_quota(details: list[ApiErrorDetail]) -> bool:
+    return any(d.error_key == "quota_exceeded" for d in details)
+
+
+def _describe(details: list[ApiErrorDetail]) -> str:
+    return "; ".join(f"{d.error_key}: {d.error_message}".strip(": ") for d in details if d.error_key or d.error_message)
+
+
+def _error_for(operation: str, status: int, details: list[ApiErrorDetail]) -> Exception:
+    """The typed error for a non-success status (401 and retried 429s are handled by the caller)."""
+    described = _describe(details)
+    message = f"{operation}: Constant Contact answered {status}" + (f" ({described})" if described else "")
+    extra: dict[str, Any] = {
+        "status": status,
+        "operation": operation,
+        "error_key": details[0].error_key,
+        "error_message": details[0].error_message,
+    }
+    if status == 429:
+        return QuotaExceededError(message, **extra) if _is_quota(details) else ThrottledError(message, **extra)
+    if status == 409:
+        return ConflictError(message, **extra)
+    if status in (400, 415):
+        return ValidationError(message, **extra)
+    if status == 401:
+        return AuthError(message, **extra)
+    if status == 403:
+        return ForbiddenError(message, **extra)
+    if status == 404:
+        return NotFoundError(message, **extra)
+    if status >= 500:
+        return ServerError(message, **extra)
+    return PermanentError(message, **extra)

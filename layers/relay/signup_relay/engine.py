@@ -1,0 +1,60 @@
+"""Wiring of the upsert engine from settings, cached per container: `get_upserter(account).upsert(signup)`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from signup_relay.config import get_settings
+from signup_relay.constant_contact.client import ConstantContactClient, Pacer, get_session
+from signup_relay.constant_contact.names import NameDirectory
+from signup_relay.models import Signup, UpsertResult
+from signup_relay.policy import upsert_contact
+from signup_relay.tokens import InProcessRefresher, Refresher, SecretsManagerTokenStore, TokenProvider
+
+
+@dataclass
+class Upserter:
+    """One Constant Contact account's client, name directory and tokens."""
+
+    client: ConstantContactClient
+    names: NameDirectory
+    tokens: TokenProvider
+
+    def upsert(self, signup: Signup) -> UpsertResult:
+        return upsert_contact(signup, client=self.client, names=self.names)
+
+
+@lru_cache(maxsize=1)
+def get_pacer() -> Pacer:
+    """One pacer per container: the rate limit belongs to the API key, whichever account is used."""
+    return Pacer(get_settings().cc_requests_per_second)
+
+
+@lru_cache(maxsize=1)
+def get_refresher() -> Refresher:
+    """Who refreshes tokens after a 401 survives a re-read. Issue 5 swaps in the single-writer function here."""
+    settings = get_settings()
+    return InProcessRefresher(http=get_session(), token_url=settings.cc_token_url, store=SecretsManagerTokenStore())
+
+
+@lru_cache(maxsize=16)
+def get_upserter(account: str | None = None) -> Upserter:
+    """The cached upserter for an account secret id (None = settings.cc_secret_id)."""
+    settings = get_settings()
+    tokens = TokenProvider(
+        account or settings.cc_secret_id,
+        refresher=get_refresher(),
+        max_age_seconds=settings.secret_max_age_seconds,
+    )
+    client = ConstantContactClient(
+        base_url=settings.cc_api_base_url, tokens=tokens, session=get_session(), pacer=get_pacer()
+    )
+    return Upserter(client=client, names=NameDirectory(client), tokens=tokens)
+
+
+def clear_caches() -> None:
+    """Forget the wiring (tests, or after settings change)."""
+    get_upserter.cache_clear()
+    get_refresher.cache_clear()
+    get_pacer.cache_clear()

@@ -1,0 +1,570 @@
+"""The upsert policy (design §3): one sign-up in, one honest outcome out, no data or consent lost.
+
+Every sign-up starts with one lookup, `GET /contacts?email=...&status=all&include=<all subresources>`:
+the prior state decides the path and lets us report revived / resubscribed / kept_unsubscribed truthfully,
+and a PUT is only ever built from that full record merged with the new data.
+
+| prior state  | explicit consent                                   | implicit / none                           |
+|--------------|----------------------------------------------------|-------------------------------------------|
+| none         | sign_up_form (<= 50 chars) else POST explicit      | POST implicit, create_source Contact      |
+| active       | sign_up_form else merged PUT, permission explicit  | merged PUT, permission unchanged          |
+| deleted      | sign_up_form else merged PUT, Account + lists      | merged PUT, update_source Account + lists |
+| unsubscribed | sign_up_form (resubscribed) else resubscribe email | profile-only PUT (+ optional resubscribe) |
+
+A deleted contact that is also unsubscribed is never revived without explicit consent. A 409 from POST means
+"the address exists" (typically a deleted contact): we look it up again and take the PUT path; the 409
+message text is never parsed. Consent evidence goes in a note in the same POST/PUT; on the sign_up_form path
+(which cannot carry notes or tags) it costs two extra calls, so it is written only when
+`options.consent_note_on_sign_up_form` is set; tags then ride on that PUT, otherwise they are added with one
+`contacts_taggings_add` activity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC
+from enum import StrEnum
+from typing import Any, Protocol
+
+from signup_relay.constant_contact.client import CallMeter
+from signup_relay.constant_contact.names import Resolution
+from signup_relay.errors import ConflictError, ValidationError
+from signup_relay.models import Address, Consent, Outcome, Signup, UpsertResult
+
+SIGN_UP_FORM_MAX_EMAIL = 50  # sign_up_form's email_address is a string of at most 50 characters
+MAX_EMAIL = 80  # /contacts email_address.address
+MAX_PHONES = 3
+MAX_ADDRESSES = 3
+MAX_LISTS = 50
+MAX_TAGS = 50
+MAX_CUSTOM_FIELDS = 25
+MAX_NOTES = 150
+MAX_NOTE_LENGTH = 2000
+
+TEXT_FIELDS = ("first_name", "last_name", "job_title", "company_name", "anniversary")
+BIRTHDAY_CLEAR_NAMES = frozenset({"birthday", "birthday_month", "birthday_day"})
+ADDRESS_PARTS = ("street", "city", "state", "postal_code", "country")
+
+
+class ContactState(StrEnum):
+    NONE = "none"
+    ACTIVE = "active"
+    DELETED = "deleted"
+    UNSUBSCRIBED = "unsubscribed"
+    DELETED_UNSUBSCRIBED = "deleted_unsubscribed"
+
+
+class UpsertClient(Protocol):
+    """The slice of `ConstantContactClient` the policy uses."""
+
+    def meter(self) -> AbstractContextManager[CallMeter]: ...
+
+    def find_contacts_by_email(self, email: str) -> list[dict[str, Any]]: ...
+
+    def get_contact(self, contact_id: str) -> dict[str, Any]: ...
+
+    def create_contact(self, body: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    def update_contact(self, contact_id: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    def sign_up_form(self, body: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    def resubscribe_contact(self, contact_id: str, list_ids: Sequence[str]) -> dict[str, Any]: ...
+
+    def add_taggings(self, contact_ids: Sequence[str], tag_ids: Sequence[str]) -> dict[str, Any]: ...
+
+
+class UpsertNames(Protocol):
+    """The slice of `NameDirectory` the policy uses."""
+
+    def resolve_list_ids(self, names: Iterable[str], *, create_missing: bool = False) -> Resolution: ...
+
+    def resolve_custom_field_ids(self, names: Iterable[str], *, create_missing: bool = False) -> Resolution: ...
+
+    def resolve_tag_ids(self, names: Iterable[str], *, create_missing: bool = True) -> Resolution: ...
+
+
+@dataclass(frozen=True)
+class ResolvedIds:
+    """The sign-up's names turned into Constant Contact ids."""
+
+    list_ids: list[str] = field(default_factory=list)
+    custom_field_values: dict[str, str] = field(default_factory=dict)  # custom_field_id -> non-empty value
+    tag_ids: list[str] = field(default_factory=list)
+
+
+class Rejected(Exception):
+    """Internal: the sign-up cannot be upserted as configured; becomes Outcome.REJECTED with this reason."""
+
+
+# --- state ---------------------------------------------------------------------------------------------
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def contact_state(contact: Mapping[str, Any] | None) -> ContactState:
+    """Read the state the way the API exposes it: `deleted_at` and `email_address.permission_to_send`."""
+    if not contact:
+        return ContactState.NONE
+    unsubscribed = (contact.get("email_address") or {}).get("permission_to_send") == "unsubscribed"
+    deleted = bool(contact.get("deleted_at"))
+    if deleted and unsubscribed:
+        return ContactState.DELETED_UNSUBSCRIBED
+    if deleted:
+        return ContactState.DELETED
+    if unsubscribed:
+        return ContactState.UNSUBSCRIBED
+    return ContactState.ACTIVE
+
+
+def pick_contact(contacts: Sequence[Mapping[str, Any]], email: str) -> dict[str, Any] | None:
+    """The row whose address matches (the API should return at most one, but do not trust a fuzzy match)."""
+    for contact in contacts:
+        if normalize_email(str((contact.get("email_address") or {}).get("address") or "")) == email:
+            return dict(contact)
+    return dict(contacts[0]) if contacts else None
+
+
+# --- pure payload builders -------------------------------------------------------------------------------
+
+
+def _clean(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _new_text_fields(signup: Signup) -> dict[str, str]:
+    return {name: value for name in TEXT_FIELDS if (value := _clean(getattr(signup, name))) is not None}
+
+
+def _new_birthday(signup: Signup) -> tuple[int, int] | None:
+    # The API accepts birthday_month and birthday_day only together.
+    if signup.birthday_month is not None and signup.birthday_day is not None:
+        return signup.birthday_month, signup.birthday_day
+    return None
+
+
+def _address_parts(address: Mapping[str, Any] | Address | None) -> dict[str, str]:
+    if address is None:
+        return {}
+    source = address.model_dump() if isinstance(address, Address) else address
+    return {part: value for part in ADDRESS_PARTS if (value := _clean(source.get(part))) is not None}
+
+
+def build_consent_note(signup: Signup) -> dict[str, str] | None:
+    """A note recording who agreed to what, when, where (None when the sign-up carries no evidence)."""
+    evidence = signup.consent_evidence
+    if evidence is None:
+        return None
+    at = evidence.at if evidence.at.tzinfo else evidence.at.replace(tzinfo=UTC)
+    at_text = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    parts = [f"Consent ({signup.consent.value}) at {at_text}", f"source {evidence.source}"]
+    if evidence.form:
+        parts.append(f"form {evidence.form!r}")
+    if signup.route:
+        parts.append(f"route {signup.route}")
+    if evidence.ip:
+        parts.append(f"IP {evidence.ip}")
+    if signup.delivery_id:
+        parts.append(f"delivery {signup.delivery_id}")
+    content = ", ".join(parts) + "."
+    if evidence.text:
+        content += f' Wording: "{evidence.text}"'
+    return {"created_at": at_text, "content": content[:MAX_NOTE_LENGTH]}
+
+
+def build_sign_up_form_body(signup: Signup, email: str, ids: ResolvedIds) -> dict[str, Any]:
+    """POST /contacts/sign_up_form: a partial update, so only what the form actually sent."""
+    body: dict[str, Any] = {"email_address": email, **_new_text_fields(signup)}
+    if phone := _clean(signup.phone):
+        body["phone_number"] = phone
+    if parts := _address_parts(signup.address):
+        body["street_address"] = {"kind": signup.address.kind if signup.address else "home", **parts}
+    if birthday := _new_birthday(signup):
+        body["birthday_month"], body["birthday_day"] = birthday
+    body["list_memberships"] = list(ids.list_ids)
+    if ids.custom_field_values:
+        body["custom_fields"] = [{"custom_field_id": k, "value": v} for k, v in ids.custom_field_values.items()]
+    return body
+
+
+def build_create_body(
+    signup: Signup, email: str, ids: ResolvedIds, *, permission: str, note: Mapping[str, str] | None
+) -> dict[str, Any]:
+    """POST /contacts with `create_source: Contact` (the person submitted the form)."""
+    body: dict[str, Any] = {
+        "email_address": {"address": email, "permission_to_send": permission},
+        **_new_text_fields(signup),
+        "create_source": "Contact",
+    }
+    if birthday := _new_birthday(signup):
+        body["birthday_month"], body["birthday_day"] = birthday
+    if ids.custom_field_values:
+        body["custom_fields"] = [{"custom_field_id": k, "value": v} for k, v in ids.custom_field_values.items()]
+    if phone := _clean(signup.phone):
+        body["phone_numbers"] = [{"phone_number": phone, "kind": signup.phone_kind}]
+    if parts := _address_parts(signup.address):
+        body["street_addresses"] = [{"kind": signup.address.kind if signup.address else "home", **parts}]
+    body["list_memberships"] = _bounded(ids.list_ids, MAX_LISTS, "list memberships")
+    if ids.tag_ids:
+        body["taggings"] = _bounded(ids.tag_ids, MAX_TAGS, "tags")
+    if note:
+        body["notes"] = [dict(note)]
+    return body
+
+
+def merge_phone_numbers(existing: Sequence[Mapping[str, Any]], number: str | None, kind: str) -> list[dict[str, str]]:
+    """Existing phones kept; the new one replaces the same kind, else is added while there is room (max 3)."""
+    phones = [
+        {"phone_number": str(p["phone_number"]), "kind": str(p.get("kind") or "other")}
+        for p in existing
+        if _clean(p.get("phone_number"))
+    ]
+    new = _clean(number)
+    if new is None or any(_digits(p["phone_number"]) == _digits(new) for p in phones):
+        return phones
+    for phone in phones:
+        if phone["kind"] == kind:
+            phone["phone_number"] = new
+            return phones
+    if len(phones) < MAX_PHONES:
+        phones.append({"phone_number": new, "kind": kind})
+    return phones
+
+
+def merge_street_addresses(existing: Sequence[Mapping[str, Any]], address: Address | None) -> list[dict[str, str]]:
+    """Existing addresses kept; the new one is merged part by part into the same kind, else added (max 3)."""
+    addresses = [{"kind": str(a.get("kind") or "other"), **_address_parts(a)} for a in existing]
+    new_parts = _address_parts(address)
+    if address is None or not new_parts:
+        return addresses
+    for current in addresses:
+        if current["kind"] == address.kind:
+            current.update(new_parts)
+            return addresses
+    if len(addresses) < MAX_ADDRESSES:
+        addresses.append({"kind": address.kind, **new_parts})
+    return addresses
+
+
+def merge_custom_fields(existing: Sequence[Mapping[str, Any]], new_values: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Merged by custom_field_id: new values win, every other stored value is kept."""
+    merged: dict[str, dict[str, Any]] = {}
+    for item in existing:
+        field_id = item.get("custom_field_id")
+        if not field_id:
+            continue
+        entry: dict[str, Any] = {"custom_field_id": field_id}
+        if item.get("value") is not None:
+            entry["value"] = item["value"]
+        if item.get("choice_ids"):
+            entry["choice_ids"] = list(item["choice_ids"])
+        merged[field_id] = entry
+    for field_id, value in new_values.items():
+        merged[field_id] = {"custom_field_id": field_id, "value": value}
+    return _bounded(list(merged.values()), MAX_CUSTOM_FIELDS, "custom fields")
+
+
+def merge_notes(existing: Sequence[Mapping[str, Any]], note: Mapping[str, str] | None) -> list[dict[str, Any]]:
+    """Existing notes kept as they are; the new note is added unless identical (a redelivery) or full."""
+    notes = [
+        {key: item[key] for key in ("note_id", "created_at", "content") if item.get(key) is not None}
+        for item in existing
+    ]
+    if note and len(notes) < MAX_NOTES and all(n.get("content") != note["content"] for n in notes):
+        notes.insert(0, dict(note))  # the API lists notes most recent first
+    return notes
+
+
+def _union(existing: Iterable[str], new: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys([*existing, *new]))
+
+
+def _bounded(items: list[Any], limit: int, what: str) -> list[Any]:
+    if len(items) > limit:
+        raise ValidationError(f"the contact would have {len(items)} {what}; Constant Contact allows {limit}")
+    return items
+
+
+def _digits(phone: str) -> str:
+    return "".join(ch for ch in phone if ch.isdigit()) or phone
+
+
+def build_merged_put(
+    existing: Mapping[str, Any],
+    signup: Signup,
+    ids: ResolvedIds,
+    *,
+    update_source: str,
+    permission: str | None = None,
+    include_lists: bool = True,
+    note: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """PUT /contacts/{id} body: the stored record merged with the sign-up, never blanking what was not sent.
+
+    Core fields left out of a PUT become null, so every stored one is sent back unless the form sent a new
+    non-empty value, or sent it empty and the route lists it in `clear_fields`. Subresources are unions
+    (lists, tags), merged by id (custom fields) or by kind (phones, addresses, at most 3 each).
+    `permission=None` keeps the stored permission_to_send; `include_lists=False` leaves lists untouched.
+    """
+    stored_email = existing.get("email_address") or {}
+    body: dict[str, Any] = {
+        "email_address": {
+            "address": stored_email.get("address") or normalize_email(signup.email),
+            "permission_to_send": permission or stored_email.get("permission_to_send") or "implicit",
+        }
+    }
+    new_text = _new_text_fields(signup)
+    clear = set(signup.clear_fields)
+    for name in TEXT_FIELDS:
+        if name in new_text:
+            body[name] = new_text[name]
+        elif name not in clear and _clean(existing.get(name)) is not None:
+            body[name] = existing[name]
+    birthday = _new_birthday(signup)
+    if birthday is None and not clear & BIRTHDAY_CLEAR_NAMES:
+        month, day = existing.get("birthday_month"), existing.get("birthday_day")
+        birthday = (int(month), int(day)) if month and day else None
+    if birthday:
+        body["birthday_month"], body["birthday_day"] = birthday
+    body["update_source"] = update_source
+
+    custom_fields = merge_custom_fields(existing.get("custom_fields") or [], ids.custom_field_values)
+    if custom_fields:
+        body["custom_fields"] = custom_fields
+    phones = merge_phone_numbers(existing.get("phone_numbers") or [], signup.phone, signup.phone_kind)
+    if phones:
+        body["phone_numbers"] = phones
+    addresses = merge_street_addresses(existing.get("street_addresses") or [], signup.address)
+    if addresses:
+        body["street_addresses"] = addresses
+    if include_lists:
+        body["list_memberships"] = _bounded(
+            _union(existing.get("list_memberships") or [], ids.list_ids), MAX_LISTS, "list memberships"
+        )
+    taggings = _bounded(_union(existing.get("taggings") or [], ids.tag_ids), MAX_TAGS, "tags")
+    if taggings:
+        body["taggings"] = taggings
+    notes = merge_notes(existing.get("notes") or [], note)
+    if notes:
+        body["notes"] = notes
+    return body
+
+
+# --- orchestration --------------------------------------------------------------------------------------
+
+
+def upsert_contact(signup: Signup, *, client: UpsertClient, names: UpsertNames) -> UpsertResult:
+    """Upsert one sign-up per design §3. Returns the outcome (REJECTED with a reason when the sign-up cannot
+    be applied as configured) or raises a TransientError / PermanentError subclass."""
+    with client.meter() as meter:
+        try:
+            result = _Upsert(signup, client, names).run()
+        except Rejected as rejected:
+            result = UpsertResult(outcome=Outcome.REJECTED, reason=str(rejected))
+    return result.model_copy(update={"calls": meter.calls})
+
+
+class _Upsert:
+    def __init__(self, signup: Signup, client: UpsertClient, names: UpsertNames) -> None:
+        self.signup = signup
+        self.options = signup.options
+        self.client = client
+        self.names = names
+        self.email = normalize_email(signup.email)
+        self.ids = ResolvedIds()
+        self.note = build_consent_note(signup) if signup.options.record_consent_note else None
+
+    def run(self) -> UpsertResult:
+        self._check_signup()
+        self.ids = self._resolve_names()
+        existing = self._lookup()
+        return self._apply(existing, after_conflict=False)
+
+    # --- preparation ---
+
+    def _check_signup(self) -> None:
+        if "@" not in self.email:
+            raise Rejected("no usable email address")
+        if len(self.email) > MAX_EMAIL:
+            raise Rejected(f"the email address has {len(self.email)} characters; Constant Contact allows {MAX_EMAIL}")
+        if not any(name.strip() for name in self.signup.lists):
+            raise Rejected(
+                "the sign-up names no list, and a contact on no list cannot be mailed: add lists to the route"
+            )
+
+    def _resolve_names(self) -> ResolvedIds:
+        lists = self.names.resolve_list_ids(self.signup.lists, create_missing=self.options.create_missing_lists)
+        if lists.missing:
+            raise Rejected(
+                f"list(s) not found in Constant Contact: {_quoted(lists.missing)} "
+                "(create them, fix the route, or allow create_missing_lists)"
+            )
+        wanted_fields = {name: value for name, value in self.signup.custom_fields.items() if _clean(value)}
+        fields = self.names.resolve_custom_field_ids(
+            wanted_fields, create_missing=self.options.create_missing_custom_fields
+        )
+        if fields.missing:
+            raise Rejected(
+                f"custom field(s) not found in Constant Contact: {_quoted(fields.missing)} "
+                "(create them, fix the route, or allow create_missing_custom_fields)"
+            )
+        tags = self.names.resolve_tag_ids(self.signup.tags, create_missing=self.options.create_missing_tags)
+        if tags.missing:
+            raise Rejected(
+                f"tag(s) not found in Constant Contact: {_quoted(tags.missing)} "
+                "(create them, fix the route, or allow create_missing_tags)"
+            )
+        values: dict[str, str] = {}
+        for name, value in wanted_fields.items():
+            values[fields.ids[name.strip()]] = str(value).strip()
+        return ResolvedIds(list_ids=lists.id_list, custom_field_values=values, tag_ids=tags.id_list)
+
+    def _lookup(self) -> dict[str, Any] | None:
+        return pick_contact(self.client.find_contacts_by_email(self.email), self.email)
+
+    # --- paths ---
+
+    def _apply(self, existing: dict[str, Any] | None, *, after_conflict: bool) -> UpsertResult:
+        state = contact_state(existing)
+        if self.signup.consent is Consent.EXPLICIT:
+            if len(self.email) <= SIGN_UP_FORM_MAX_EMAIL:
+                return self._sign_up_form(state, existing)
+            return self._explicit_long(state, existing, after_conflict=after_conflict)
+        return self._without_explicit_consent(state, existing, after_conflict=after_conflict)
+
+    def _sign_up_form(self, state: ContactState, existing: dict[str, Any] | None) -> UpsertResult:
+        answer = self.client.sign_up_form(build_sign_up_form_body(self.signup, self.email, self.ids))
+        contact_id = str(answer.get("contact_id") or (existing or {}).get("contact_id") or "")
+        outcome, reason = {
+            ContactState.NONE: (Outcome.CREATED, None),
+            ContactState.ACTIVE: (Outcome.UPDATED, None),
+            ContactState.DELETED: (Outcome.REVIVED, "was deleted; sign_up_form restored it"),
+            ContactState.UNSUBSCRIBED: (
+                Outcome.RESUBSCRIBED,
+                "was unsubscribed; explicit consent on this form, sign_up_form set permission explicit",
+            ),
+            ContactState.DELETED_UNSUBSCRIBED: (
+                Outcome.RESUBSCRIBED,
+                "was deleted and unsubscribed; explicit consent on this form, sign_up_form restored it as explicit",
+            ),
+        }[state]
+        if state is ContactState.NONE and answer.get("action") == "updated":
+            outcome = Outcome.UPDATED  # created by a concurrent writer between our lookup and this call
+        known_tags = set((existing or {}).get("taggings") or [])
+        if self.note and self.options.consent_note_on_sign_up_form and contact_id:
+            # sign_up_form takes no notes or tags: one GET + merged PUT adds both (2 calls, opt-in).
+            fresh = self.client.get_contact(contact_id)
+            body = build_merged_put(fresh, self.signup, self.ids, update_source="Contact", note=self.note)
+            self.client.update_contact(contact_id, body)
+        elif contact_id and (missing := [t for t in self.ids.tag_ids if t not in known_tags]):
+            self.client.add_taggings([contact_id], missing)
+        return UpsertResult(outcome=outcome, contact_id=contact_id or None, reason=reason)
+
+    def _explicit_long(
+        self, state: ContactState, existing: dict[str, Any] | None, *, after_conflict: bool
+    ) -> UpsertResult:
+        """Explicit consent, 51-80 character address: sign_up_form cannot take it."""
+        if state is ContactState.NONE or existing is None:
+            return self._create("explicit", after_conflict=after_conflict)
+        contact_id = str(existing["contact_id"])
+        if state is ContactState.ACTIVE:
+            self._put(existing, update_source="Contact", permission="explicit")
+            return UpsertResult(outcome=Outcome.UPDATED, contact_id=contact_id)
+        if state is ContactState.DELETED:
+            self._put(existing, update_source="Account", permission="explicit")
+            return UpsertResult(
+                outcome=Outcome.REVIVED, contact_id=contact_id, reason="was deleted; revived with update_source Account"
+            )
+        if state is ContactState.UNSUBSCRIBED:
+            # Record the profile and the consent evidence; permission and lists stay as the contact left them.
+            self._put(existing, update_source="Contact", include_lists=False)
+        sent = self._resubscribe(contact_id)
+        return UpsertResult(
+            outcome=Outcome.KEPT_UNSUBSCRIBED,
+            contact_id=contact_id,
+            reason=(
+                "unsubscribed; the address is longer than 50 characters so sign_up_form cannot opt it back in: "
+                + ("sent the one-time resubscribe confirmation email" if sent else "resubscribe email already sent")
+            ),
+        )
+
+    def _without_explicit_consent(
+        self, state: ContactState, existing: dict[str, Any] | None, *, after_conflict: bool
+    ) -> UpsertResult:
+        if state is ContactState.NONE or existing is None:
+            if self.signup.consent is Consent.NONE and not self.options.allow_create_without_consent:
+                raise Rejected("no consent captured and the route does not allow creating contacts without consent")
+            return self._create("implicit", after_conflict=after_conflict)
+        contact_id = str(existing["contact_id"])
+        if state is ContactState.ACTIVE:
+            self._put(existing, update_source="Contact")
+            return UpsertResult(outcome=Outcome.UPDATED, contact_id=contact_id)
+        if state is ContactState.DELETED:
+            self._put(existing, update_source="Account")
+            return UpsertResult(
+                outcome=Outcome.REVIVED, contact_id=contact_id, reason="was deleted; revived with update_source Account"
+            )
+        if state is ContactState.UNSUBSCRIBED:
+            self._put(existing, update_source="Contact", include_lists=False)
+            reason = "unsubscribed: profile updated, permission and lists untouched"
+        else:
+            # A PUT would revive the contact; an unsubscribed person is not brought back without consent.
+            reason = "deleted and unsubscribed: not revived, nothing changed"
+        if self.options.send_resubscribe_email:
+            sent = self._resubscribe(contact_id)
+            reason += "; " + ("sent the one-time resubscribe email" if sent else "resubscribe email already sent")
+        return UpsertResult(outcome=Outcome.KEPT_UNSUBSCRIBED, contact_id=contact_id, reason=reason)
+
+    # --- calls ---
+
+    def _create(self, permission: str, *, after_conflict: bool) -> UpsertResult:
+        body = build_create_body(self.signup, self.email, self.ids, permission=permission, note=self.note)
+        try:
+            created = self.client.create_contact(body)
+        except ConflictError:
+            # "Email already exists", typically a deleted contact the lookup raced with: look it up again.
+            if after_conflict:
+                raise
+            existing = self._lookup()
+            if existing is None:
+                raise
+            return self._apply(existing, after_conflict=True)
+        return UpsertResult(outcome=Outcome.CREATED, contact_id=created.get("contact_id"))
+
+    def _put(
+        self,
+        existing: Mapping[str, Any],
+        *,
+        update_source: str,
+        permission: str | None = None,
+        include_lists: bool = True,
+    ) -> None:
+        body = build_merged_put(
+            existing,
+            self.signup,
+            self.ids,
+            update_source=update_source,
+            permission=permission,
+            include_lists=include_lists,
+            note=self.note,
+        )
+        self.client.update_contact(str(existing["contact_id"]), body)
+
+    def _resubscribe(self, contact_id: str) -> bool:
+        """True when the confirmation email was sent now; False when it had been sent before (409)."""
+        try:
+            self.client.resubscribe_contact(contact_id, self.ids.list_ids)
+        except ConflictError:
+            return False
+        return True
+
+
+def _quoted(names: Iterable[str]) -> str:
+    return ", ".join(repr(name) for name in names)
