@@ -146,3 +146,10 @@ class ConfigError(RelayError):
     """The routes file or settings are invalid; the message names the route and key."""
 
     error_class = "config"
+
+
+class SecretUnavailableError(ReceiveError):
+    """The route's webhook secret could not be read right now (Secrets Manager error): the sender retries."""
+
+    status = 503
+    error_class = "secret_unavailable"

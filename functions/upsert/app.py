@@ -1,0 +1,46 @@
+"""upsert: SQS FIFO batches -> Constant Contact upserts, partial batch failures, DLQ for the hopeless (design §2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from signup_relay.aws.dlq import get_dead_letter_queue
+from signup_relay.aws.queue import get_signup_queue
+from signup_relay.config import get_settings
+from signup_relay.engine import get_upserter
+from signup_relay.observability import logger, metrics, tracer
+from signup_relay.processing import QueuedMessage, process_message
+
+# A failed item also fails the rest of its message group in the batch: one person's sign-ups stay in order.
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+# A batch where every item failed is reported item by item (not raised): the same retries, no stack trace.
+processor.raise_on_entire_batch_failure = False
+
+
+@tracer.capture_method(capture_response=False)
+def record_handler(record: SQSRecord) -> None:
+    message = QueuedMessage(
+        message_id=record.message_id,
+        receipt_handle=record.receipt_handle,
+        body=record.body,
+        group_id=record.attributes.message_group_id or "",
+        attempts=int(record.attributes.approximate_receive_count or 1),
+    )
+    process_message(
+        message,
+        upserter_for=get_upserter,
+        queue=get_signup_queue(),
+        dlq=get_dead_letter_queue(),
+        max_attempts=get_settings().max_receive_count,
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
