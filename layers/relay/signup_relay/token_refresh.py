@@ -829,3 +829,26 @@ def get_refresher() -> Callable[[str, str], None]:
     if function_name:
         return LambdaRefresher(function_name, get_lambda_client())
     return LocalRefresher(build_single_writer())
+
+
+@lru_cache(maxsize=1)
+def get_single_writer() -> SingleWriter:
+    """The cached single writer of this container."""
+    return build_single_writer()
+
+
+def run_token_refresh(
+    event: Mapping[str, Any], *, metrics: MetricSink | None = None, time_left: Callable[[], float] | None = None
+) -> dict[str, Any]:
+    """The token_refresh function's one call: a scheduled run over CC_SECRET_ID (or the event's `secret_ids`),
+    or an on-demand run for one account."""
+    from signup_relay.config import get_settings
+
+    writer = get_single_writer()
+    if metrics is not None:
+        writer.metrics = metrics  # the container's one Powertools Metrics, flushed by the handler
+    return handle_refresh_event(
+        event,
+        refresh=lambda request: writer.refresh(request, time_left=time_left),
+        default_secret_ids=[get_settings().cc_secret_id],
+    )
