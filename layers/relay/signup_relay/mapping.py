@@ -262,7 +262,8 @@ def map_submission(submission: Submission, route: Route, *, now: datetime, secre
         options=route.options,
         source=submission.source,
         route=route.name,
-        delivery_id=submission.delivery_id,
+        # Namespaced by route: ids of different senders (a Wufoo EntryId 42, a Gravity entry 42) must not collide.
+        delivery_id=f"{route.name}:{submission.delivery_id}" if submission.delivery_id else None,
         account=route.account,
     )
 

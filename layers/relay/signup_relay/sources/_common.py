@@ -16,7 +16,18 @@ from urllib.parse import parse_qsl
 
 from signup_relay.errors import SignatureError, UndecodableBodyError, UnsupportedMediaTypeError
 from signup_relay.models import RawRequest
-from signup_relay.submission import Answer, Value
+from signup_relay.submission import (
+    KIND_CITY,
+    KIND_COUNTRY,
+    KIND_FIRST_NAME,
+    KIND_FULL_NAME,
+    KIND_LAST_NAME,
+    KIND_POSTAL_CODE,
+    KIND_STATE,
+    KIND_STREET,
+    Answer,
+    Value,
+)
 
 TOKEN_HEADER = "x-signup-relay-token"
 TOKEN_QUERY_PARAMETER = "token"
@@ -273,16 +284,71 @@ def flatten(data: Mapping[str, Any], *, prefix: str = "", depth: int = 0) -> Ite
             yield from flatten(value, prefix=f"{name}.", depth=depth + 1)
 
 
+# Sub-field names of compound answers (a name or address object) -> field-type hint.
+SUBFIELD_KINDS = {
+    "first": KIND_FIRST_NAME,
+    "firstname": KIND_FIRST_NAME,
+    "given": KIND_FIRST_NAME,
+    "last": KIND_LAST_NAME,
+    "lastname": KIND_LAST_NAME,
+    "family": KIND_LAST_NAME,
+    "surname": KIND_LAST_NAME,
+    "firstandlast": KIND_FULL_NAME,
+    "full": None,
+    "addrline1": KIND_STREET,
+    "line1": KIND_STREET,
+    "street": KIND_STREET,
+    "streetaddress": KIND_STREET,
+    "address1": KIND_STREET,
+    "city": KIND_CITY,
+    "state": KIND_STATE,
+    "province": KIND_STATE,
+    "region": KIND_STATE,
+    "postal": KIND_POSTAL_CODE,
+    "postalcode": KIND_POSTAL_CODE,
+    "zip": KIND_POSTAL_CODE,
+    "zipcode": KIND_POSTAL_CODE,
+    "country": KIND_COUNTRY,
+}
+
+
+def normalized(text: str) -> str:
+    return "".join(c for c in text.lower() if c.isascii() and c.isalnum())
+
+
+def subfield_kind(key: str) -> str | None:
+    """'Name.First' -> first_name: the hint for a sub-answer of a compound field (dotted keys only)."""
+    if "." not in key:
+        return None
+    return SUBFIELD_KINDS.get(normalized(key.rsplit(".", 1)[1]))
+
+
 def answers_from_mapping(
     data: Mapping[str, Any], *, skip: Iterable[str] = (), labels: Mapping[str, str] | None = None
 ) -> tuple[Answer, ...]:
+    """Answers of a flat or nested mapping (nested objects become dotted keys with sub-field hints)."""
     skipped = set(skip)
     labels = labels or {}
     return tuple(
-        Answer(key=key, value=value, label=labels.get(key))
+        Answer(key=key, value=value, label=labels.get(key), kind=subfield_kind(key))
         for key, value in flatten(data)
         if key.split(".", 1)[0] not in skipped
     )
+
+
+def delivery_key(identifier: Any, body: bytes) -> str | None:
+    """`<id>:<body digest>` for senders whose ids repeat across different contents (edits, updates)."""
+    text = text_of(identifier)
+    return f"{text}:{body_digest(body)[:16]}" if text else None
+
+
+def obj(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else an empty one (payload shapes are never trusted)."""
+    return value if isinstance(value, dict) else {}
+
+
+def array(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def text_of(value: Any) -> str | None:
