@@ -1,0 +1,217 @@
+"""ConstantContactClient: error shapes -> typed errors, 401 and 429 handling, pacing, pagination, counting."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import requests
+from requests.adapters import HTTPAdapter
+
+from signup_relay.constant_contact.client import ConstantContactClient, Pacer, parse_error_body
+from signup_relay.errors import (
+    AuthError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    QuotaExceededError,
+    ServerError,
+    ThrottledError,
+    ValidationError,
+)
+
+BASE = "https://api.example.test/v3"
+
+
+class ScriptedAdapter(HTTPAdapter):
+    """Answers each request with the next scripted (status, body); an exception instance is raised instead."""
+
+    def __init__(self, *script: tuple[int, Any] | Exception) -> None:
+        super().__init__()
+        self.script = list(script)
+        self.sent: list[requests.PreparedRequest] = []
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        self.sent.append(request)
+        step = self.script.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        status, body = step
+        response = requests.Response()
+        response.status_code = status
+        response._content = b"" if body is None else json.dumps(body).encode()
+        response.headers["Content-Type"] = "application/json"
+        response.request = request
+        response.url = request.url or ""
+        return response
+
+
+class Tokens:
+    def __init__(self) -> None:
+        self.token = "token-1"
+        self.stale_reports: list[str] = []
+
+    def access_token(self) -> str:
+        return self.token
+
+    def after_unauthorized(self, stale_access_token: str) -> str:
+        self.stale_reports.append(stale_access_token)
+        self.token = "token-2"
+        return self.token
+
+
+def make_client(*script: tuple[int, Any] | Exception) -> tuple[ConstantContactClient, ScriptedAdapter, Tokens, list]:
+    adapter = ScriptedAdapter(*script)
+    session = requests.Session()
+    session.mount("https://", adapter)
+    tokens = Tokens()
+    sleeps: list[float] = []
+    client = ConstantContactClient(base_url=BASE, tokens=tokens, session=session, sleep=sleeps.append)
+    return client, adapter, tokens, sleeps
+
+
+UNAUTHORIZED = (401, {"error_key": "unauthorized", "error_message": "Unauthorized"})
+THROTTLED = (429, {"error_key": "throttled", "error_message": "Too Many Requests"})
+QUOTA = (429, {"error_key": "quota_exceeded", "error_message": "Limit Exceeded"})
+
+
+def test_every_request_sends_json_content_type_and_the_bearer_token() -> None:
+    client, adapter, _, _ = make_client((200, {"contacts": []}))
+    client.find_contacts_by_email("a@example.com")
+    sent = adapter.sent[0]
+    assert sent.headers["Content-Type"] == "application/json"
+    assert sent.headers["Authorization"] == "Bearer token-1"
+    assert "status=all" in (sent.url or "")
+    assert "include=custom_fields%2Clist_memberships" in (sent.url or "")
+
+
+def test_a_401_asks_for_a_new_token_once_and_retries_with_it() -> None:
+    # Given an expired token and a token source that has a fresh one
+    client, adapter, tokens, _ = make_client(UNAUTHORIZED, (200, {"contact_id": "c1"}))
+    # When a call is made
+    answer = client.get_contact("c1")
+    # Then the stale token was reported once and the retry carried the new token
+    assert answer == {"contact_id": "c1"}
+    assert tokens.stale_reports == ["token-1"]
+    assert adapter.sent[1].headers["Authorization"] == "Bearer token-2"
+
+
+def test_a_second_401_is_an_auth_error() -> None:
+    client, _, tokens, _ = make_client(UNAUTHORIZED, UNAUTHORIZED)
+    with pytest.raises(AuthError):
+        client.get_contact("c1")
+    assert len(tokens.stale_reports) == 1
+
+
+def test_throttled_backs_off_about_a_second_and_retries() -> None:
+    client, adapter, _, sleeps = make_client(THROTTLED, (201, {"contact_id": "c1"}))
+    assert client.create_contact({"create_source": "Contact"}) == {"contact_id": "c1"}
+    assert sleeps == [1.0]
+    assert len(adapter.sent) == 2
+
+
+def test_persistent_throttling_ends_in_a_throttled_error_after_bounded_retries() -> None:
+    client, adapter, _, sleeps = make_client(THROTTLED, THROTTLED, THROTTLED)
+    with pytest.raises(ThrottledError):
+        client.create_contact({})
+    assert len(adapter.sent) == 3
+    assert len(sleeps) == 2
+
+
+def test_quota_exceeded_is_raised_at_once() -> None:
+    client, adapter, _, sleeps = make_client(QUOTA)
+    with pytest.raises(QuotaExceededError):
+        client.create_contact({})
+    assert sleeps == []
+    assert len(adapter.sent) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (409, [{"error_key": "contacts.api.conflict", "error_message": "Email already exists"}], ConflictError),
+        (400, [{"error_key": "contacts.api.validation.error", "error_message": "bad kind"}], ValidationError),
+        (415, [{"error_key": "unsupported_media_type", "error_message": "json only"}], ValidationError),
+        (403, [{"error_key": "forbidden", "error_message": "privilege"}], ForbiddenError),
+        (404, [{"error_key": "contacts.api.not_found", "error_message": "no such contact"}], NotFoundError),
+        (500, None, ServerError),
+        (503, [{"error_key": "unavailable", "error_message": "later"}], ServerError),
+    ],
+)
+def test_statuses_map_to_typed_errors(status: int, body: Any, error: type[Exception]) -> None:
+    client, _, _, _ = make_client((status, body))
+    with pytest.raises(error):
+        client.update_contact("c1", {"update_source": "Contact"})
+
+
+def test_validation_errors_carry_constant_contacts_key_and_message() -> None:
+    client, _, _, _ = make_client((400, [{"error_key": "contacts.api.validation.error", "error_message": "bad kind"}]))
+    with pytest.raises(ValidationError) as caught:
+        client.create_contact({})
+    assert "contacts.api.validation.error" in str(caught.value)
+    assert "bad kind" in str(caught.value)
+    assert caught.value.details["error_key"] == "contacts.api.validation.error"
+
+
+def test_a_connection_failure_is_a_server_error() -> None:
+    client, _, _, _ = make_client(requests.ConnectionError("refused"))
+    with pytest.raises(ServerError):
+        client.get_contact("c1")
+
+
+def test_both_error_shapes_parse() -> None:
+    array = parse_error_body(400, [{"error_key": "a", "error_message": "m"}, {"error_key": "b", "error_message": "n"}])
+    single = parse_error_body(401, {"error_key": "unauthorized", "error_message": "Unauthorized"})
+    assert [d.error_key for d in array] == ["a", "b"]
+    assert single[0].error_key == "unauthorized"
+    assert parse_error_body(500, "oops")[0].error_key == ""
+
+
+def test_collections_follow_the_next_link_and_calls_are_counted() -> None:
+    # Given two pages of tags
+    client, adapter, _, _ = make_client(
+        (200, {"tags": [{"tag_id": "t1"}], "_links": {"next": {"href": "/v3/contact_tags?cursor=abc"}}}),
+        (200, {"tags": [{"tag_id": "t2"}]}),
+    )
+    # When all tags are listed inside a meter
+    with client.meter() as meter:
+        tags = client.list_tags()
+    # Then both pages are read, the cursor link resolved against the API host, and two calls counted
+    assert [t["tag_id"] for t in tags] == ["t1", "t2"]
+    assert adapter.sent[1].url == "https://api.example.test/v3/contact_tags?cursor=abc"
+    assert meter.calls == 2
+    assert meter.by_operation["tags.list"] == 2
+    assert meter.name_lookup_calls == 2
+
+
+def test_meter_counts_retries_as_calls() -> None:
+    client, _, _, _ = make_client(UNAUTHORIZED, THROTTLED, (200, {}))
+    with client.meter() as meter:
+        client.get_contact("c1")
+    assert meter.calls == 3
+    assert client.total.calls == 3
+
+
+def test_pacer_spaces_requests_to_the_configured_rate() -> None:
+    # Given a fake clock that does not move by itself and a 4/s pacer
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    pacer = Pacer(4.0, clock=lambda: now[0], sleep=sleep, margin_seconds=0.0)
+    # When five requests start at the same instant
+    for _ in range(5):
+        pacer.wait()
+    # Then the first goes at once and the others wait 0.25 s more each
+    assert slept == pytest.approx([0.25, 0.5, 0.75, 1.0])
+
+
+def test_pacer_zero_rate_never_waits() -> None:
+    slept: list[float] = []
+    pacer = Pacer(0, clock=lambda: 0.0, sleep=slept.append)
+    for _ in range(10):
+        pacer.wait()
+    assert slept == []

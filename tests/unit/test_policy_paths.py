@@ -1,0 +1,318 @@
+"""Which calls the upsert policy makes for each prior state and consent (design §3), with a recording client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from signup_relay.constant_contact.client import CallMeter
+from signup_relay.constant_contact.names import Resolution
+from signup_relay.errors import ConflictError
+from signup_relay.models import Consent, ConsentEvidence, Outcome, Signup, UpsertOptions
+from signup_relay.policy import upsert_contact
+
+LIST_ID = "list-0000-0000-0000-0000-000000000001"
+TAG_ID = "tag-0000-0000-0000-0000-000000000001"
+CONTACT_ID = "c0000000-0000-0000-0000-000000000001"
+LONG_EMAIL = "a-rather-long-local-part-for-testing-purposes@subdomain.example.com"  # 67 characters
+
+
+class RecordingClient:
+    """Answers lookups from a script and records every write the policy makes."""
+
+    def __init__(self, *lookups: dict[str, Any] | None, conflict_on: Iterable[str] = ()) -> None:
+        self._lookups = [[c] if c else [] for c in lookups] or [[]]
+        self._conflict_on = set(conflict_on)
+        self.calls: list[tuple[str, Any]] = []
+        self._meters: list[CallMeter] = []
+
+    @contextmanager
+    def meter(self) -> Iterator[CallMeter]:
+        meter = CallMeter()
+        self._meters.append(meter)
+        yield meter
+
+    def _call(self, operation: str, payload: Any) -> None:
+        self.calls.append((operation, payload))
+        for meter in self._meters:
+            meter.calls += 1
+        if operation in self._conflict_on:
+            raise ConflictError(f"{operation}: 409")
+
+    @property
+    def operations(self) -> list[str]:
+        return [op for op, _ in self.calls]
+
+    def payload(self, operation: str) -> Any:
+        return next(payload for op, payload in self.calls if op == operation)
+
+    def find_contacts_by_email(self, email: str) -> list[dict[str, Any]]:
+        self._call("find", email)
+        return self._lookups.pop(0) if len(self._lookups) > 1 else self._lookups[0]
+
+    def get_contact(self, contact_id: str) -> dict[str, Any]:
+        self._call("get", contact_id)
+        return {**(self._lookups[0][0] if self._lookups[0] else {}), "contact_id": contact_id}
+
+    def create_contact(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self._call("create", body)
+        return {"contact_id": CONTACT_ID}
+
+    def update_contact(self, contact_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        self._call("update", body)
+        return {"contact_id": contact_id}
+
+    def sign_up_form(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self._call("sign_up_form", body)
+        return {"contact_id": CONTACT_ID, "action": "updated" if self._lookups[0] else "created"}
+
+    def resubscribe_contact(self, contact_id: str, list_ids: Sequence[str]) -> dict[str, Any]:
+        self._call("resubscribe", list(list_ids))
+        return {}
+
+    def add_taggings(self, contact_ids: Sequence[str], tag_ids: Sequence[str]) -> dict[str, Any]:
+        self._call("taggings_add", {"contact_ids": list(contact_ids), "tag_ids": list(tag_ids)})
+        return {"activity_id": "a1", "state": "initialized"}
+
+
+class StaticNames:
+    """Resolves only the names it was given."""
+
+    def __init__(self, lists: Mapping[str, str], fields: Mapping[str, str] = {}, tags: Mapping[str, str] = {}):
+        self._maps = {"lists": dict(lists), "fields": dict(fields), "tags": dict(tags)}
+
+    def _resolve(self, kind: str, names: Iterable[str]) -> Resolution:
+        names = list(names)
+        table = self._maps[kind]
+        return Resolution(
+            ids={n: table[n] for n in names if n in table}, missing=tuple(n for n in names if n not in table)
+        )
+
+    def resolve_list_ids(self, names: Iterable[str], *, create_missing: bool = False) -> Resolution:
+        return self._resolve("lists", names)
+
+    def resolve_custom_field_ids(self, names: Iterable[str], *, create_missing: bool = False) -> Resolution:
+        return self._resolve("fields", names)
+
+    def resolve_tag_ids(self, names: Iterable[str], *, create_missing: bool = True) -> Resolution:
+        return self._resolve("tags", names)
+
+
+NAMES = StaticNames({"News": LIST_ID}, tags={"vip": TAG_ID})
+
+
+def stored(permission: str = "implicit", *, deleted: bool = False, **extra: Any) -> dict[str, Any]:
+    contact: dict[str, Any] = {
+        "contact_id": CONTACT_ID,
+        "email_address": {"address": "ada@example.com", "permission_to_send": permission},
+        "first_name": "Ada",
+        "job_title": "Analyst",
+        "list_memberships": [] if deleted else ["other-list"],
+        **extra,
+    }
+    if deleted:
+        contact["deleted_at"] = "2026-01-05"
+    return contact
+
+
+def signup(consent: Consent = Consent.IMPLICIT, email: str = "ada@example.com", **fields: Any) -> Signup:
+    values: dict[str, Any] = {"email": email, "first_name": "Ada", "lists": ("News",), "consent": consent}
+    values.update(fields)
+    return Signup(**values)
+
+
+def test_new_contact_with_explicit_consent_is_one_lookup_and_one_sign_up_form() -> None:
+    # Given nobody with that address
+    client = RecordingClient(None)
+    # When an explicit sign-up arrives
+    result = upsert_contact(signup(Consent.EXPLICIT), client=client, names=NAMES)
+    # Then it is created through sign_up_form in two calls
+    assert result.outcome is Outcome.CREATED
+    assert client.operations == ["find", "sign_up_form"]
+    assert result.calls == 2
+    assert result.contact_id == CONTACT_ID
+
+
+def test_unsubscribed_contact_with_explicit_consent_is_resubscribed_by_sign_up_form() -> None:
+    client = RecordingClient(stored("unsubscribed"))
+    result = upsert_contact(signup(Consent.EXPLICIT), client=client, names=NAMES)
+    assert result.outcome is Outcome.RESUBSCRIBED
+    assert client.operations == ["find", "sign_up_form"]
+
+
+def test_deleted_contact_with_explicit_consent_is_revived_by_sign_up_form() -> None:
+    client = RecordingClient(stored(deleted=True))
+    result = upsert_contact(signup(Consent.EXPLICIT), client=client, names=NAMES)
+    assert result.outcome is Outcome.REVIVED
+
+
+def test_tags_follow_sign_up_form_as_one_taggings_activity_unless_already_there() -> None:
+    # Given one contact without the tag and one that has it
+    untagged = RecordingClient(stored())
+    tagged = RecordingClient(stored(taggings=[TAG_ID]))
+    # When explicit sign-ups with that tag arrive
+    upsert_contact(signup(Consent.EXPLICIT, tags=("vip",)), client=untagged, names=NAMES)
+    upsert_contact(signup(Consent.EXPLICIT, tags=("vip",)), client=tagged, names=NAMES)
+    # Then only the untagged contact costs the activity call
+    assert untagged.operations == ["find", "sign_up_form", "taggings_add"]
+    assert untagged.payload("taggings_add") == {"contact_ids": [CONTACT_ID], "tag_ids": [TAG_ID]}
+    assert tagged.operations == ["find", "sign_up_form"]
+
+
+def test_consent_note_on_the_sign_up_form_path_only_when_the_route_asks() -> None:
+    # Given consent evidence and a route that wants the note even on the sign_up_form path
+    evidence = ConsentEvidence(at=datetime(2026, 11, 26, tzinfo=UTC), source="tally")
+    options = UpsertOptions(consent_note_on_sign_up_form=True)
+    client = RecordingClient(stored())
+    # When the explicit sign-up is upserted
+    upsert_contact(signup(Consent.EXPLICIT, consent_evidence=evidence, options=options), client=client, names=NAMES)
+    # Then a GET + merged PUT carries the note
+    assert client.operations == ["find", "sign_up_form", "get", "update"]
+    assert "tally" in client.payload("update")["notes"][0]["content"]
+
+
+def test_sign_up_form_concurrent_write_409_is_transient() -> None:
+    client = RecordingClient(stored(), conflict_on={"sign_up_form"})
+    with pytest.raises(ConflictError):
+        upsert_contact(signup(Consent.EXPLICIT), client=client, names=NAMES)
+
+
+def test_new_contact_without_explicit_consent_is_posted_implicit_from_the_contact() -> None:
+    client = RecordingClient(None)
+    result = upsert_contact(signup(Consent.IMPLICIT), client=client, names=NAMES)
+    assert result.outcome is Outcome.CREATED
+    assert client.operations == ["find", "create"]
+    body = client.payload("create")
+    assert body["create_source"] == "Contact"
+    assert body["email_address"]["permission_to_send"] == "implicit"
+
+
+def test_no_consent_creates_nobody_unless_the_route_allows_it() -> None:
+    # Given a sign-up without consent for an unknown address
+    refused = RecordingClient(None)
+    allowed = RecordingClient(None)
+    # When the route does not / does allow creating without consent
+    no = upsert_contact(signup(Consent.NONE), client=refused, names=NAMES)
+    yes = upsert_contact(
+        signup(Consent.NONE, options=UpsertOptions(allow_create_without_consent=True)), client=allowed, names=NAMES
+    )
+    # Then it is rejected with a reason after the lookup only, or created
+    assert no.outcome is Outcome.REJECTED
+    assert "consent" in (no.reason or "")
+    assert refused.operations == ["find"]
+    assert yes.outcome is Outcome.CREATED
+
+
+def test_active_contact_gets_a_merged_put_keeping_its_permission() -> None:
+    client = RecordingClient(stored())
+    result = upsert_contact(signup(Consent.IMPLICIT, last_name="Lovelace"), client=client, names=NAMES)
+    assert result.outcome is Outcome.UPDATED
+    body = client.payload("update")
+    assert body["job_title"] == "Analyst"
+    assert body["email_address"]["permission_to_send"] == "implicit"
+    assert body["update_source"] == "Contact"
+    assert body["list_memberships"] == ["other-list", LIST_ID]
+
+
+def test_deleted_contact_is_revived_with_update_source_account_and_lists() -> None:
+    client = RecordingClient(stored(deleted=True))
+    result = upsert_contact(signup(Consent.IMPLICIT), client=client, names=NAMES)
+    assert result.outcome is Outcome.REVIVED
+    body = client.payload("update")
+    assert body["update_source"] == "Account"
+    assert body["list_memberships"] == [LIST_ID]
+
+
+def test_post_409_is_resolved_by_looking_up_again_never_by_parsing_the_message() -> None:
+    # Given a lookup that misses (a race) and a POST that answers 409, then a lookup that finds a deleted contact
+    client = RecordingClient(None, stored(deleted=True), conflict_on={"create"})
+    # When the implicit sign-up is upserted
+    result = upsert_contact(signup(Consent.IMPLICIT), client=client, names=NAMES)
+    # Then the contact is revived with a merged PUT
+    assert client.operations == ["find", "create", "find", "update"]
+    assert result.outcome is Outcome.REVIVED
+    assert result.calls == 4
+
+
+def test_unsubscribed_contact_without_consent_keeps_permission_and_lists() -> None:
+    # Given an unsubscribed contact
+    client = RecordingClient(stored("unsubscribed"))
+    # When an implicit sign-up arrives
+    result = upsert_contact(signup(Consent.IMPLICIT, job_title="Engineer"), client=client, names=NAMES)
+    # Then only the profile is updated: permission as it was, no list_memberships sent, no resubscribe
+    assert result.outcome is Outcome.KEPT_UNSUBSCRIBED
+    body = client.payload("update")
+    assert body["email_address"]["permission_to_send"] == "unsubscribed"
+    assert "list_memberships" not in body
+    assert body["job_title"] == "Engineer"
+    assert "resubscribe" not in client.operations
+
+
+def test_unsubscribed_contact_gets_one_resubscribe_email_when_the_route_enables_it() -> None:
+    # Given a route that sends the resubscribe email, and one contact that already got it (409)
+    options = UpsertOptions(send_resubscribe_email=True)
+    first = RecordingClient(stored("unsubscribed"))
+    already = RecordingClient(stored("unsubscribed"), conflict_on={"resubscribe"})
+    # When implicit sign-ups arrive
+    sent = upsert_contact(signup(Consent.IMPLICIT, options=options), client=first, names=NAMES)
+    again = upsert_contact(signup(Consent.IMPLICIT, options=options), client=already, names=NAMES)
+    # Then both stay unsubscribed; the 409 "already sent" is not an error
+    assert first.operations == ["find", "update", "resubscribe"]
+    assert sent.outcome is again.outcome is Outcome.KEPT_UNSUBSCRIBED
+    assert "already sent" in (again.reason or "")
+
+
+def test_deleted_and_unsubscribed_contact_is_not_revived_without_explicit_consent() -> None:
+    client = RecordingClient(stored("unsubscribed", deleted=True))
+    result = upsert_contact(signup(Consent.IMPLICIT), client=client, names=NAMES)
+    assert result.outcome is Outcome.KEPT_UNSUBSCRIBED
+    assert client.operations == ["find"]
+
+
+def test_long_email_with_explicit_consent_is_posted_explicit() -> None:
+    client = RecordingClient(None)
+    result = upsert_contact(signup(Consent.EXPLICIT, email=LONG_EMAIL), client=client, names=NAMES)
+    assert result.outcome is Outcome.CREATED
+    assert client.operations == ["find", "create"]
+    assert client.payload("create")["email_address"] == {"address": LONG_EMAIL, "permission_to_send": "explicit"}
+
+
+def test_long_email_active_contact_with_explicit_consent_becomes_explicit_by_put() -> None:
+    client = RecordingClient(stored())
+    result = upsert_contact(signup(Consent.EXPLICIT, email=LONG_EMAIL), client=client, names=NAMES)
+    assert result.outcome is Outcome.UPDATED
+    assert client.payload("update")["email_address"]["permission_to_send"] == "explicit"
+
+
+def test_long_email_unsubscribed_contact_gets_the_resubscribe_email_not_a_silent_opt_in() -> None:
+    client = RecordingClient(stored("unsubscribed"))
+    result = upsert_contact(signup(Consent.EXPLICIT, email=LONG_EMAIL), client=client, names=NAMES)
+    assert result.outcome is Outcome.KEPT_UNSUBSCRIBED
+    assert client.operations == ["find", "update", "resubscribe"]
+    assert client.payload("update")["email_address"]["permission_to_send"] == "unsubscribed"
+    assert "50 characters" in (result.reason or "")
+
+
+def test_a_sign_up_on_no_list_is_rejected_before_any_call() -> None:
+    client = RecordingClient(None)
+    result = upsert_contact(signup(lists=()), client=client, names=NAMES)
+    assert result.outcome is Outcome.REJECTED
+    assert "no list" in (result.reason or "")
+    assert client.calls == []
+
+
+def test_an_unknown_list_is_rejected_with_its_name() -> None:
+    client = RecordingClient(None)
+    result = upsert_contact(signup(lists=("News", "Nope")), client=client, names=NAMES)
+    assert result.outcome is Outcome.REJECTED
+    assert "'Nope'" in (result.reason or "")
+    assert client.calls == []
+
+
+def test_an_address_over_80_characters_is_rejected() -> None:
+    result = upsert_contact(signup(email="x" * 75 + "@example.com"), client=RecordingClient(None), names=NAMES)
+    assert result.outcome is Outcome.REJECTED
