@@ -9,15 +9,19 @@ A refresh is a three-step staged write, so a crash at any point leaves something
    also proves the secret is writable before the refresh token is spent.
 2. *result*: the new pair, written as a `RELAY_PENDING` version the moment the token endpoint answers,
    with `previous_version_id` = V.
-3. *promote*: move `AWSCURRENT` to the result, only if it is still on V (a compare-and-swap:
-   Secrets Manager refuses the move otherwise); `AWSPREVIOUS` then marks the version it replaced.
+3. *promote*: if `AWSCURRENT` is still V, put the result again as `AWSCURRENT` under a version id derived
+   from the pending one (so a retry or a recovery writes the same version); `AWSPREVIOUS` then marks V,
+   and the secret's `previous_version_id` names it too.
 
 The next run first looks at `RELAY_PENDING`: a result based on the current version is promoted (a crash
 between steps 2 and 3 heals itself); an intent based on the current version means the previous run died
 between steps 1 and 2. If the token endpoint had already answered that run, a *rotating* refresh token
 is spent and nothing on our side holds its successor: the refresh answers `invalid_grant`, and the
 operator sees the `TokenRefreshInvalidGrant` alarm and a log line asking for `make connect`. A
-*long-lived* refresh token survives that crash (the same value keeps working).
+*long-lived* refresh token survives that crash (the same value keeps working). That one window — from
+the token endpoint's answer to the first PutSecretValue — cannot be closed by any store: the new refresh
+token exists only in the process's memory. It is kept as short as possible (nothing runs in between,
+and a refresh token is never spent with less than MIN_SECONDS_TO_STORE of Lambda time left).
 """
 
 from __future__ import annotations
@@ -280,6 +284,11 @@ class SecretVersion:
     data: dict[str, Any]
 
 
+def promoted_version_id(pending_version_id: str) -> str:
+    """The AWSCURRENT version id a pending result is promoted to (deterministic, so promotion is idempotent)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"signup-relay:promote:{pending_version_id}"))
+
+
 class SecretConflictError(TransientError):
     """AWSCURRENT moved while we refreshed (someone ran `connect`): our result was not promoted."""
 
@@ -350,25 +359,32 @@ class StagedSecretStore:
         )
         return version_id
 
-    def promote(self, secret_id: str, version_id: str, *, replacing: str) -> None:
-        """Move AWSCURRENT to `version_id` only if it is still on `replacing` (compare-and-swap)."""
-        try:
-            self._call(
-                self._client.update_secret_version_stage,
-                SecretId=secret_id,
-                VersionStage=CURRENT_STAGE,
-                MoveToVersionId=version_id,
-                RemoveFromVersionId=replacing,
-            )
-        except ClientError as exc:
-            # An earlier attempt may have moved it with its answer lost; anything else is a real conflict.
-            current = self._call(self._client.get_secret_value, SecretId=secret_id)["VersionId"]
-            if current == version_id:
-                return
+    def promote(self, secret_id: str, pending: SecretVersion, *, replacing: str) -> str:
+        """Make the pending pair AWSCURRENT, only if AWSCURRENT is still `replacing`; returns the new version id.
+
+        The pending version's content is put again as AWSCURRENT under a version id derived from the pending
+        one, so a retry or a recovery after a crash writes the very same version (idempotent). A put, rather
+        than moving the AWSCURRENT label, because every reader (Powertools, moto in the local stack) agrees on
+        what a put means; AWSPREVIOUS then marks the version it replaced.
+        """
+        final_id = promoted_version_id(pending.version_id)
+        current = self._call(self._client.get_secret_value, SecretId=secret_id)["VersionId"]
+        if current == final_id:
+            return final_id  # an earlier attempt got there, its answer lost
+        if current != replacing:
             raise SecretConflictError(
-                f"secret {secret_id!r} changed while refreshing (now {current}, expected {replacing})",
+                f"secret {secret_id!r} changed while refreshing (now {current}, expected {replacing}); "
+                "keeping the newer secret",
                 secret_id=secret_id,
-            ) from exc
+            )
+        self._call(
+            self._client.put_secret_value,
+            SecretId=secret_id,
+            SecretString=json.dumps(pending.data, sort_keys=True),
+            ClientRequestToken=final_id,
+            VersionStages=[CURRENT_STAGE],
+        )
+        return final_id
 
     def clear_pending(self, secret_id: str, version_id: str) -> None:
         """Best effort: take RELAY_PENDING off a version that no longer needs it."""
@@ -479,19 +495,19 @@ def _recover_pending(
     pending = store.read_pending(secret_id)
     if pending is None:
         return current, False, None
-    if pending.version_id == current.version_id:
-        store.clear_pending(secret_id, pending.version_id)  # promoted, label left behind
+    if current.version_id in (pending.version_id, promoted_version_id(pending.version_id)):
+        store.clear_pending(secret_id, pending.version_id)  # promoted; only the label was left behind
         return current, False, None
     intent = pending.data.get("refresh_intent")
     if intent is None and pending.data.get("previous_version_id") == current.version_id:
-        store.promote(secret_id, pending.version_id, replacing=current.version_id)
+        promoted = store.promote(secret_id, pending, replacing=current.version_id)
         store.clear_pending(secret_id, pending.version_id)
         metrics.add_metric(name="TokenRefreshRecovered", unit="Count", value=1)
         logger.warning(
             "promoted a refreshed token pair that a crashed run stored but did not promote",
-            extra={"secret_id": secret_id, "version_id": pending.version_id, "replaced": current.version_id},
+            extra={"secret_id": secret_id, "version_id": promoted, "replaced": current.version_id},
         )
-        return SecretVersion(pending.version_id, pending.data), True, None
+        return SecretVersion(promoted, pending.data), True, None
     if isinstance(intent, dict) and intent.get("based_on_version_id") == current.version_id:
         logger.warning(
             "the previous refresh was interrupted before its result was stored; refreshing again",
@@ -599,10 +615,10 @@ def refresh_account_tokens(
         "token_requested_at": requested_at,
         "previous_version_id": current.version_id,
     }
-    new_version = store.put_pending(secret_id, new_data, version_id=str(uuid.uuid4()))
-    # Step 3, promote: compare-and-swap on AWSCURRENT.
-    store.promote(secret_id, new_version, replacing=current.version_id)
-    store.clear_pending(secret_id, new_version)
+    pending = SecretVersion(store.put_pending(secret_id, new_data, version_id=str(uuid.uuid4())), new_data)
+    # Step 3, promote, only if AWSCURRENT is still the version we refreshed.
+    new_version = store.promote(secret_id, pending, replacing=current.version_id)
+    store.clear_pending(secret_id, pending.version_id)
     metrics.add_metric(name="TokenRefreshed", unit="Count", value=1)
     logger.info(
         "refreshed the Constant Contact tokens",
