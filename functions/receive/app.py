@@ -22,7 +22,6 @@ def _json(status: int, body: dict[str, Any]) -> Response:
 
 
 @app.post("/hooks/<route>")
-@tracer.capture_method(capture_response=False)
 def receive_webhook(route: str) -> Response:
     from signup_relay.aws.dlq import get_dead_letter_queue
     from signup_relay.aws.queue import get_signup_queue

@@ -68,13 +68,6 @@ def redact_mapping(values: Mapping[str, str], secret: str = "") -> dict[str, str
     }
 
 
-def redact_body(body: bytes, secret: str) -> bytes:
-    """Some senders echo the secret in the body (Jotform's webhookURL, a `token` field): cut it out."""
-    if not secret:
-        return body
-    return body.replace(secret.encode("utf-8"), REDACTED.encode())
-
-
 def fetch_webhook_secret(ref: SecretRef, *, max_age: int) -> str:
     """The route's secret: `ref.key` of the JSON secret `ref.secret_id` (Powertools Parameters, cached)."""
     from aws_lambda_powertools.utilities import parameters
@@ -143,7 +136,10 @@ def accept_webhook(
 def _keep_rejected_delivery(
     route_name: str, request: RawRequest, error: ReceiveError, *, secret: str, dlq: DeadLetterQueue, now: datetime
 ) -> None:
-    body = redact_body(request.body, secret)
+    # Some senders echo the secret in the body (Jotform's webhookURL, a `token` field): cut it out.
+    from signup_relay.sources import redact_secret
+
+    body = redact_secret(request.body, secret)
     record = FailureRecord(
         stage="receive",
         route=route_name,

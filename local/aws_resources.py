@@ -1,0 +1,133 @@
+"""The stack's AWS resources inside moto, created from template.yaml (queues) and seeded like a deployment.
+
+Call these inside an active `moto.mock_aws()`: the local stack and the integration tests share them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from local.template import ROOT, function_environment, parameter_defaults, queue_name, resolve, sqs_attributes
+
+DEMO_SECRETS = ROOT / "local" / "demo_secrets.json"
+ROUTES_FILE = ROOT / "routes.yaml"
+FUNCTIONS = ("ReceiveFunction", "UpsertFunction")
+
+
+@dataclass(frozen=True)
+class LocalResources:
+    queue_url: str
+    dlq_url: str
+    parameters: dict[str, str]
+
+    @property
+    def cc_secret_id(self) -> str:
+        return self.parameters["CcSecretId"]
+
+    @property
+    def webhook_secret_id(self) -> str:
+        return self.parameters["WebhookSecretId"]
+
+    @property
+    def max_receive_count(self) -> int:
+        return int(self.parameters["MaxReceiveCount"])
+
+
+def create_queues(
+    *, stack_name: str = "signup-relay", visibility_timeout: int | None = None, **overrides: str
+) -> LocalResources:
+    """The FIFO queue and its FIFO DLQ with the template's attributes (visibility shortened for local retries)."""
+    parameters = {**parameter_defaults(), **overrides}
+    sqs = boto3.client("sqs")
+    dlq_url = sqs.create_queue(
+        QueueName=queue_name("DeadLetterQueue", stack_name),
+        Attributes=sqs_attributes("DeadLetterQueue", parameters, {}),
+    )["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    attributes = sqs_attributes("SignupQueue", parameters, {"DeadLetterQueue": dlq_arn})
+    if visibility_timeout is not None:
+        attributes["VisibilityTimeout"] = str(visibility_timeout)
+    queue_url = sqs.create_queue(QueueName=queue_name("SignupQueue", stack_name), Attributes=attributes)["QueueUrl"]
+    return LocalResources(queue_url=queue_url, dlq_url=dlq_url, parameters=parameters)
+
+
+def put_secret(secret_id: str, value: dict[str, Any]) -> None:
+    """Create the JSON secret, or store a new version when it exists."""
+    client = boto3.client("secretsmanager")
+    try:
+        client.create_secret(Name=secret_id, SecretString=json.dumps(value))
+    except client.exceptions.ResourceExistsException:
+        client.put_secret_value(SecretId=secret_id, SecretString=json.dumps(value))
+
+
+def demo_webhook_secrets(path: Path = DEMO_SECRETS) -> dict[str, str]:
+    """The demo routes' webhook secrets (local/demo_secrets.json, owned with routes.yaml)."""
+    values = json.loads(path.read_text())
+    return {key: value for key, value in values.items() if not key.startswith("_")}
+
+
+def constant_contact_secret(
+    *,
+    client_id: str,
+    client_secret: str,
+    access_token: str,
+    refresh_token: str,
+    expires_in: int = 86_400,
+    refresh_token_type: str = "rotating",
+) -> dict[str, Any]:
+    """The OAuth secret in the design §7 shape."""
+    return {
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "access_token": access_token,
+        "refresh_token": refresh_token,
+        "expires_at": int(time.time()) + int(expires_in),
+        "refresh_token_type": refresh_token_type,
+    }
+
+
+def handler_environment(
+    resources: LocalResources, *, cc_api_base_url: str, cc_token_url: str, routes_file: Path = ROUTES_FILE
+) -> dict[str, str]:
+    """The environment both functions get from the template, resolved for this local stack."""
+    parameters = {**resources.parameters, "CcApiBaseUrl": cc_api_base_url, "CcTokenUrl": cc_token_url}
+    refs = {"SignupQueue": resources.queue_url, "DeadLetterQueue": resources.dlq_url}
+    environment: dict[str, str] = {}
+    for function in FUNCTIONS:
+        for name, value in function_environment(function).items():
+            resolved = resolve(value, parameters, refs)
+            if resolved is not None:
+                environment[name] = resolved
+    environment["ROUTES_FILE"] = str(routes_file)  # relative to /var/task in Lambda; absolute here
+    environment["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon locally
+    return environment
+
+
+def reset_relay_caches() -> None:
+    """Forget every cached client, setting and wiring of signup_relay (after the environment changed)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    from signup_relay.aws.dlq import get_dead_letter_queue
+    from signup_relay.aws.queue import get_signup_queue, get_sqs_client
+    from signup_relay.config import get_settings
+    from signup_relay.routes import get_routes
+
+    for cached in (get_settings, get_sqs_client, get_signup_queue, get_dead_letter_queue, get_routes):
+        cached.cache_clear()
+    parameters.clear_caches()
+    # Powertools keeps its default providers (and their boto3 clients) across calls.
+    parameters.base.DEFAULT_PROVIDERS.clear()
+    try:
+        from signup_relay import engine, tokens
+        from signup_relay.constant_contact import client
+    except ImportError:  # the engine is optional for receive-only uses
+        return
+    engine.clear_caches()
+    tokens.get_secretsmanager_client.cache_clear()
+    client.get_session.cache_clear()

@@ -1,0 +1,148 @@
+"""Read template.yaml the way the local stack needs it: HTTP routes, queue attributes, parameter defaults.
+
+The local stack and the tests build their moto resources from the template itself, so they cannot drift.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """YAML with CloudFormation short tags (!Ref, !Sub, !GetAtt ...) read as their long forms."""
+
+
+def _short_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = str(value).split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CloudFormationLoader.add_multi_constructor("!", _short_tag)
+
+
+@cache
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    return yaml.load(path.read_text(), Loader=_CloudFormationLoader)  # noqa: S506 - SafeLoader subclass
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    """One HttpApi event of a function: `POST /hooks/{route}` -> functions.receive.app.lambda_handler."""
+
+    method: str
+    path: str
+    function: str  # logical id
+    module: str
+    handler: str
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        """Path parameters when `method path` is this route, else None."""
+        if method.upper() != self.method and self.method != "ANY":
+            return None
+        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path))
+        found = re.fullmatch(pattern, path)
+        return found.groupdict() if found else None
+
+
+def http_routes(template: dict[str, Any] | None = None) -> list[HttpRoute]:
+    """Every HttpApi event in the template, with the handler module it invokes."""
+    template = template or load_template()
+    routes = []
+    for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        properties = resource["Properties"]
+        for event in properties.get("Events", {}).values():
+            if event.get("Type") != "HttpApi":
+                continue
+            module_file, handler = properties["Handler"].rsplit(".", 1)
+            package = properties["CodeUri"].strip("/").replace("/", ".")
+            routes.append(
+                HttpRoute(
+                    method=event["Properties"]["Method"].upper(),
+                    path=event["Properties"]["Path"],
+                    function=logical_id,
+                    module=f"{package}.{module_file}",
+                    handler=handler,
+                )
+            )
+    return routes
+
+
+def parameter_defaults(template: dict[str, Any] | None = None) -> dict[str, str]:
+    template = template or load_template()
+    return {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
+
+
+def function_environment(logical_id: str, template: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Globals + the function's own Environment.Variables (values may still be CloudFormation expressions)."""
+    template = template or load_template()
+    variables = dict(template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
+    own = template["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {})
+    variables.update(own)
+    return variables
+
+
+def resolve(value: Any, parameters: dict[str, str], refs: dict[str, str] | None = None) -> str | None:
+    """A literal, a parameter !Ref, or a !Ref to a resource named in `refs`; None for anything else."""
+    if isinstance(value, str | int | float):
+        return str(value)
+    if isinstance(value, dict) and "Ref" in value:
+        name = value["Ref"]
+        return parameters.get(name, (refs or {}).get(name))
+    return None
+
+
+def sqs_attributes(logical_id: str, parameters: dict[str, str], arns: dict[str, str]) -> dict[str, str]:
+    """CreateQueue attributes for an AWS::SQS::Queue of the template (RedrivePolicy targets looked up in `arns`)."""
+    properties = load_template()["Resources"][logical_id]["Properties"]
+    attributes: dict[str, str] = {}
+    for key in (
+        "FifoQueue",
+        "ContentBasedDeduplication",
+        "DeduplicationScope",
+        "FifoThroughputLimit",
+        "VisibilityTimeout",
+        "MessageRetentionPeriod",
+    ):
+        if key in properties:
+            value = properties[key]
+            attributes[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    if redrive := properties.get("RedrivePolicy"):
+        target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        attributes["RedrivePolicy"] = json.dumps(
+            {
+                "deadLetterTargetArn": arns[target],
+                "maxReceiveCount": int(resolve(redrive["maxReceiveCount"], parameters) or 5),
+            }
+        )
+    return attributes
+
+
+def queue_name(logical_id: str, stack_name: str) -> str:
+    """The QueueName `!Sub ${AWS::StackName}-...` of a queue, for a given stack name."""
+    name = load_template()["Resources"][logical_id]["Properties"]["QueueName"]
+    return str(name["Fn::Sub"]).replace("${AWS::StackName}", stack_name)

@@ -1,0 +1,215 @@
+"""The receive handler in-process: events/ files through API Gateway's payload v2 shape, moto SQS and Secrets."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+from typing import Any
+
+import pytest
+
+from functions.receive import app
+from local.aws_resources import LocalResources
+from signup_relay.observability import logger
+from tests.conftest import load_event
+from tests.integration.relay_fixtures import FakeLambdaContext, dlq_records, queued_messages
+
+TOKEN = "demo-generic-token-3f9a1c7e5b2d4f60"
+
+
+def invoke(event: dict[str, Any], context: FakeLambdaContext) -> tuple[int, dict[str, Any]]:
+    response = app.lambda_handler(event, context)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def email_key(email: str) -> str:
+    return hashlib.sha256(email.encode()).hexdigest()
+
+
+def test_signup_is_queued_with_contact_group_and_delivery_id(relay_aws: LocalResources, lambda_context):
+    # Given a Zapier delivery with an Idempotency-Key and the route token
+    event = load_event("generic_signup.json")
+
+    # When receive handles it
+    status, body = invoke(event, lambda_context)
+
+    # Then the sender gets 200 with the delivery id, and one FIFO message is queued for that contact
+    assert (status, body) == (200, {"accepted": True, "id": "generic:zap-run-6f1d2c0a-0001"})
+    [message] = queued_messages(relay_aws.queue_url)
+    assert message["Attributes"]["MessageGroupId"] == email_key("ada.lovelace@example.com")
+    assert message["Attributes"]["MessageDeduplicationId"] == "generic:zap-run-6f1d2c0a-0001"
+    queued = json.loads(message["Body"])
+    assert queued["id"] == "generic:zap-run-6f1d2c0a-0001"
+    assert queued["signup"]["email"] == "ada.lovelace@example.com"
+    assert queued["signup"]["route"] == "generic"
+    assert queued["signup"]["consent"] == "explicit"
+    assert dlq_records(relay_aws.dlq_url) == []
+
+
+def test_redelivery_answers_the_same_id_and_is_not_queued_twice(relay_aws: LocalResources, lambda_context):
+    # Given a delivery that was already accepted
+    first = invoke(load_event("generic_signup.json"), lambda_context)
+
+    # When the sender delivers it again (same Idempotency-Key)
+    second = invoke(load_event("generic_signup_redelivered.json"), lambda_context)
+
+    # Then both answers are 200 with the same id and the queue holds one message
+    assert first == second == (200, {"accepted": True, "id": "generic:zap-run-6f1d2c0a-0001"})
+    assert len(queued_messages(relay_aws.queue_url)) == 1
+
+
+def test_base64_multipart_body_is_decoded_before_parsing(relay_aws: LocalResources, lambda_context):
+    # Given a WordPress multipart delivery that API Gateway base64-encoded
+    event = load_event("generic_multipart.json")
+    assert event["isBase64Encoded"] is True
+
+    # When receive handles it
+    status, body = invoke(event, lambda_context)
+
+    # Then it is accepted under the hash of the raw body (no delivery id) and the fields were read
+    raw = base64.b64decode(event["body"])
+    assert (status, body) == (200, {"accepted": True, "id": hashlib.sha256(raw).hexdigest()})
+    [message] = queued_messages(relay_aws.queue_url)
+    signup = json.loads(message["Body"])["signup"]
+    assert (signup["email"], signup["first_name"], signup["last_name"]) == (
+        "grace.hopper@example.org",
+        "Grace",
+        "Hopper",
+    )
+
+
+def test_token_in_the_query_string_authenticates(relay_aws: LocalResources, lambda_context):
+    # Given an Apps Script delivery that can only put the token in the URL
+    event = load_event("generic_token_in_query.json")
+
+    # When receive handles it
+    status, body = invoke(event, lambda_context)
+
+    # Then it is accepted
+    assert status == 200 and body["accepted"] is True
+    assert len(queued_messages(relay_aws.queue_url)) == 1
+
+
+@pytest.mark.parametrize(
+    ("event_file", "status", "error_class"),
+    [
+        ("generic_missing_email.json", 422, "invalid_submission"),
+        ("generic_wrong_content_type.json", 415, "unsupported_media_type"),
+        ("generic_undecodable_body.json", 400, "undecodable_body"),
+    ],
+)
+def test_authenticated_but_unusable_deliveries_are_kept_in_the_dlq(
+    relay_aws: LocalResources, lambda_context, event_file: str, status: int, error_class: str
+):
+    # Given an authenticated delivery that cannot become a sign-up
+    event = load_event(event_file)
+
+    # When receive handles it
+    answered, body = invoke(event, lambda_context)
+
+    # Then the sender gets the status with the reason, nothing is queued, and the DLQ keeps it without the token
+    assert answered == status
+    assert body["error"] == error_class
+    assert queued_messages(relay_aws.queue_url) == []
+    [record] = dlq_records(relay_aws.dlq_url)
+    assert (record["stage"], record["route"], record["error_class"]) == ("receive", "generic", error_class)
+    assert base64.b64decode(record["body_base64"]).decode() == event["body"]
+    assert record["headers"]["x-signup-relay-token"] == "[redacted]"
+    assert TOKEN not in json.dumps(record)
+
+
+def test_missing_email_answers_field_level_errors(relay_aws: LocalResources, lambda_context):
+    # Given an authenticated delivery without any email field
+    event = load_event("generic_missing_email.json")
+
+    # When receive handles it
+    status, body = invoke(event, lambda_context)
+
+    # Then the 422 names the email field, and the DLQ record carries the same field errors
+    assert status == 422
+    assert "email" in body["fields"]
+    [record] = dlq_records(relay_aws.dlq_url)
+    assert record["field_errors"] == body["fields"]
+
+
+def test_secret_echoed_in_the_body_is_redacted_in_the_dlq(relay_aws: LocalResources, lambda_context):
+    # Given an unusable delivery whose body also carries the route token (some builders echo it)
+    event = load_event("generic_missing_email.json")
+    event["body"] = json.dumps({"first_name": "Nobody", "token": TOKEN})
+
+    # When receive handles it
+    status, _ = invoke(event, lambda_context)
+
+    # Then the kept body has the token cut out
+    assert status == 422
+    [record] = dlq_records(relay_aws.dlq_url)
+    kept = base64.b64decode(record["body_base64"]).decode()
+    assert TOKEN not in kept and "[redacted]" in kept
+
+
+@pytest.mark.parametrize(
+    ("event_file", "status", "error_class"),
+    [("generic_bad_token.json", 401, "unauthorized"), ("generic_unknown_route.json", 404, "unknown_route")],
+)
+def test_unauthenticated_or_unrouted_deliveries_store_nothing(
+    relay_aws: LocalResources, lambda_context, event_file: str, status: int, error_class: str
+):
+    # Given a delivery with a wrong token, or for a route that does not exist
+    event = load_event(event_file)
+
+    # When receive handles it
+    answered, body = invoke(event, lambda_context)
+
+    # Then the sender gets the status and nothing is queued or kept
+    assert (answered, body["error"]) == (status, error_class)
+    assert queued_messages(relay_aws.queue_url) == []
+    assert dlq_records(relay_aws.dlq_url) == []
+
+
+def test_body_over_the_limit_is_refused_with_413(
+    relay_aws: LocalResources, lambda_context, monkeypatch: pytest.MonkeyPatch
+):
+    # Given a size limit smaller than the delivery
+    monkeypatch.setenv("MAX_BODY_BYTES", "64")
+
+    # When receive handles it
+    status, body = invoke(load_event("generic_signup.json"), lambda_context)
+
+    # Then it answers 413 and queues nothing
+    assert (status, body["error"]) == (413, "payload_too_large")
+    assert queued_messages(relay_aws.queue_url) == []
+
+
+def test_queue_unavailable_answers_503_so_the_sender_retries(
+    relay_aws: LocalResources, lambda_context, monkeypatch: pytest.MonkeyPatch
+):
+    # Given a queue URL that does not exist (the queue is unavailable)
+    monkeypatch.setenv("QUEUE_URL", relay_aws.queue_url.replace("signups", "missing"))
+
+    # When receive handles a valid delivery
+    status, body = invoke(load_event("generic_signup.json"), lambda_context)
+
+    # Then the sender is told to retry
+    assert (status, body["error"]) == (503, "queue_unavailable")
+
+
+def test_logs_carry_neither_the_token_nor_the_raw_email(
+    relay_aws: LocalResources, lambda_context, monkeypatch: pytest.MonkeyPatch
+):
+    # Given the service logger writing to a buffer, and deliveries with the token in a header, in the query
+    # string, and a wrong one
+    buffer = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", buffer)
+    events = ["generic_signup.json", "generic_token_in_query.json", "generic_bad_token.json"]
+
+    # When receive handles them
+    for name in events:
+        invoke(load_event(name), lambda_context)
+
+    # Then the logs mention the masked email, never the address or any token
+    logs = buffer.getvalue()
+    assert "a***@example.com" in logs
+    assert "ada.lovelace@example.com" not in logs
+    assert TOKEN not in logs and "not-the-token" not in logs
