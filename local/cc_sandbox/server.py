@@ -1,0 +1,618 @@
+"""The HTTP side of the sandbox: a ThreadingHTTPServer on 127.0.0.1 and the `Sandbox` facade tests drive."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from local.cc_sandbox.clock import SandboxClock, iso
+from local.cc_sandbox.errors import (
+    QUOTA_BODY,
+    THROTTLED_BODY,
+    UNAUTHORIZED_BODY,
+    ApiError,
+    api_error,
+    conflict,
+    status_body,
+)
+from local.cc_sandbox.limits import DailyQuota, FaultInjector, SlidingWindowLimiter
+from local.cc_sandbox.oauth import DEFAULT_SCOPE, OAuthServer
+from local.cc_sandbox.store import AccountStore
+from local.cc_sandbox.validation import SUBRESOURCES
+
+OAUTH_PREFIX = "/oauth2/default/v1"
+_ID = r"(?P<id>[^/]+)"
+_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
+    (method, re.compile(pattern), name)
+    for method, pattern, name in (
+        ("GET", r"/v3/contacts", "list_contacts"),
+        ("POST", r"/v3/contacts", "create_contact"),
+        ("POST", r"/v3/contacts/sign_up_form", "sign_up_form"),
+        ("PUT", rf"/v3/contacts/resubscribe/{_ID}", "resubscribe"),
+        ("GET", rf"/v3/contacts/{_ID}", "get_contact"),
+        ("PUT", rf"/v3/contacts/{_ID}", "put_contact"),
+        ("DELETE", rf"/v3/contacts/{_ID}", "delete_contact"),
+        ("GET", r"/v3/contact_lists", "get_lists"),
+        ("POST", r"/v3/contact_lists", "create_list"),
+        ("GET", rf"/v3/contact_lists/{_ID}", "get_list"),
+        ("GET", r"/v3/contact_custom_fields", "get_custom_fields"),
+        ("POST", r"/v3/contact_custom_fields", "create_custom_field"),
+        ("GET", r"/v3/contact_tags", "get_tags"),
+        ("POST", r"/v3/contact_tags", "create_tag"),
+        ("POST", r"/v3/activities/contacts_json_import", "json_import"),
+        ("POST", r"/v3/activities/add_list_memberships", "add_list_memberships"),
+        ("POST", r"/v3/activities/contacts_taggings_add", "taggings_add"),
+        ("GET", rf"/v3/activities/{_ID}", "get_activity"),
+    )
+)
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    client_id: str | None = None
+    raw: bytes | None = None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _then(operation: Callable[..., None], *args: Any, answer: tuple[int, Any]) -> tuple[int, Any]:
+    """Run an operation that has no response body and answer with a fixed status."""
+    operation(*args)
+    return answer
+
+
+def _media_type(headers: dict[str, str]) -> str:
+    return headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    sandbox: Sandbox
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _HTTPServer
+    protocol_version = "HTTP/1.1"
+    timeout = 30
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length > 0 else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        response = self.server.sandbox.handle(self.command, self.path, headers, raw)
+        payload = response.raw if response.raw is not None else b""
+        if response.raw is None and response.body is not None:
+            payload = json.dumps(response.body).encode()
+            response.headers.setdefault("Content-Type", "application/json")
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if payload:
+            self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        """Quiet: the sandbox keeps its own request_log."""
+
+
+class Sandbox:
+    """The Constant Contact V3 sandbox: a real HTTP server on 127.0.0.1 plus helpers to seed and inspect it."""
+
+    def __init__(
+        self,
+        port: int = 0,
+        rate_limit_per_second: float = 4.0,
+        daily_quota: int = 10_000,
+        access_token_ttl: float = 86400,
+        refresh_token_type: str = "rotating",
+        confirmed_opt_in: bool = False,
+        *,
+        host: str = "127.0.0.1",
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        token_rate_limit_per_second: float = 1.0,
+        device_poll_interval: int = 5,
+        activity_delay: float = 0.0,
+        clock: SandboxClock | None = None,
+    ) -> None:
+        self.clock = clock or SandboxClock()
+        self.host = host
+        self._requested_port = port
+        self.store = AccountStore(self.clock, confirmed_opt_in=confirmed_opt_in, activity_delay=activity_delay)
+        self.oauth = OAuthServer(
+            self.clock,
+            access_token_ttl=access_token_ttl,
+            refresh_token_type=refresh_token_type,
+            token_rate_limit_per_second=token_rate_limit_per_second,
+            device_poll_interval=device_poll_interval,
+        )
+        self.client_id, self.client_secret = self.oauth.add_client(client_id, client_secret)
+        self._rate = SlidingWindowLimiter(self.clock, rate_limit_per_second)
+        self._quota = DailyQuota(self.clock, daily_quota)
+        self._faults = FaultInjector()
+        self.latency = 0.0
+        self._log: list[dict[str, Any]] = []
+        self._log_lock = threading.Lock()
+        self._contact_locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+        self._server: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        if self._server is not None:
+            return self
+        server = _HTTPServer((self.host, self._requested_port), _Handler)
+        server.sandbox = self
+        self._server = server
+        self.oauth.root_url = self.root_url
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="cc-sandbox", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the sandbox is not started; use start() or a with-block")
+        return int(self._server.server_address[1])
+
+    @property
+    def root_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root_url}/v3"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.root_url}{OAUTH_PREFIX}/token"
+
+    @property
+    def authorize_url(self) -> str:
+        return f"{self.root_url}{OAUTH_PREFIX}/authorize"
+
+    @property
+    def device_authorize_url(self) -> str:
+        return f"{self.root_url}{OAUTH_PREFIX}/device/authorize"
+
+    # --- settings that tests may change at run time ------------------------------------------
+
+    @property
+    def rate_limit_per_second(self) -> float:
+        return self._rate.per_second
+
+    @rate_limit_per_second.setter
+    def rate_limit_per_second(self, value: float) -> None:
+        self._rate.per_second = value
+
+    @property
+    def daily_quota(self) -> int:
+        return self._quota.limit
+
+    @daily_quota.setter
+    def daily_quota(self, value: int) -> None:
+        self._quota.limit = value
+
+    @property
+    def access_token_ttl(self) -> float:
+        return self.oauth.access_token_ttl
+
+    @access_token_ttl.setter
+    def access_token_ttl(self, value: float) -> None:
+        self.oauth.access_token_ttl = value
+
+    @property
+    def refresh_token_type(self) -> str:
+        return self.oauth.refresh_token_type
+
+    @refresh_token_type.setter
+    def refresh_token_type(self, value: str) -> None:
+        if value not in ("rotating", "long_lived"):
+            raise ValueError("refresh_token_type must be 'rotating' or 'long_lived'")
+        self.oauth.refresh_token_type = value
+
+    @property
+    def confirmed_opt_in(self) -> bool:
+        return self.store.confirmed_opt_in
+
+    @confirmed_opt_in.setter
+    def confirmed_opt_in(self, value: bool) -> None:
+        self.store.confirmed_opt_in = value
+
+    @property
+    def oauth_decision(self) -> str:
+        """What the simulated account owner answers on the authorize page: "approve" or "deny"."""
+        return self.oauth.oauth_decision
+
+    @oauth_decision.setter
+    def oauth_decision(self, value: str) -> None:
+        if value not in ("approve", "deny"):
+            raise ValueError("oauth_decision must be 'approve' or 'deny'")
+        self.oauth.oauth_decision = value
+
+    @property
+    def auto_approve_devices(self) -> bool:
+        """When true, new device-flow requests are approved at once (the first poll gets tokens)."""
+        return self.oauth.auto_approve_devices
+
+    @auto_approve_devices.setter
+    def auto_approve_devices(self, value: bool) -> None:
+        self.oauth.auto_approve_devices = value
+
+    @property
+    def activity_delay(self) -> float:
+        return self.store.activity_delay
+
+    @activity_delay.setter
+    def activity_delay(self, value: float) -> None:
+        self.store.activity_delay = value
+
+    # --- OAuth helpers -----------------------------------------------------------------------
+
+    def issue_tokens(self, scope: str = DEFAULT_SCOPE) -> dict[str, Any]:
+        """A fresh grant for seeding a secret: {"access_token", "refresh_token", "expires_in", ...}."""
+        return self.oauth.issue_tokens(self.client_id, scope)
+
+    def add_client(self, client_id: str | None = None, client_secret: str | None = None) -> tuple[str, str]:
+        """Register another app (API key); limits are counted per client."""
+        return self.oauth.add_client(client_id, client_secret)
+
+    def approve_device(self, user_code: str) -> None:
+        self.oauth.decide_device(user_code, "approve")
+
+    def deny_device(self, user_code: str) -> None:
+        self.oauth.decide_device(user_code, "deny")
+
+    def expire_access_tokens(self) -> None:
+        """Every access token issued so far is expired from now on (the next API call gets 401)."""
+        self.oauth.expire_access_tokens()
+
+    @property
+    def token_requests(self) -> list[dict[str, Any]]:
+        """Every call of the token endpoint: {at, client_id, grant_type, status, error}."""
+        with self.oauth._lock:
+            return [dict(r) for r in self.oauth.token_requests]
+
+    @property
+    def refresh_count(self) -> int:
+        """Successful refresh_token grants so far."""
+        return sum(1 for r in self.token_requests if r["grant_type"] == "refresh_token" and r["status"] == 200)
+
+    @property
+    def invalid_grant_count(self) -> int:
+        return sum(1 for r in self.token_requests if r["error"] == "invalid_grant")
+
+    # --- limits, faults, log -----------------------------------------------------------------
+
+    def inject_faults(
+        self, status: int = 503, count: int = 1, path_prefix: str = "/v3/contacts", method: str | None = None
+    ) -> None:
+        """Answer the next `count` requests whose path starts with `path_prefix` with `status` and a real body."""
+        self._faults.add(status, count, path_prefix, method)
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def reset_rate_limits(self) -> None:
+        """Forget the per-second windows and today's quota counts (API and token endpoint)."""
+        self._rate.reset()
+        self._quota.reset()
+        self.oauth.reset_rate_limit()
+
+    def quota_used(self, client_id: str | None = None) -> int:
+        return self._quota.used_today(client_id or self.client_id)
+
+    @property
+    def request_log(self) -> list[dict[str, Any]]:
+        """Every request served: {method, path, query, status, client_id, at}."""
+        with self._log_lock:
+            return [dict(r) for r in self._log]
+
+    def clear_request_log(self) -> None:
+        with self._log_lock:
+            self._log.clear()
+
+    # --- account helpers ---------------------------------------------------------------------
+
+    def seed_list(self, name: str) -> str:
+        return self.store.ensure_list(name)
+
+    def seed_custom_field(self, label: str) -> str:
+        return self.store.ensure_custom_field(label)
+
+    def seed_tag(self, name: str) -> str:
+        return self.store.ensure_tag(name)
+
+    def seed_contact(self, email: str, **fields: Any) -> str:
+        """Create a contact directly (no HTTP, no limits). Fields as in the V3 resource, plus conveniences:
+        `permission_to_send`, `lists=[names]`, `tags=[names]`, `custom_fields={label: value}` (or the V3 list),
+        `deleted=True`, `opt_out_source`/`opt_out_reason` for unsubscribed contacts."""
+        fields = dict(fields)
+        permission = fields.pop("permission_to_send", "implicit")
+        opt_out_source = fields.pop("opt_out_source", "Contact")
+        opt_out_reason = fields.pop("opt_out_reason", None)
+        deleted = fields.pop("deleted", False)
+        list_ids = list(fields.pop("list_memberships", [])) + [self.seed_list(n) for n in fields.pop("lists", [])]
+        tag_ids = list(fields.pop("taggings", [])) + [self.seed_tag(n) for n in fields.pop("tags", [])]
+        custom = fields.pop("custom_fields", [])
+        if isinstance(custom, dict):
+            custom = [{"custom_field_id": self.seed_custom_field(k), "value": v} for k, v in custom.items()]
+        body: dict[str, Any] = {
+            "email_address": {
+                "address": email,
+                "permission_to_send": "implicit" if permission == "unsubscribed" else permission,
+            },
+            "create_source": fields.pop("create_source", "Account"),
+            **fields,
+        }
+        for key, value in (("list_memberships", list_ids), ("taggings", tag_ids), ("custom_fields", custom)):
+            if value:
+                body[key] = value
+        try:
+            contact_id = str(self.store.create_contact(body)["contact_id"])
+        except ApiError as exc:
+            raise ValueError(f"seed_contact({email!r}) was rejected: {exc.body}") from None
+        if permission == "unsubscribed":
+            self.store.unsubscribe(contact_id, opt_out_source, opt_out_reason)
+        if deleted:
+            self.store.delete_contact(contact_id)
+        return contact_id
+
+    def delete_contact(self, contact_id: str) -> None:
+        """Soft-delete, as the Constant Contact UI does."""
+        self.store.delete_contact(contact_id)
+
+    def unsubscribe_contact(self, contact_id: str, source: str = "Contact", reason: str | None = None) -> None:
+        """Unsubscribe as if the contact (source="Contact") or the account (source="Account") did it."""
+        self.store.unsubscribe(contact_id, source, reason)
+
+    def contact_by_email(self, email: str) -> dict[str, Any] | None:
+        """The full stored record (deleted and unsubscribed too), all subresources, in V3 resource shape."""
+        self.store.process_due_activities()
+        with self.store.lock:
+            contact = self.store.find_by_email(email)
+            return self.store.render_contact(contact, SUBRESOURCES) if contact else None
+
+    def contact(self, contact_id: str) -> dict[str, Any] | None:
+        self.store.process_due_activities()
+        with self.store.lock:
+            contact = self.store.contacts.get(contact_id)
+            return self.store.render_contact(contact, SUBRESOURCES) if contact else None
+
+    def all_contacts(self) -> list[dict[str, Any]]:
+        self.store.process_due_activities()
+        with self.store.lock:
+            return [self.store.render_contact(c, SUBRESOURCES) for c in self.store.contacts.values()]
+
+    def permission_history(self, contact_id: str) -> list[dict[str, Any]]:
+        """Every permission_to_send change of a contact: {at, from, to, via, source}, creation first."""
+        with self.store.lock:
+            return [dict(h) for h in self.store._contact(contact_id).permission_history]
+
+    def resubscribe_request(self, contact_id: str) -> dict[str, Any] | None:
+        """The pending one-time resubscribe email recorded by PUT /contacts/resubscribe/{id}, if any."""
+        with self.store.lock:
+            request = self.store._contact(contact_id).resubscribe_request
+            return dict(request) if request else None
+
+    def confirm_resubscribe(self, contact_id: str) -> None:
+        """Simulate the contact confirming the resubscribe email."""
+        self.store.confirm_resubscribe(contact_id)
+
+    def list_id(self, name: str) -> str | None:
+        with self.store.lock:
+            return next((x.list_id for x in self.store.lists.values() if x.name == name), None)
+
+    def process_activities(self) -> None:
+        """Run due bulk activities now (they also run at the start of every request)."""
+        self.store.process_due_activities()
+
+    # --- request handling --------------------------------------------------------------------
+
+    def handle(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> Response:
+        """Answer one HTTP request (the server thread calls this; it is also usable without a socket)."""
+        parts = urlsplit(target)
+        path = parts.path.rstrip("/") or "/"
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        if path.startswith(OAUTH_PREFIX) or path == "/activate":
+            response = self._handle_oauth(method, path, query, headers, raw)
+        elif path.startswith("/v3/"):
+            response = self._handle_api(method, path, query, headers, raw)
+        else:
+            response = Response(404, api_error(404).body)
+        with self._log_lock:
+            self._log.append(
+                {
+                    "method": method,
+                    "path": path,
+                    "query": parts.query,
+                    "status": response.status,
+                    "client_id": response.client_id,
+                    "at": iso(self.clock.time()),
+                }
+            )
+        return response
+
+    def _handle_oauth(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], raw: bytes
+    ) -> Response:
+        fault = self._faults.take(method, path)
+        if fault is not None:
+            return Response(fault, {"error": "temporarily_unavailable", "error_description": f"Injected {fault}."})
+        route = path.removeprefix(OAUTH_PREFIX)
+        if route == "/authorize" and method == "GET":
+            status, extra, body = self.oauth.authorize(query)
+            return Response(status, body, extra)
+        if route == "/activate" or path == "/activate":
+            return self._activate_page(query)
+        if route in ("/token", "/device/authorize") and method == "POST":
+            if raw and _media_type(headers) != "application/x-www-form-urlencoded":
+                return Response(
+                    400,
+                    {
+                        "error": "invalid_request",
+                        "error_description": "Content-Type must be application/x-www-form-urlencoded.",
+                    },
+                )
+            params = query | dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+            if route == "/token":
+                status, body, client = self.oauth.token(headers, params)
+                return Response(status, body, {"Cache-Control": "no-store"}, client_id=client)
+            status, body = self.oauth.device_authorize(headers, params)
+            return Response(status, body)
+        if route in ("/token", "/device/authorize", "/authorize"):
+            return Response(405, {"error": "invalid_request", "error_description": "Method not allowed."})
+        return Response(404, {"error": "not_found", "error_description": "Unknown OAuth endpoint."})
+
+    def _activate_page(self, query: dict[str, str]) -> Response:
+        """The verification page a user visits in the device flow; it applies `oauth_decision`."""
+        html = {"Content-Type": "text/html; charset=utf-8"}
+        code = query.get("user_code")
+        if not code:
+            return Response(200, None, html, raw=b"<h1>Enter the code</h1><form><input name='user_code'></form>")
+        try:
+            self.oauth.decide_device(code, self.oauth.oauth_decision)
+        except KeyError:
+            return Response(404, None, html, raw=b"<h1>Unknown or already used code</h1>")
+        word = "approved" if self.oauth.oauth_decision == "approve" else "denied"
+        return Response(200, None, html, raw=f"<h1>Device {word}</h1>".encode())
+
+    def _handle_api(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], raw: bytes
+    ) -> Response:
+        auth = headers.get("authorization", "")
+        token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+        record = self.oauth.check_access_token(token) if token else None
+        if record is None:
+            return Response(401, dict(UNAUTHORIZED_BODY))
+        client_id = record.client_id
+        if "contact_data" not in record.scope.split():
+            return Response(
+                403, api_error(403, "The access token lacks the contact_data scope.").body, client_id=client_id
+            )
+        if self._quota.exceeded(client_id):
+            return Response(429, dict(QUOTA_BODY), client_id=client_id)
+        if not self._rate.allow(client_id):
+            return Response(429, dict(THROTTLED_BODY), client_id=client_id)
+        self._quota.count(client_id)
+        self.store.process_due_activities()
+        fault = self._faults.take(method, path)
+        if fault is not None:
+            return Response(fault, status_body(fault), client_id=client_id)
+        try:
+            status, body = self._route(method, path, query, headers, raw)
+        except ApiError as exc:
+            status, body = exc.status, exc.body
+        return Response(status, body, client_id=client_id)
+
+    def _route(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], raw: bytes
+    ) -> tuple[int, Any]:
+        matched = [(m, match, name) for m, pattern, name in _ROUTES if (match := pattern.fullmatch(path))]
+        chosen = next(((match, name) for m, match, name in matched if m == method), None)
+        if chosen is None:
+            raise api_error(405 if matched else 404)
+        match, name = chosen
+        resource_id = match.groupdict().get("id", "")
+        body: Any = None
+        if method in ("POST", "PUT"):
+            if _media_type(headers) != "application/json":
+                raise api_error(415)
+            if not raw.strip():
+                raise api_error(400, "The request body is required.")
+            try:
+                body = json.loads(raw, parse_constant=_reject_constant)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise api_error(400, f"The request body is not valid JSON: {exc}") from None
+        store = self.store
+        operations: dict[str, Callable[[], tuple[int, Any]]] = {
+            "list_contacts": lambda: (200, store.list_contacts(query)),
+            "create_contact": lambda: (201, store.create_contact(body)),
+            "sign_up_form": lambda: store.sign_up_form(body),
+            "resubscribe": lambda: _then(store.resubscribe, resource_id, body, answer=(200, None)),
+            "get_contact": lambda: (200, store.get_contact(resource_id, query)),
+            "put_contact": lambda: (200, store.put_contact(resource_id, body)),
+            "delete_contact": lambda: _then(store.delete_contact, resource_id, answer=(204, None)),
+            "get_lists": lambda: (200, store.get_lists(query)),
+            "create_list": lambda: (201, store.create_list(body)),
+            "get_list": lambda: (200, store.get_list(resource_id)),
+            "get_custom_fields": lambda: (200, store.get_custom_fields(query)),
+            "create_custom_field": lambda: (201, store.create_custom_field(body)),
+            "get_tags": lambda: (200, store.get_tags(query)),
+            "create_tag": lambda: (201, store.create_tag(body)),
+            "json_import": lambda: (201, store.json_import(body)),
+            "add_list_memberships": lambda: (201, store.add_list_memberships(body)),
+            "taggings_add": lambda: (201, store.taggings_add(body)),
+            "get_activity": lambda: (200, store.get_activity(resource_id)),
+        }
+        lock_key, blocking = self._write_lock_key(name, resource_id, body)
+        if lock_key is None:
+            self._sleep_latency()
+            return operations[name]()
+        lock = self._contact_lock(lock_key)
+        if not lock.acquire(blocking=blocking):
+            raise conflict("You sent simultaneous requests that are attempting to modify the same contact.")
+        try:
+            self._sleep_latency()
+            return operations[name]()
+        finally:
+            lock.release()
+
+    def _write_lock_key(self, name: str, resource_id: str, body: Any) -> tuple[str | None, bool]:
+        """Writes to one contact are serialized; sign_up_form answers 409 instead of waiting (its documented 409)."""
+        if name == "sign_up_form":
+            email = body.get("email_address") if isinstance(body, dict) else None
+            return (email.strip().lower(), False) if isinstance(email, str) and email.strip() else (None, False)
+        if name == "create_contact":
+            email = body.get("email_address") if isinstance(body, dict) else None
+            address = email.get("address") if isinstance(email, dict) else None
+            return (address.strip().lower(), True) if isinstance(address, str) and address.strip() else (None, True)
+        if name in ("put_contact", "delete_contact", "resubscribe"):
+            return self.store.email_of(resource_id) or resource_id, True
+        return None, True
+
+    def _contact_lock(self, key: str) -> threading.Lock:
+        with self._locks_lock:
+            return self._contact_locks.setdefault(key, threading.Lock())
+
+    def _sleep_latency(self) -> None:
+        if self.latency > 0:
+            time.sleep(self.latency)
