@@ -127,7 +127,8 @@ class RefreshPolicy:
 
     margin_seconds: float = 2 * 3600  # refresh ahead of expiry by this much (scheduled mode)
     keepalive_seconds: float = 7 * 86400  # refresh at least this often, so refresh tokens never idle out
-    min_request_interval: float = 1.0  # the token endpoint allows 1 request/s
+    # The token endpoint allows 1 request/s; 10% headroom so network jitter never makes two land within a second.
+    min_request_interval: float = 1.1
 
 
 def fingerprint(token: str) -> str:
