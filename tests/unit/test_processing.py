@@ -1,0 +1,121 @@
+"""processing: the one place that decides success, retry with backoff, or DLQ for a queued sign-up."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from signup_relay.errors import ConflictError, QuotaExceededError, ServerError, ThrottledError, ValidationError
+from signup_relay.models import FailureRecord, Outcome, QueuedSignup, Signup, UpsertResult
+from signup_relay.processing import QueuedMessage, RetryLater, process_message, retry_delay
+
+NOW = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
+SIGNUP = Signup(email="ada@example.com", route="generic", source="generic")
+BODY = QueuedSignup(id="generic:d-1", received_at=NOW, signup=SIGNUP).model_dump_json()
+
+
+class FakeUpserter:
+    def __init__(self, result: UpsertResult | Exception) -> None:
+        self.result = result
+        self.seen: list[Signup] = []
+
+    def upsert(self, signup: Signup) -> UpsertResult:
+        self.seen.append(signup)
+        if isinstance(self.result, Exception):
+            raise self.result
+        return self.result
+
+
+class FakeQueue:
+    def __init__(self) -> None:
+        self.delays: list[tuple[str, int]] = []
+
+    def delay_retry(self, receipt_handle: str, seconds: int) -> None:
+        self.delays.append((receipt_handle, seconds))
+
+
+class FakeDlq:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    def send(self, record: FailureRecord, *, group_id: str, dedupe_id: str) -> str:
+        self.sent.append({"record": record, "group_id": group_id, "dedupe_id": dedupe_id})
+        return "d-1"
+
+
+def run(result: UpsertResult | Exception, *, attempts: int = 1, body: str = BODY, max_attempts: int = 5):
+    queue, dlq = FakeQueue(), FakeDlq()
+    message = QueuedMessage(message_id="m-1", receipt_handle="rh-1", body=body, group_id="g-1", attempts=attempts)
+    outcome: Any
+    try:
+        outcome = process_message(
+            message,
+            upserter_for=lambda account: FakeUpserter(result),
+            queue=queue,
+            dlq=dlq,
+            max_attempts=max_attempts,
+            clock=lambda: NOW,
+        )
+    except RetryLater as retry:
+        outcome = retry
+    return outcome, queue, dlq
+
+
+@pytest.mark.parametrize("outcome", [Outcome.CREATED, Outcome.UPDATED, Outcome.REVIVED, Outcome.KEPT_UNSUBSCRIBED])
+def test_successful_outcomes_succeed_the_item(outcome):
+    processed, queue, dlq = run(UpsertResult(outcome=outcome, contact_id="c-1"))
+    assert (processed.outcome, processed.contact_id, processed.dead_lettered) == (outcome, "c-1", False)
+    assert dlq.sent == [] and queue.delays == []
+
+
+def test_rejected_outcome_goes_to_the_dlq_with_its_reason_and_succeeds():
+    # Given the policy rejects the sign-up (e.g. a list that does not exist)
+    processed, queue, dlq = run(UpsertResult(outcome=Outcome.REJECTED, reason="list 'VIP' does not exist"))
+    # Then a FailureRecord with the reason and the queued sign-up is kept, deduplicated by the SQS message id
+    assert processed.dead_lettered is True
+    [sent] = dlq.sent
+    record = sent["record"]
+    assert (record.stage, record.error_class, record.message) == ("upsert", "rejected", "list 'VIP' does not exist")
+    assert (record.signup, record.queued_id, record.route, record.attempts) == (SIGNUP, "generic:d-1", "generic", 1)
+    assert (sent["group_id"], sent["dedupe_id"]) == ("g-1", "upsert-m-1")
+
+
+def test_permanent_error_goes_to_the_dlq_on_the_first_attempt():
+    processed, queue, dlq = run(ValidationError("email_address too long"))
+    assert processed.outcome is Outcome.REJECTED
+    assert dlq.sent[0]["record"].error_class == "validation"
+    assert queue.delays == []
+
+
+@pytest.mark.parametrize("error", [ServerError("503"), ConflictError("409"), KeyError("bug")])
+def test_transient_or_unexpected_errors_fail_the_item_with_a_backoff(error):
+    # Given a failure that may pass (an outage, a concurrent write, even a bug) on attempt 2 of 5
+    retry, queue, dlq = run(error, attempts=2)
+    # Then the item fails, the message is hidden for the backoff, and nothing is dead-lettered yet
+    assert isinstance(retry, RetryLater)
+    assert queue.delays == [("rh-1", 20)]
+    assert dlq.sent == []
+
+
+def test_transient_error_on_the_last_attempt_goes_to_the_dlq_with_its_class():
+    processed, queue, dlq = run(ServerError("503 from Constant Contact"), attempts=5, max_attempts=5)
+    assert processed.dead_lettered is True
+    record = dlq.sent[0]["record"]
+    assert (record.error_class, record.attempts) == ("server", 5)
+
+
+def test_a_message_that_is_not_a_queued_signup_is_kept_raw():
+    processed, _, dlq = run(UpsertResult(outcome=Outcome.CREATED), body='{"not": "a signup"}')
+    record = dlq.sent[0]["record"]
+    assert (processed.outcome, record.error_class, record.signup) == (Outcome.REJECTED, "invalid_message", None)
+    assert record.body_base64
+
+
+def test_retry_delays_follow_the_kind_of_failure():
+    # throttled: about a second; quota: until just after 00:00 UTC; others: exponential, capped
+    assert retry_delay(ThrottledError("429"), 1, NOW) == 2
+    assert retry_delay(QuotaExceededError("429"), 1, NOW) == 2 * 3600 + 60
+    assert [retry_delay(ServerError("5xx"), n, NOW) for n in (1, 2, 3)] == [10, 20, 40]
+    assert retry_delay(ServerError("5xx"), 30, NOW) == 900
