@@ -200,7 +200,9 @@ class RedirectListener:
             raise ConnectError(f"Cannot listen on 127.0.0.1:{parts.port} for the redirect: {exc}") from exc
         port = self._server.server_address[1]
         self.redirect_uri = f"http://{parts.hostname}:{port}{self.path}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="connect-redirect", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="connect-redirect", daemon=True
+        )
 
     def __enter__(self) -> RedirectListener:
         self._thread.start()
