@@ -80,6 +80,7 @@ KIND_OF_FIELD = {
     "postal_code": KIND_POSTAL_CODE,
     "country": KIND_COUNTRY,
 }
+YES_WORDS = frozenset({"yes", "y", "true", "on", "1", "checked", "agree", "accepted", "ok"})
 NO_VALUES = frozenset({"", "no", "n", "false", "off", "0", "unchecked", "none", "null"})
 EMAIL = re.compile(
     r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
@@ -160,11 +161,17 @@ class _Answers:
         labels = DEFAULT_LABELS.get(field, frozenset())
         for answer in self.answers:
             typed = answer.kind in KIND_OF_FIELD.values()  # a typed answer (email, phone...) is not a name
-            names = (label_key(answer.label or ""), label_key(_last_segment(answer.key)))
+            names = (
+                label_key(answer.label or ""),
+                label_key(_last_segment(answer.key)),
+                label_key(answer.key.rsplit(".", 1)[-1]),  # a compound's part: "Address.address2"
+            )
             if not typed and any(name in labels for name in names):
                 return answer
-        if field == "email":  # a last resort: the only field whose key or label mentions e-mail
-            candidates = [a for a in self.answers if "email" in label_key(f"{a.key} {a.label or ''}")]
+        if field == "email":  # a last resort: the only answer named like an email that holds an address
+            candidates = [
+                a for a in self.answers if "email" in label_key(f"{a.key} {a.label or ''}") and "@" in a.text
+            ]
             if len(candidates) == 1:
                 return candidates[0]
         return None
@@ -471,7 +478,11 @@ def _consent(m: _Mapper) -> tuple[Consent, str | None]:
         agreed = any(v not in NO_VALUES for v in chosen)
     if not agreed:
         return Consent(mode.otherwise), None
-    return Consent.EXPLICIT, answer.label or answer.key
+    # The checkbox's own wording ("I agree to receive emails") is the best evidence; else the question.
+    wording = answer.text.strip()
+    if wording.casefold() in YES_WORDS or len(wording) > 255:
+        wording = answer.label or answer.key
+    return Consent.EXPLICIT, wording
 
 
 def _evidence_fields(m: _Mapper, evidence: ConsentEvidence) -> dict[str, str]:

@@ -295,6 +295,7 @@ SUBFIELD_KINDS = {
     "surname": KIND_LAST_NAME,
     "firstandlast": KIND_FULL_NAME,
     "full": None,
+    "address": KIND_STREET,
     "addrline1": KIND_STREET,
     "line1": KIND_STREET,
     "street": KIND_STREET,

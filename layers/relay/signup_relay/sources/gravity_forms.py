@@ -53,7 +53,13 @@ def _kinds(data: dict[str, Any]) -> dict[str, str]:
             inputs.setdefault(match.group(1), set()).add(match.group(2))
     kinds: dict[str, str] = {}
     for field, subs in inputs.items():
-        table = ADDRESS_INPUTS if "1" in subs else NAME_INPUTS if subs & {"3", "6"} else {}
+        # Checkbox and consent fields have .1, .2... inputs too: only these shapes are a name or an address.
+        if "1" in subs and subs & {"3", "5"}:
+            table = ADDRESS_INPUTS
+        elif "1" not in subs and subs & {"3", "6"}:
+            table = NAME_INPUTS
+        else:
+            table = {}
         for sub in subs:
             if sub in table:
                 kinds[f"{field}.{sub}"] = table[sub]

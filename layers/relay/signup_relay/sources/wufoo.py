@@ -97,7 +97,7 @@ def _structure(text: str | None) -> dict[str, tuple[str, str | None]]:
                 if isinstance(sub, dict) and text_of(sub.get("ID")):
                     label = text_of(sub.get("Label")) or title
                     names[str(sub["ID"])] = (label, SUBFIELD_KINDS.get(normalized(label)))
-        if text_of(field.get("ID")):
+        if text_of(field.get("ID")) and str(field["ID"]) not in names:  # a name's ID is also its first part's
             names[str(field["ID"])] = (title, kind)
     return names
 
