@@ -146,3 +146,38 @@ def queue_name(logical_id: str, stack_name: str) -> str:
     """The QueueName `!Sub ${AWS::StackName}-...` of a queue, for a given stack name."""
     name = load_template()["Resources"][logical_id]["Properties"]["QueueName"]
     return str(name["Fn::Sub"]).replace("${AWS::StackName}", stack_name)
+
+
+@dataclass(frozen=True)
+class QueueConsumer:
+    """One SQS event of a function: the queue's logical id and the handler module it invokes."""
+
+    queue: str
+    function: str
+    module: str
+    handler: str
+    batch_size: int
+
+
+def sqs_consumers(template: dict[str, Any] | None = None) -> list[QueueConsumer]:
+    template = template or load_template()
+    consumers = []
+    for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        properties = resource["Properties"]
+        for event in properties.get("Events", {}).values():
+            if event.get("Type") != "SQS":
+                continue
+            module_file, handler = properties["Handler"].rsplit(".", 1)
+            package = properties["CodeUri"].strip("/").replace("/", ".")
+            consumers.append(
+                QueueConsumer(
+                    queue=event["Properties"]["Queue"]["Fn::GetAtt"][0],
+                    function=logical_id,
+                    module=f"{package}.{module_file}",
+                    handler=handler,
+                    batch_size=int(event["Properties"].get("BatchSize", 10)),
+                )
+            )
+    return consumers

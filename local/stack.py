@@ -1,0 +1,540 @@
+"""`make dev`: the whole stack on 127.0.0.1 with no Docker, no AWS and no internet (design §10).
+
+- HTTP: the template's HttpApi routes (read from template.yaml), each request turned into an API Gateway
+  payload v2 event and given to the real handler in-process (one invocation at a time per function, as a
+  single Lambda container would).
+- AWS: moto in-process (`mock_aws`): the FIFO queue and DLQ with the template's attributes (visibility shortened
+  so retries happen within a demo), the webhook secret from local/demo_secrets.json, the Constant Contact secret.
+- Constant Contact: the embedded sandbox (lists from routes.yaml seeded), or the server at CC_API_BASE_URL with a
+  secret from CC_CLIENT_ID / CC_CLIENT_SECRET / CC_ACCESS_TOKEN / CC_REFRESH_TOKEN.
+- A poller feeds the queue's consumer (the upsert handler) real SQS-shaped batches, deletes what succeeded and
+  leaves batchItemFailures to reappear after their visibility timeout; moto applies the redrive policy.
+- GET /_local/status: queue depth, DLQ records, outcome counts and per-submission results, as JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from local.template import HttpRoute, http_routes, sqs_consumers
+
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+API_ID = "local"
+SERVICE_LOGGER = "signup-relay"  # the Powertools Logger's stdlib logger (signup_relay.observability.SERVICE)
+TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/xml", "+json", "+xml")
+CC_ENV = ("CC_API_BASE_URL", "CC_TOKEN_URL", "CC_CLIENT_ID", "CC_CLIENT_SECRET", "CC_ACCESS_TOKEN", "CC_REFRESH_TOKEN")
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass
+class LambdaContext:
+    """What a handler reads from the Lambda context."""
+
+    function_name: str
+    aws_request_id: str
+    memory_limit_in_mb: int = 512
+    timeout_seconds: int = 20
+
+    def __post_init__(self) -> None:
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name}"
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class LocalFunction:
+    """A handler imported from its module, invoked one event at a time (one warm container)."""
+
+    def __init__(self, logical_id: str, module: str, handler: str) -> None:
+        self.name = logical_id
+        self.handler: Handler = getattr(importlib.import_module(module), handler)
+        self._lock = threading.Lock()
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        with self._lock:
+            return self.handler(event, LambdaContext(function_name=self.name, aws_request_id=str(uuid.uuid4())))
+
+
+class OutcomeRecorder(logging.Handler):
+    """Reads outcomes off the service's own structured log lines (the same ones CloudWatch gets)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.results: dict[str, dict[str, Any]] = {}
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        queued_id = getattr(record, "queued_id", None)
+        outcome = getattr(record, "outcome", None)
+        if not queued_id or not outcome:
+            return
+        with self._lock:
+            self.counts[outcome] += 1
+            self.results[queued_id] = {
+                "outcome": outcome,
+                "contact_id": getattr(record, "contact_id", None),
+                "route": getattr(record, "route", None),
+                "error_class": getattr(record, "error_class", None),
+                "attempts": getattr(record, "attempts", None),
+            }
+
+    def snapshot(self) -> tuple[dict[str, int], dict[str, dict[str, Any]]]:
+        with self._lock:
+            return dict(self.counts), {key: dict(value) for key, value in self.results.items()}
+
+
+def api_gateway_event(
+    route: HttpRoute, method: str, url: str, headers: dict[str, str], body: bytes, source_ip: str
+) -> dict[str, Any]:
+    """An API Gateway HTTP API payload v2 event, as the real integration builds it."""
+    parts = urlsplit(url)
+    path_parameters = route.match(method, parts.path) or {}
+    now = datetime.now(UTC)
+    content_type = headers.get("content-type", "").lower()
+    is_text = not body or any(kind in content_type for kind in TEXT_TYPES)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route.route_key,
+        "rawPath": parts.path,
+        "rawQueryString": parts.query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": ACCOUNT_ID,
+            "apiId": API_ID,
+            "domainName": headers.get("host", "127.0.0.1"),
+            "domainPrefix": API_ID,
+            "http": {
+                "method": method,
+                "path": parts.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": headers.get("user-agent", ""),
+            },
+            "requestId": base64.b64encode(uuid.uuid4().bytes[:10]).decode(),
+            "routeKey": route.route_key,
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "pathParameters": path_parameters,
+        "body": body.decode("utf-8") if is_text else base64.b64encode(body).decode("ascii"),
+        "isBase64Encoded": not is_text,
+    }
+    if parts.query:
+        query: dict[str, str] = {}
+        for name, value in parse_qsl(parts.query, keep_blank_values=True):
+            query[name] = f"{query[name]},{value}" if name in query else value
+        event["queryStringParameters"] = query
+    if not body:
+        del event["body"]
+    return event
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """The event Lambda's SQS event source mapping delivers for a batch of received messages."""
+    records = []
+    for message in messages:
+        attributes = message.get("Attributes", {})
+        records.append(
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": {
+                    "ApproximateReceiveCount": attributes.get("ApproximateReceiveCount", "1"),
+                    "SentTimestamp": attributes.get("SentTimestamp", ""),
+                    "SenderId": attributes.get("SenderId", ACCOUNT_ID),
+                    "ApproximateFirstReceiveTimestamp": attributes.get("ApproximateFirstReceiveTimestamp", ""),
+                    "SequenceNumber": attributes.get("SequenceNumber", ""),
+                    "MessageGroupId": attributes.get("MessageGroupId", ""),
+                    "MessageDeduplicationId": attributes.get("MessageDeduplicationId", ""),
+                },
+                "messageAttributes": {},
+                "md5OfBody": message.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": REGION,
+            }
+        )
+    return {"Records": records}
+
+
+class LocalStack:
+    """The stack in this process. `with LocalStack(port=0) as stack: ...` or `.start()` / `.stop()`."""
+
+    def __init__(
+        self,
+        *,
+        port: int = 3000,
+        host: str = "127.0.0.1",
+        visibility_timeout: int = 2,
+        poll_interval: float = 0.2,
+        constant_contact_env: dict[str, str] | None = None,
+    ) -> None:
+        self.host = host
+        self.requested_port = port
+        self.visibility_timeout = visibility_timeout
+        self.poll_interval = poll_interval
+        # Read before anything else changes the environment (the handlers' CC_API_BASE_URL is set below).
+        source = os.environ if constant_contact_env is None else constant_contact_env
+        self._cc_env = {name: source[name] for name in CC_ENV if source.get(name)}
+        self.recorder = OutcomeRecorder()
+        self.sandbox: Any = None
+        self.cc_api_base_url = ""
+        self._saved_env: dict[str, str] = {}
+        self._mock: Any = None
+        self._server: ThreadingHTTPServer | None = None
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+        self._busy = threading.Event()
+        self._state_lock = threading.Lock()
+        self.routes: list[HttpRoute] = []
+        self.functions: dict[str, LocalFunction] = {}
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "the stack is not started"
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> LocalStack:
+        from moto import mock_aws
+
+        self._saved_env = dict(os.environ)
+        os.environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+            }
+        )
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+            os.environ.pop(name, None)
+        self._mock = mock_aws()
+        self._mock.start()
+        try:
+            self._provision()
+            self._serve()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _provision(self) -> None:
+        import boto3
+
+        from local.aws_resources import (
+            constant_contact_secret,
+            create_queues,
+            demo_webhook_secrets,
+            handler_environment,
+            put_secret,
+            reset_relay_caches,
+        )
+
+        self.resources = create_queues(visibility_timeout=self.visibility_timeout)
+        self._sqs = boto3.client("sqs")
+        put_secret(self.resources.webhook_secret_id, demo_webhook_secrets())
+
+        if "CC_API_BASE_URL" in self._cc_env:
+            env = self._cc_env
+            self.cc_api_base_url = env["CC_API_BASE_URL"]
+            token_url = env.get("CC_TOKEN_URL", "")
+            secret = constant_contact_secret(
+                client_id=env.get("CC_CLIENT_ID", ""),
+                client_secret=env.get("CC_CLIENT_SECRET", ""),
+                access_token=env.get("CC_ACCESS_TOKEN", ""),
+                refresh_token=env.get("CC_REFRESH_TOKEN", ""),
+            )
+        else:
+            from local.cc_sandbox import Sandbox
+
+            self.sandbox = Sandbox(port=0).start()
+            self.cc_api_base_url, token_url = self.sandbox.base_url, self.sandbox.token_url
+            tokens = self.sandbox.issue_tokens()
+            secret = constant_contact_secret(
+                client_id=self.sandbox.client_id,
+                client_secret=self.sandbox.client_secret,
+                access_token=tokens["access_token"],
+                refresh_token=tokens["refresh_token"],
+                expires_in=int(tokens.get("expires_in", 86_400)),
+            )
+        put_secret(self.resources.cc_secret_id, secret)
+
+        environment = handler_environment(
+            self.resources, cc_api_base_url=self.cc_api_base_url, cc_token_url=token_url or ""
+        )
+        os.environ.update(environment)
+        reset_relay_caches()
+        if self.sandbox is not None:
+            self._seed_sandbox_names()
+
+        logging.getLogger(SERVICE_LOGGER).addHandler(self.recorder)
+        self.routes = http_routes()
+        for route in self.routes:
+            self.functions.setdefault(route.function, LocalFunction(route.function, route.module, route.handler))
+        self.consumers = sqs_consumers()
+        for consumer in self.consumers:
+            self.functions.setdefault(
+                consumer.function, LocalFunction(consumer.function, consumer.module, consumer.handler)
+            )
+
+    def _seed_sandbox_names(self) -> None:
+        """The lists and custom fields named in routes.yaml exist in the sandbox account, as in a real one."""
+        from signup_relay.routes import get_routes
+
+        lists: set[str] = set()
+        fields: set[str] = set()
+        for route in get_routes().routes.values():
+            lists.update(route.lists)
+            if route.list_field:
+                lists.update(route.list_field.choices.values())
+            fields.update(route.custom_fields.values())
+            if route.consent_custom_fields:
+                fields.update(v for v in route.consent_custom_fields.model_dump().values() if v)
+        for name in sorted(lists):
+            self.sandbox.seed_list(name)
+        for label in sorted(fields):
+            self.sandbox.seed_custom_field(label)
+
+    def _serve(self) -> None:
+        stack = self
+
+        class RequestHandler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                stack._http(self, "GET")
+
+            def do_POST(self) -> None:
+                stack._http(self, "POST")
+
+            def do_PUT(self) -> None:
+                stack._http(self, "PUT")
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+                pass  # the handlers log each request themselves
+
+        self._server = ThreadingHTTPServer((self.host, self.requested_port), RequestHandler)
+        self._server.daemon_threads = True
+        self._threads = [
+            threading.Thread(target=self._server.serve_forever, name="local-http", daemon=True),
+            threading.Thread(target=self._poll, name="local-poller", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        logging.getLogger(SERVICE_LOGGER).removeHandler(self.recorder)
+        if self.sandbox is not None:
+            self.sandbox.stop()
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        if self._saved_env:
+            os.environ.clear()
+            os.environ.update(self._saved_env)
+            self._saved_env = {}
+
+    # --- HTTP --------------------------------------------------------------------------------
+
+    def _http(self, request: BaseHTTPRequestHandler, method: str) -> None:
+        path = urlsplit(request.path).path
+        if method == "GET" and path == "/_local/status":
+            self._reply(request, 200, {"content-type": "application/json"}, json.dumps(self.status()).encode())
+            return
+        route = next((r for r in self.routes if r.match(method, path) is not None), None)
+        if route is None:
+            self._reply(request, 404, {"content-type": "application/json"}, b'{"message":"Not Found"}')
+            return
+        length = int(request.headers.get("content-length") or 0)
+        body = request.rfile.read(length) if length else b""
+        headers: dict[str, str] = {}
+        for name, value in request.headers.items():
+            key = name.lower()
+            headers[key] = f"{headers[key]},{value}" if key in headers else value
+        event = api_gateway_event(route, method, request.path, headers, body, request.client_address[0])
+        try:
+            result = self.functions[route.function].invoke(event)
+        except Exception as error:  # what API Gateway answers when the function itself fails
+            print(f"[local] {route.function} raised {type(error).__name__}: {error}", file=sys.stderr)
+            self._reply(request, 500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
+            return
+        raw = result.get("body") or ""
+        payload = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode("utf-8")
+        self._reply(request, int(result.get("statusCode", 200)), dict(result.get("headers") or {}), payload)
+
+    @staticmethod
+    def _reply(request: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes) -> None:
+        request.send_response(status)
+        for name, value in headers.items():
+            if name.lower() not in ("content-length", "connection"):
+                request.send_header(name, value)
+        request.send_header("content-length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+
+    # --- queue -> upsert ---------------------------------------------------------------------
+
+    def _poll(self) -> None:
+        consumer = self.consumers[0]
+        url = self.resources.queue_url
+        arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        function = self.functions[consumer.function]
+        while not self._stopping.is_set():
+            try:
+                with self._state_lock:
+                    messages = self._sqs.receive_message(
+                        QueueUrl=url,
+                        MaxNumberOfMessages=consumer.batch_size,
+                        MessageSystemAttributeNames=["All"],
+                    ).get("Messages", [])
+                    if messages:
+                        self._busy.set()
+                if not messages:
+                    self._stopping.wait(self.poll_interval)
+                    continue
+                self._deliver(function, messages, url, arn)
+            except Exception as error:  # keep polling: a local stack should survive a bad batch
+                print(f"[local] poller: {type(error).__name__}: {error}", file=sys.stderr)
+                self._stopping.wait(1)
+            finally:
+                self._busy.clear()
+
+    def _deliver(self, function: LocalFunction, messages: list[dict[str, Any]], url: str, arn: str) -> None:
+        try:
+            response = function.invoke(sqs_event(messages, arn)) or {}
+            failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+        except Exception as error:  # a function error returns the whole batch to the queue
+            print(f"[local] {function.name} raised {type(error).__name__}: {error}", file=sys.stderr)
+            failed = {message["MessageId"] for message in messages}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            self._sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
+
+    # --- status ------------------------------------------------------------------------------
+
+    def queue_depth(self) -> dict[str, int]:
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=self.resources.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return {
+            "visible": int(attributes.get("ApproximateNumberOfMessages", 0)),
+            "in_flight": int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+        }
+
+    def dlq_messages(self) -> list[dict[str, Any]]:
+        """Every DLQ message decoded (FailureRecord JSON, or a bare redriven QueuedSignup), left in the DLQ."""
+        found: dict[str, dict[str, Any]] = {}
+        with self._state_lock:
+            while True:
+                batch = self._sqs.receive_message(
+                    QueueUrl=self.resources.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=30
+                ).get("Messages", [])
+                if not batch:
+                    break
+                for message in batch:
+                    found.setdefault(message["MessageId"], message)
+            for message in found.values():
+                self._sqs.change_message_visibility(
+                    QueueUrl=self.resources.dlq_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+        records = []
+        for message in found.values():
+            try:
+                records.append(json.loads(message["Body"]))
+            except ValueError:
+                records.append({"undecodable": message["Body"][:200]})
+        return records
+
+    def status(self) -> dict[str, Any]:
+        counts, results = self.recorder.snapshot()
+        depth = self.queue_depth()
+        return {
+            "url": self.url,
+            "constant_contact": self.cc_api_base_url,
+            "queue": {**depth, "busy": self._busy.is_set()},
+            "dlq": {"records": self.dlq_messages()},
+            "outcomes": counts,
+            "results": results,
+        }
+
+    def drained(self) -> bool:
+        depth = self.queue_depth()
+        return depth["visible"] == 0 and depth["in_flight"] == 0 and not self._busy.is_set()
+
+
+def main() -> int:
+    port = int(os.environ.get("PORT", "3000"))
+    stack = LocalStack(port=port)
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    stack.start()
+    try:
+        from signup_relay.routes import get_routes
+
+        print(f"signup-relay local stack: {stack.url}", flush=True)
+        for route in stack.routes:
+            print(f"  {route.route_key:<24} -> {route.function} ({route.module})")
+        for name, route_config in get_routes().routes.items():
+            print(f"  POST {stack.url}/hooks/{name}  [{route_config.source}]")
+        print(f"  GET  {stack.url}/_local/status")
+        print(f"  Constant Contact: {stack.cc_api_base_url}" + (" (embedded sandbox)" if stack.sandbox else ""))
+        print("Ctrl-C to stop.", flush=True)
+        stop.wait()
+    finally:
+        print("stopping...", flush=True)
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
