@@ -263,10 +263,12 @@ class ConstantContactClient:
     # --- contacts ----------------------------------------------------------------------------------
 
     def find_contacts_by_email(
-        self, email: str, *, status: str = "all", include: Sequence[str] = CONTACT_INCLUDES
+        self, email: str, *, status: str | None = "all", include: Sequence[str] = CONTACT_INCLUDES
     ) -> list[dict[str, Any]]:
-        """GET /contacts?email=...&status=all&include=... (status=all also finds deleted contacts)."""
-        params: dict[str, str | int] = {"email": email, "status": status}
+        """GET /contacts?email=...&status=all&include=... (without status=all, deleted contacts are hidden)."""
+        params: dict[str, str | int] = {"email": email}
+        if status:
+            params["status"] = status
         if include:
             params["include"] = ",".join(include)
         body = self.request("contacts.find", "GET", "contacts", params=params) or {}
@@ -303,7 +305,7 @@ class ConstantContactClient:
     # --- lists, custom fields, tags ------------------------------------------------------------------
 
     def list_contact_lists(self) -> list[dict[str, Any]]:
-        return self._collect("lists.list", "contact_lists", "lists", {"limit": 1000})
+        return self._collect("lists.list", "contact_lists", "lists", {"limit": 500})  # the guide says 1-500
 
     def find_list_by_name(self, name: str) -> dict[str, Any] | None:
         lists = self._collect("lists.list", "contact_lists", "lists", {"name": name})

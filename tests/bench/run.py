@@ -1,0 +1,20 @@
+"""`make bench`: run each benchmark module's main() in turn. Add a module to BENCHMARKS to include it."""
+
+from __future__ import annotations
+
+import importlib
+
+BENCHMARKS = [
+    "tests.bench.bench_engine",
+]
+
+
+def main() -> None:
+    for name in BENCHMARKS:
+        print(f"== {name}")
+        importlib.import_module(name).main()
+        print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,420 @@
+"""The upsert engine end to end: moto Secrets Manager for tokens, the Constant Contact sandbox over real HTTP.
+
+Every test asserts what the sandbox stored afterwards, not only what the engine returned.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.parameters import base as parameters_base
+from moto import mock_aws
+
+from local.cc_sandbox import Sandbox
+from signup_relay import engine, tokens
+from signup_relay.config import get_settings
+from signup_relay.errors import ConflictError, ServerError
+from signup_relay.models import Address, Consent, ConsentEvidence, Outcome, Signup, UpsertOptions
+
+SECRET_ID = "signup-relay/constant-contact"
+LONG_EMAIL = "a-rather-long-local-part-for-testing-purposes@subdomain.example.com"  # 67 characters
+EVIDENCE = ConsentEvidence(
+    at=datetime(2026, 11, 26, 9, 30, tzinfo=UTC), source="tally", form="Newsletter", ip="203.0.113.9"
+)
+
+
+class Engine:
+    """The wired engine plus the sandbox and the secret it reads."""
+
+    def __init__(self, sandbox: Sandbox, secrets: Any) -> None:
+        self.sandbox = sandbox
+        self.secrets = secrets
+        self.news = sandbox.seed_list("News")
+        self.events = sandbox.seed_list("Events")
+
+    def upsert(self, signup: Signup) -> Any:
+        return engine.get_upserter(signup.account).upsert(signup)
+
+    def stored(self, email: str) -> dict[str, Any]:
+        contact = self.sandbox.contact_by_email(email)
+        assert contact is not None, f"the sandbox holds no contact for {email}"
+        return contact
+
+    def secret(self) -> dict[str, Any]:
+        return json.loads(self.secrets.get_secret_value(SecretId=SECRET_ID)["SecretString"])
+
+
+def _wire(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, *, requests_per_second: float) -> Iterator[Engine]:
+    with mock_aws():
+        secrets = boto3.client("secretsmanager")
+        grant = sandbox.issue_tokens()
+        secrets.create_secret(
+            Name=SECRET_ID,
+            SecretString=json.dumps(
+                {
+                    "client_id": sandbox.client_id,
+                    "client_secret": sandbox.client_secret,
+                    "access_token": grant["access_token"],
+                    "refresh_token": grant["refresh_token"],
+                    "expires_at": int(time.time()) + int(grant["expires_in"]),
+                    "refresh_token_type": "rotating",
+                }
+            ),
+        )
+        monkeypatch.setenv("CC_API_BASE_URL", sandbox.base_url)
+        monkeypatch.setenv("CC_TOKEN_URL", sandbox.token_url)
+        monkeypatch.setenv("CC_SECRET_ID", SECRET_ID)
+        monkeypatch.setenv("CC_REQUESTS_PER_SECOND", str(requests_per_second))
+        _forget_wiring()
+        yield Engine(sandbox, secrets)
+        _forget_wiring()
+
+
+def _forget_wiring() -> None:
+    get_settings.cache_clear()
+    engine.clear_caches()
+    tokens.get_secretsmanager_client.cache_clear()
+    parameters_base.DEFAULT_PROVIDERS.clear()  # its boto3 client must be created inside this test's mock
+
+
+@pytest.fixture
+def cc(cc_sandbox_unthrottled: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """The engine against a sandbox without the per-second limit (these tests are not about pacing)."""
+    yield from _wire(cc_sandbox_unthrottled, monkeypatch, requests_per_second=0)
+
+
+def signup(email: str, consent: Consent = Consent.IMPLICIT, **fields: Any) -> Signup:
+    values: dict[str, Any] = {
+        "email": email,
+        "lists": ("News",),
+        "consent": consent,
+        "consent_evidence": EVIDENCE,
+        "source": "tally",
+        "route": "newsletter",
+    }
+    values.update(fields)
+    return Signup(**values)
+
+
+def permission_changes(sandbox: Sandbox, contact: dict[str, Any]) -> list[str]:
+    return [str(entry["to"]) for entry in sandbox.permission_history(contact["contact_id"])]
+
+
+# --- new contacts ---------------------------------------------------------------------------------------
+
+
+def test_new_contact_with_explicit_consent_is_created_by_sign_up_form(cc: Engine) -> None:
+    # Given nobody with that address
+    # When an explicit sign-up arrives
+    result = cc.upsert(signup("new@example.com", Consent.EXPLICIT, first_name="Grace"))
+    # Then it is created, explicit, from the contact, on the list, in lookup + sign_up_form (+ the cold list lookup)
+    assert result.outcome is Outcome.CREATED
+    assert result.calls == 3
+    assert cc.upsert(signup("next@example.com", Consent.EXPLICIT)).calls == 2
+    contact = cc.stored("new@example.com")
+    assert contact["contact_id"] == result.contact_id
+    assert contact["email_address"]["permission_to_send"] == "explicit"
+    assert contact["create_source"] == "Contact"
+    assert contact["first_name"] == "Grace"
+    assert contact["list_memberships"] == [cc.news]
+
+
+def test_new_contact_with_implicit_consent_is_posted_with_the_consent_note(cc: Engine) -> None:
+    # Given nobody with that address
+    # When an implicit sign-up with a phone and an address arrives
+    result = cc.upsert(
+        signup("implicit@example.com", phone="+1 555 0100", address=Address(kind="work", city="Arlington"))
+    )
+    # Then it is created implicit from the contact, with phone, address and the consent note
+    assert result.outcome is Outcome.CREATED
+    contact = cc.stored("implicit@example.com")
+    assert contact["email_address"]["permission_to_send"] == "implicit"
+    assert contact["create_source"] == "Contact"
+    assert [p["phone_number"] for p in contact["phone_numbers"]] == ["+1 555 0100"]
+    assert contact["street_addresses"][0]["city"] == "Arlington"
+    assert "203.0.113.9" in contact["notes"][0]["content"]
+
+
+def test_no_consent_and_no_permission_to_create_leaves_nothing_behind(cc: Engine) -> None:
+    result = cc.upsert(signup("noconsent@example.com", Consent.NONE))
+    assert result.outcome is Outcome.REJECTED
+    assert "consent" in (result.reason or "")
+    assert cc.sandbox.contact_by_email("noconsent@example.com") is None
+
+
+# --- existing active contacts ------------------------------------------------------------------------------
+
+
+def seed_rich_contact(cc: Engine, email: str) -> str:
+    cc.sandbox.seed_custom_field("Favourite colour")
+    return cc.sandbox.seed_contact(
+        email,
+        first_name="Ada",
+        last_name="Lovelace",
+        job_title="Analyst",
+        company_name="Engines Ltd",
+        birthday_month=12,
+        birthday_day=10,
+        phone_numbers=[{"phone_number": "+44 20 7946 0001", "kind": "work"}],
+        street_addresses=[{"kind": "home", "street": "12 St James's Sq", "city": "London", "country": "UK"}],
+        custom_fields={"Favourite colour": "blue"},
+        lists=["Events"],
+        permission_to_send="implicit",
+    )
+
+
+def test_put_preserves_everything_the_form_did_not_send(cc: Engine) -> None:
+    # Given a contact with job title, phone, address, birthday, a custom field and another list
+    contact_id = seed_rich_contact(cc, "ada@example.com")
+    before = cc.stored("ada@example.com")
+    # When an implicit sign-up sends only a new first name, an empty job title and the News list
+    result = cc.upsert(signup("ADA@example.com", first_name="Augusta", job_title=""))
+    # Then the contact is updated: the name changed, every other value kept, lists a union
+    assert result.outcome is Outcome.UPDATED
+    assert result.contact_id == contact_id
+    assert result.calls == 3  # cold list lookup, GET with status=all, merged PUT
+    after = cc.stored("ada@example.com")
+    assert after["first_name"] == "Augusta"
+    for kept in ("last_name", "job_title", "company_name", "birthday_month", "birthday_day", "custom_fields"):
+        assert after[kept] == before[kept], kept
+    assert [p["phone_number"] for p in after["phone_numbers"]] == ["+44 20 7946 0001"]
+    assert after["street_addresses"][0]["city"] == "London"
+    assert sorted(after["list_memberships"]) == sorted([cc.events, cc.news])
+    assert after["email_address"]["permission_to_send"] == "implicit"
+    assert after["update_source"] == "Contact"
+
+
+def test_existing_active_contact_with_explicit_consent_goes_through_sign_up_form(cc: Engine) -> None:
+    # Given an implicit contact on Events
+    seed_rich_contact(cc, "ada@example.com")
+    # When an explicit sign-up for News arrives
+    result = cc.upsert(signup("ada@example.com", Consent.EXPLICIT))
+    # Then it is updated, explicit now, on both lists, other data kept
+    assert result.outcome is Outcome.UPDATED
+    after = cc.stored("ada@example.com")
+    assert after["email_address"]["permission_to_send"] == "explicit"
+    assert sorted(after["list_memberships"]) == sorted([cc.events, cc.news])
+    assert after["job_title"] == "Analyst"
+
+
+# --- deleted contacts ----------------------------------------------------------------------------------
+
+
+def test_deleted_contact_the_409_trap_ends_revived_and_on_the_list(cc: Engine) -> None:
+    # Given a contact deleted in the UI
+    contact_id = cc.sandbox.seed_contact("gone@example.com", first_name="Gone", lists=["Events"])
+    cc.sandbox.delete_contact(contact_id)
+    client = engine.get_upserter().client
+    # Then the default search shows nothing and a plain POST is refused with 409 (the trap)
+    assert client.find_contacts_by_email("gone@example.com", status=None) == []
+    with pytest.raises(ConflictError):
+        client.create_contact(
+            {
+                "email_address": {"address": "gone@example.com", "permission_to_send": "implicit"},
+                "create_source": "Contact",
+                "list_memberships": [cc.news],
+            }
+        )
+    # When the engine upserts an implicit sign-up for that address
+    result = cc.upsert(signup("gone@example.com"))
+    # Then the same contact is revived (update_source Account) and on the list, its name kept
+    assert result.outcome is Outcome.REVIVED
+    assert result.contact_id == contact_id
+    contact = cc.stored("gone@example.com")
+    assert "deleted_at" not in contact
+    assert contact["list_memberships"] == [cc.news]
+    assert contact["update_source"] == "Account"
+    assert contact["first_name"] == "Gone"
+
+
+def test_deleted_contact_with_explicit_consent_is_revived_by_sign_up_form(cc: Engine) -> None:
+    contact_id = cc.sandbox.seed_contact("gone@example.com", lists=["Events"])
+    cc.sandbox.delete_contact(contact_id)
+    result = cc.upsert(signup("gone@example.com", Consent.EXPLICIT))
+    assert result.outcome is Outcome.REVIVED
+    contact = cc.stored("gone@example.com")
+    assert "deleted_at" not in contact
+    assert contact["list_memberships"] == [cc.news]
+    assert contact["email_address"]["permission_to_send"] == "explicit"
+
+
+def test_deleted_and_unsubscribed_contact_is_not_revived_without_explicit_consent(cc: Engine) -> None:
+    contact_id = cc.sandbox.seed_contact("both@example.com", lists=["Events"])
+    cc.sandbox.unsubscribe_contact(contact_id)
+    cc.sandbox.delete_contact(contact_id)
+    result = cc.upsert(signup("both@example.com"))
+    assert result.outcome is Outcome.KEPT_UNSUBSCRIBED
+    contact = cc.stored("both@example.com")
+    assert "deleted_at" in contact
+    assert contact["email_address"]["permission_to_send"] == "unsubscribed"
+
+
+# --- unsubscribed contacts -----------------------------------------------------------------------------
+
+
+def test_unsubscribed_contact_without_explicit_consent_is_never_silently_resubscribed(cc: Engine) -> None:
+    # Given a contact who unsubscribed themselves
+    contact_id = cc.sandbox.seed_contact("left@example.com", job_title="Analyst", lists=["Events"])
+    cc.sandbox.unsubscribe_contact(contact_id)
+    before = cc.stored("left@example.com")
+    # When an implicit sign-up with a new job title arrives
+    result = cc.upsert(signup("left@example.com", job_title="Engineer"))
+    # Then the profile is updated but permission, lists and the permission history are untouched
+    assert result.outcome is Outcome.KEPT_UNSUBSCRIBED
+    after = cc.stored("left@example.com")
+    assert after["job_title"] == "Engineer"
+    assert after["email_address"]["permission_to_send"] == "unsubscribed"
+    assert after["list_memberships"] == before["list_memberships"]
+    assert permission_changes(cc.sandbox, after) == permission_changes(cc.sandbox, before)
+    assert "explicit" not in permission_changes(cc.sandbox, after)
+
+
+def test_unsubscribed_contact_gets_the_resubscribe_email_once_when_the_route_enables_it(cc: Engine) -> None:
+    contact_id = cc.sandbox.seed_contact("left@example.com", lists=["Events"])
+    cc.sandbox.unsubscribe_contact(contact_id)
+    options = UpsertOptions(send_resubscribe_email=True)
+    first = cc.upsert(signup("left@example.com", options=options))
+    second = cc.upsert(signup("left@example.com", options=options))
+    assert first.outcome is second.outcome is Outcome.KEPT_UNSUBSCRIBED
+    assert "already sent" in (second.reason or "")
+    resubscribes = [r for r in cc.sandbox.request_log if r["path"].startswith("/v3/contacts/resubscribe/")]
+    assert [r["status"] for r in resubscribes] == [200, 409]
+    assert cc.stored("left@example.com")["email_address"]["permission_to_send"] == "unsubscribed"
+
+
+def test_unsubscribed_contact_with_explicit_consent_is_resubscribed(cc: Engine) -> None:
+    # Given a contact who unsubscribed
+    contact_id = cc.sandbox.seed_contact("back@example.com", lists=["Events"])
+    cc.sandbox.unsubscribe_contact(contact_id)
+    # When they tick the consent box on this form
+    result = cc.upsert(signup("back@example.com", Consent.EXPLICIT))
+    # Then they are explicit again through sign_up_form, the history says so, and they are on the list
+    assert result.outcome is Outcome.RESUBSCRIBED
+    contact = cc.stored("back@example.com")
+    assert contact["email_address"]["permission_to_send"] == "explicit"
+    assert permission_changes(cc.sandbox, contact)[-2:] == ["unsubscribed", "explicit"]
+    assert cc.news in contact["list_memberships"]
+
+
+# --- long addresses ---------------------------------------------------------------------------------------
+
+
+def test_email_of_51_to_80_characters_is_created_explicit_without_sign_up_form(cc: Engine) -> None:
+    result = cc.upsert(signup(LONG_EMAIL, Consent.EXPLICIT))
+    assert result.outcome is Outcome.CREATED
+    contact = cc.stored(LONG_EMAIL)
+    assert contact["email_address"]["permission_to_send"] == "explicit"
+    assert contact["create_source"] == "Contact"
+    assert contact["list_memberships"] == [cc.news]
+    assert not [r for r in cc.sandbox.request_log if r["path"] == "/v3/contacts/sign_up_form"]
+
+
+def test_long_email_unsubscribed_contact_gets_the_confirmation_email_and_stays_unsubscribed(cc: Engine) -> None:
+    contact_id = cc.sandbox.seed_contact(LONG_EMAIL, lists=["Events"])
+    cc.sandbox.unsubscribe_contact(contact_id)
+    result = cc.upsert(signup(LONG_EMAIL, Consent.EXPLICIT))
+    assert result.outcome is Outcome.KEPT_UNSUBSCRIBED
+    assert "resubscribe" in (result.reason or "")
+    contact = cc.stored(LONG_EMAIL)
+    assert contact["email_address"]["permission_to_send"] == "unsubscribed"
+    assert "explicit" not in permission_changes(cc.sandbox, contact)
+
+
+# --- names ----------------------------------------------------------------------------------------------
+
+
+def test_unknown_list_is_rejected_and_nothing_is_written(cc: Engine) -> None:
+    result = cc.upsert(signup("who@example.com", lists=("News", "No Such List")))
+    assert result.outcome is Outcome.REJECTED
+    assert "'No Such List'" in (result.reason or "")
+    assert cc.sandbox.contact_by_email("who@example.com") is None
+
+
+def test_missing_list_is_created_when_the_route_allows_it_and_names_are_cached(cc: Engine) -> None:
+    options = UpsertOptions(create_missing_lists=True)
+    first = cc.upsert(signup("one@example.com", lists=("Brand New",), options=options))
+    second = cc.upsert(signup("two@example.com", lists=("Brand New",), options=options, tags=("vip",)))
+    assert first.outcome is second.outcome is Outcome.CREATED
+    assert cc.stored("one@example.com")["list_memberships"] == cc.stored("two@example.com")["list_memberships"]
+    list_reads = [r for r in cc.sandbox.request_log if r["path"] == "/v3/contact_lists" and r["method"] == "GET"]
+    assert len(list_reads) == 1
+    assert len(cc.stored("two@example.com")["taggings"]) == 1
+
+
+# --- tokens, limits, faults ---------------------------------------------------------------------------
+
+
+def test_expired_access_token_mid_run_costs_exactly_one_refresh(cc: Engine) -> None:
+    # Given a warm engine
+    assert cc.upsert(signup("first@example.com")).outcome is Outcome.CREATED
+    old = cc.secret()
+    # When every access token expires and two more sign-ups arrive
+    cc.sandbox.expire_access_tokens()
+    second = cc.upsert(signup("second@example.com"))
+    third = cc.upsert(signup("third@example.com"))
+    # Then both succeed after exactly one refresh, and the new pair is stored in Secrets Manager
+    assert second.outcome is third.outcome is Outcome.CREATED
+    assert len(cc.sandbox.token_requests) == 1
+    assert cc.sandbox.refresh_count == 1
+    new = cc.secret()
+    assert new["access_token"] != old["access_token"]
+    assert new["refresh_token"] != old["refresh_token"]
+    assert cc.sandbox.contact_by_email("third@example.com") is not None
+
+
+def test_server_errors_are_transient_and_a_retry_succeeds(cc: Engine) -> None:
+    # Given the contacts endpoint failing once with 503
+    cc.sandbox.inject_faults(status=503, count=1, path_prefix="/v3/contacts")
+    # When the sign-up is upserted, Then it fails transiently and nothing is stored
+    with pytest.raises(ServerError):
+        cc.upsert(signup("retry@example.com"))
+    assert cc.sandbox.contact_by_email("retry@example.com") is None
+    # When SQS redelivers it, Then it is created
+    assert cc.upsert(signup("retry@example.com")).outcome is Outcome.CREATED
+    assert cc.stored("retry@example.com")["list_memberships"] == [cc.news]
+
+
+def test_sign_up_form_concurrent_write_409_is_transient_and_a_retry_succeeds(cc: Engine) -> None:
+    # Given sign_up_form answering its "simultaneous requests" 409 once
+    cc.sandbox.inject_faults(status=409, count=1, path_prefix="/v3/contacts/sign_up_form")
+    # When an explicit sign-up is upserted, Then it is a transient conflict
+    with pytest.raises(ConflictError):
+        cc.upsert(signup("race@example.com", Consent.EXPLICIT))
+    # When it is redelivered, Then it is created
+    assert cc.upsert(signup("race@example.com", Consent.EXPLICIT)).outcome is Outcome.CREATED
+    assert cc.stored("race@example.com")["email_address"]["permission_to_send"] == "explicit"
+
+
+@pytest.fixture
+def cc_throttled_unpaced(cc_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """The engine without its own pacing against a sandbox enforcing 4 requests/s: it will be throttled."""
+    yield from _wire(cc_sandbox, monkeypatch, requests_per_second=0)
+
+
+def test_throttled_429_backs_off_and_every_sign_up_still_lands(cc_throttled_unpaced: Engine) -> None:
+    cc = cc_throttled_unpaced
+    # When six sign-ups (12 calls) are sent as fast as possible at a 4 requests/s limit
+    results = [cc.upsert(signup(f"burst{i}@example.com")) for i in range(6)]
+    # Then the sandbox throttled some calls, the engine backed off, and every contact was created
+    assert any(r["status"] == 429 for r in cc.sandbox.request_log)
+    assert all(r.outcome is Outcome.CREATED for r in results)
+    assert all(cc.sandbox.contact_by_email(f"burst{i}@example.com") for i in range(6))
+
+
+@pytest.fixture
+def cc_paced(cc_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    yield from _wire(cc_sandbox, monkeypatch, requests_per_second=4)
+
+
+def test_pacing_keeps_one_container_under_the_limit(cc_paced: Engine) -> None:
+    # When five sign-ups run through an engine paced at 4 requests/s against a 4 requests/s sandbox
+    results = [cc_paced.upsert(signup(f"paced{i}@example.com")) for i in range(5)]
+    # Then no call was throttled
+    assert all(r.outcome is Outcome.CREATED for r in results)
+    assert [r for r in cc_paced.sandbox.request_log if r["status"] == 429] == []
