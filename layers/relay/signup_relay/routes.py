@@ -211,7 +211,7 @@ class Routes(_Strict):
 def _describe(error: dict[str, Any]) -> str:
     loc = [str(part) for part in error.get("loc", ())]
     # Union members show up as class/tag names in the location; they mean nothing to the reader.
-    loc = [part for part in loc if not (part[:1].isupper() or part.startswith(("literal[", "function-")))]
+    loc = [part for part in loc if not (part[:1].isupper() or "[" in part or part.startswith("function-"))]
     if len(loc) >= 2 and loc[0] == "routes":
         where = f"route {loc[1]!r}"
         key = ".".join(loc[2:])
