@@ -326,6 +326,43 @@ def test_long_email_unsubscribed_contact_gets_the_confirmation_email_and_stays_u
     assert "explicit" not in permission_changes(cc.sandbox, contact)
 
 
+def test_long_email_deleted_contact_with_explicit_consent_is_revived_by_put(cc: Engine) -> None:
+    # Given a deleted contact with a 67-character address
+    contact_id = cc.sandbox.seed_contact(LONG_EMAIL, job_title="Analyst", lists=["Events"])
+    cc.sandbox.delete_contact(contact_id)
+    # When they sign up again with explicit consent
+    result = cc.upsert(signup(LONG_EMAIL, Consent.EXPLICIT))
+    # Then the merged PUT revived them (update_source Account), explicit, on the list, job title kept
+    assert result.outcome is Outcome.REVIVED
+    contact = cc.stored(LONG_EMAIL)
+    assert "deleted_at" not in contact
+    assert contact["update_source"] == "Account"
+    assert contact["email_address"]["permission_to_send"] == "explicit"
+    assert contact["list_memberships"] == [cc.news]
+    assert contact["job_title"] == "Analyst"
+
+
+def test_consent_note_and_tags_on_the_sign_up_form_path_when_the_route_asks(cc: Engine) -> None:
+    # Given a route that wants the consent note even on the sign_up_form path
+    options = UpsertOptions(consent_note_on_sign_up_form=True)
+    # When an explicit sign-up with a tag arrives
+    result = cc.upsert(signup("noted@example.com", Consent.EXPLICIT, tags=("vip",), options=options))
+    # Then the contact carries the evidence note and the tag, written by one GET + merged PUT after sign_up_form
+    assert result.outcome is Outcome.CREATED
+    contact = cc.stored("noted@example.com")
+    assert "203.0.113.9" in contact["notes"][0]["content"]
+    assert len(contact["taggings"]) == 1
+    assert contact["email_address"]["permission_to_send"] == "explicit"
+
+
+def test_tags_after_sign_up_form_arrive_through_the_taggings_activity(cc: Engine) -> None:
+    vip = cc.sandbox.seed_tag("vip")
+    result = cc.upsert(signup("tagged@example.com", Consent.EXPLICIT, tags=("vip",)))
+    assert result.outcome is Outcome.CREATED
+    assert [r["path"] for r in cc.sandbox.request_log][-1] == "/v3/activities/contacts_taggings_add"
+    assert cc.stored("tagged@example.com")["taggings"] == [vip]
+
+
 # --- names ----------------------------------------------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from signup_relay.config import get_settings
+from signup_relay.config import Settings, get_settings
 from signup_relay.constant_contact.client import ConstantContactClient, Pacer, get_session
 from signup_relay.constant_contact.names import NameDirectory
 from signup_relay.models import Signup, UpsertResult
@@ -25,28 +25,39 @@ class Upserter:
         return upsert_contact(signup, client=self.client, names=self.names)
 
 
-@lru_cache(maxsize=1)
 def get_pacer() -> Pacer:
     """One pacer per container: the rate limit belongs to the API key, whichever account is used."""
-    return Pacer(get_settings().cc_requests_per_second)
+    return _pacer(get_settings().cc_requests_per_second)
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=4)
+def _pacer(requests_per_second: float) -> Pacer:
+    return Pacer(requests_per_second)
+
+
 def get_refresher() -> Refresher:
     """Who refreshes tokens after a 401 survives a re-read. Issue 5 swaps in the single-writer function here."""
+    return _in_process_refresher(get_settings().cc_token_url)
+
+
+@lru_cache(maxsize=4)
+def _in_process_refresher(token_url: str) -> Refresher:
+    return InProcessRefresher(http=get_session(), token_url=token_url, store=SecretsManagerTokenStore())
+
+
+def get_upserter(account: str | None = None) -> Upserter:
+    """The cached upserter for an account secret id (None = settings.cc_secret_id).
+
+    Cached per (secret id, settings): caches survive across invocations of a container, and settings that
+    change (tests, the local stack) get a fresh wiring instead of a stale one.
+    """
     settings = get_settings()
-    return InProcessRefresher(http=get_session(), token_url=settings.cc_token_url, store=SecretsManagerTokenStore())
+    return _upserter(account or settings.cc_secret_id, settings)
 
 
 @lru_cache(maxsize=16)
-def get_upserter(account: str | None = None) -> Upserter:
-    """The cached upserter for an account secret id (None = settings.cc_secret_id)."""
-    settings = get_settings()
-    tokens = TokenProvider(
-        account or settings.cc_secret_id,
-        refresher=get_refresher(),
-        max_age_seconds=settings.secret_max_age_seconds,
-    )
+def _upserter(secret_id: str, settings: Settings) -> Upserter:
+    tokens = TokenProvider(secret_id, refresher=get_refresher(), max_age_seconds=settings.secret_max_age_seconds)
     client = ConstantContactClient(
         base_url=settings.cc_api_base_url, tokens=tokens, session=get_session(), pacer=get_pacer()
     )
@@ -54,7 +65,7 @@ def get_upserter(account: str | None = None) -> Upserter:
 
 
 def clear_caches() -> None:
-    """Forget the wiring (tests, or after settings change)."""
-    get_upserter.cache_clear()
-    get_refresher.cache_clear()
-    get_pacer.cache_clear()
+    """Forget the wiring (tests)."""
+    _upserter.cache_clear()
+    _in_process_refresher.cache_clear()
+    _pacer.cache_clear()
