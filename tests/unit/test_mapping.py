@@ -250,7 +250,7 @@ def test_birthday_formats(text, expected):
     assert (signup.birthday_month, signup.birthday_day) == expected
 
 
-@pytest.mark.parametrize("text", ["13/13/2000", "02/30", "someday", "1815"])
+@pytest.mark.parametrize("text", ["13/13/2000", "02/30", "someday", "1815", "1990/12", "99999999999/1", "¹²/³"])
 def test_unreadable_birthday_is_rejected(text):
     assert "birthday" in field_errors(("email", "a@example.com"), ("birthday", text))
 

@@ -169,9 +169,7 @@ class _Answers:
             if not typed and any(name in labels for name in names):
                 return answer
         if field == "email":  # a last resort: the only answer named like an email that holds an address
-            candidates = [
-                a for a in self.answers if "email" in label_key(f"{a.key} {a.label or ''}") and "@" in a.text
-            ]
+            candidates = [a for a in self.answers if "email" in label_key(f"{a.key} {a.label or ''}") and "@" in a.text]
             if len(candidates) == 1:
                 return candidates[0]
         return None
@@ -352,7 +350,7 @@ def parse_month_day(text: str) -> tuple[int, int] | None:
         return parsed.month, parsed.day
     except ValueError:
         pass
-    words = re.findall(r"[a-z]+|\d+", text)
+    words = re.findall(r"[a-z]+|[0-9]{1,4}", text)
     numbers = [int(w) for w in words if w.isdigit()]
     month_names = [MONTHS[w] for w in words if w in MONTHS]
     if month_names:
@@ -361,6 +359,8 @@ def parse_month_day(text: str) -> tuple[int, int] | None:
     elif len(numbers) >= 2:
         if numbers[0] > 31:  # YYYY/MM/DD
             numbers = numbers[1:]
+        if len(numbers) < 2:
+            return None
         month, day = numbers[0], numbers[1]
         if month > 12 >= day:  # DD/MM
             month, day = day, month
@@ -368,7 +368,7 @@ def parse_month_day(text: str) -> tuple[int, int] | None:
         return None
     try:
         date(2000, month, day)  # a leap year, so 02/29 is a valid birthday
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
     return month, day
 
@@ -401,14 +401,14 @@ def _anniversary(m: _Mapper) -> str | None:
         return datetime.fromisoformat(text).date().isoformat()
     except ValueError:
         pass
-    numbers = [int(n) for n in re.findall(r"\d+", text)]
+    numbers = [int(n) for n in re.findall(r"[0-9]{1,4}", text)]
     if len(numbers) == 3 and numbers[2] > 31:
         month, day, year = numbers
         if month > 12 >= day:
             month, day = day, month
         try:
             return date(year, month, day).isoformat()
-        except ValueError:
+        except (ValueError, OverflowError):
             pass
     m.errors["anniversary"] = "not a date (use YYYY-MM-DD or MM/DD/YYYY)"
     return None

@@ -57,7 +57,7 @@ def _compound(key: str, label: str, value: dict[str, Any]) -> list[Answer]:
         if month and day:
             text = (
                 f"{year}-{int(month):02d}-{int(day):02d}"
-                if year and (year + month + day).isdigit()
+                if year and (year + month + day).isascii() and (year + month + day).isdigit()
                 else f"{month}/{day}"
             )
             return [Answer(key=key, value=text, label=label, kind=KIND_DATE)]
