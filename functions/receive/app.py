@@ -12,7 +12,7 @@ from signup_relay.config import get_settings
 from signup_relay.errors import ReceiveError, RelayError
 from signup_relay.intake import accept_webhook, fetch_webhook_secret, redact_mapping
 from signup_relay.models import RawRequest
-from signup_relay.observability import logger, metrics, tracer
+from signup_relay.observability import logger, metrics
 
 app = APIGatewayHttpResolver()
 
@@ -81,8 +81,9 @@ def _path() -> str:
     return event.raw_path + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
 
 
+# No Powertools Tracer here: its X-Ray SDK import would double this function's cold start; Lambda's active
+# tracing still records each invocation, and the upsert function (where the time goes) has the Tracer.
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

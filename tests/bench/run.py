@@ -6,6 +6,7 @@ import importlib
 
 BENCHMARKS = [
     "tests.bench.bench_engine",
+    "tests.bench.bench_receive",
 ]
 
 

@@ -1,15 +1,23 @@
-"""The one Logger, Tracer and Metrics of signup-relay, and the email masking every log line goes through."""
+"""The one Logger, Tracer and Metrics of signup-relay, and the email masking every log line goes through.
+
+`tracer` is created on first access: Powertools' Tracer imports the X-Ray SDK (~0.2-0.4 s), which the receive
+function skips to keep its cold start lean (Lambda's active tracing still records its invocations).
+"""
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
     from aws_lambda_powertools.logging.types import LogRecord
+
+    tracer: Tracer
 
 SERVICE = "signup-relay"
 NAMESPACE = "SignupRelay"
@@ -41,5 +49,18 @@ class EmailMaskingFormatter(LambdaPowertoolsFormatter):
 
 
 logger = Logger(service=SERVICE, logger_formatter=EmailMaskingFormatter())
-tracer = Tracer(service=SERVICE)
 metrics = Metrics(service=SERVICE, namespace=NAMESPACE)
+
+
+@cache
+def get_tracer() -> Tracer:
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=SERVICE)
+
+
+def __getattr__(name: str) -> Any:
+    # `from signup_relay.observability import tracer` works, and only then loads the X-Ray SDK.
+    if name == "tracer":
+        return get_tracer()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
