@@ -43,6 +43,10 @@ install: $(VENV)/.installed $(SAM_VENV)/.installed ## Create the virtualenvs (pr
 dev: $(VENV)/.installed ## Run the local stack on 127.0.0.1 (PORT, default 3000) (moto + Constant Contact sandbox)
 	PORT=$(PORT) $(PY) -m local.stack
 
+.PHONY: sandbox
+sandbox: $(VENV)/.installed ## Serve the Constant Contact sandbox alone on 127.0.0.1:8790 (prints URLs, client, tokens)
+	$(PY) -m local.cc_sandbox --port 8790 $(ARGS)
+
 demo: $(VENV)/.installed ## Send every events/ sample through the local stack and print the outcomes
 	$(PY) -m local.demo
 

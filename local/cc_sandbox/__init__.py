@@ -74,7 +74,9 @@ Choices where the docs are UNCONFIRMED (the stricter reasonable behaviour, on pu
   `server_error` / `service_unavailable`. POST/PUT with a Content-Type other than application/json -> 415 (checked
   before the body is parsed).
 - Limits count per client (API key); a request over the limit is not counted; the quota is checked before the
-  per-second limit; 401s are not counted. No Retry-After header is sent.
+  per-second limit; 401s are not counted. No Retry-After header is sent. Order of checks on /v3: auth (401),
+  scope (403), quota / rate (429), then injected faults (a faulted request did count toward the limits), then
+  routing (404/405), Content-Type (415), JSON (400), `latency`, and the operation.
 - OAuth: access tokens are JWT-shaped (HS256, sandbox key; claims iss, aud, cid, sub, scp, iat, exp) and looked up
   server-side; refresh requires HTTP Basic client auth (client_secret in the form -> 401 invalid_client), except for
   grants obtained without a secret (PKCE public client, device flow), which refresh with client_id. Rotating

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import threading
 
 from local.cc_sandbox.server import Sandbox
@@ -53,10 +54,12 @@ def main(argv: list[str] | None = None) -> None:
         "lists": lists,
     }
     print(json.dumps(info, indent=2), flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
+        while not stop.wait(0.5):
+            pass
     finally:
         sandbox.stop()
 
