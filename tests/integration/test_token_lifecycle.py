@@ -76,13 +76,8 @@ def _forget_wiring() -> None:
     get_settings.cache_clear()
     engine.clear_caches()
     tokens.get_secretsmanager_client.cache_clear()
-    for getter in (
-        token_refresh.get_secrets_client,
-        token_refresh.get_lambda_client,
-        token_refresh.get_single_writer,
-        token_refresh.get_token_http,
-    ):
-        getter.cache_clear()
+    token_refresh.get_lambda_client.cache_clear()
+    token_refresh.get_single_writer.cache_clear()
     parameters_base.DEFAULT_PROVIDERS.clear()  # their boto3 clients must be created inside this test's mock
 
 

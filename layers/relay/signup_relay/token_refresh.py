@@ -805,33 +805,21 @@ def handle_refresh_event(
 
 
 @lru_cache(maxsize=1)
-def get_secrets_client() -> SecretsManagerClient:
-    import boto3
-
-    return boto3.client("secretsmanager")
-
-
-@lru_cache(maxsize=1)
 def get_lambda_client() -> LambdaClient:
     import boto3
 
     return boto3.client("lambda")
 
 
-@lru_cache(maxsize=1)
-def get_token_http() -> requests.Session:
-    session = requests.Session()
-    session.headers["User-Agent"] = "signup-relay token-refresh"
-    return session
-
-
 def build_single_writer(*, metrics: MetricSink | None = None, policy: RefreshPolicy | None = None) -> SingleWriter:
-    """The single writer wired from settings (CC_TOKEN_URL) and cached clients."""
+    """The single writer wired from settings (CC_TOKEN_URL) and the container's cached clients."""
     from signup_relay.config import get_settings
+    from signup_relay.constant_contact.client import get_session
+    from signup_relay.tokens import get_secretsmanager_client
 
     return SingleWriter(
-        store=StagedSecretStore(get_secrets_client()),
-        http=get_token_http(),
+        store=StagedSecretStore(get_secretsmanager_client()),
+        http=get_session(),
         token_url=get_settings().cc_token_url,
         metrics=metrics,
         policy=policy,
