@@ -7,7 +7,7 @@ import binascii
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from email import policy
 from email.parser import BytesParser
@@ -75,17 +75,45 @@ def require_header(request: RawRequest, name: str) -> str:
     return value.strip()
 
 
-def verify_token(request: RawRequest, secret: str, *extra: str | None) -> None:
+def matches_any(candidates: Iterable[str | bytes], expected: str | bytes) -> bool:
+    """Constant-time check that one of `candidates` equals `expected`.
+
+    Every candidate is compared (no early exit), so the timing does not tell which one matched.
+    """
+    matched = False
+    for candidate in candidates:
+        matched |= equal(candidate, expected)
+    return matched
+
+
+def check_signature(request: RawRequest, name: str, expected: str, *, hexadecimal: bool = False) -> None:
+    """Raise SignatureError unless the `name` header equals `expected` (hex digests are accepted in either case)."""
+    received = require_header(request, name)
+    if not equal(received.lower() if hexadecimal else received, expected):
+        raise SignatureError(f"{name} does not match")
+
+
+def check_timestamped_signature(request: RawRequest, name: str, version: str, expected: Callable[[str], str]) -> str:
+    """A Stripe-like `t=<unix>,<version>=<hex>` header (several signatures during rotation); its timestamp.
+
+    `expected(timestamp)` is the hex digest the sender computes; it is called only once a timestamp is present.
+    """
+    pairs = parse_pairs(require_header(request, name))
+    timestamp = (pairs.get("t") or [""])[0]
+    if not timestamp:
+        raise SignatureError(f"{name} has no timestamp")
+    if not matches_any((candidate.lower() for candidate in pairs.get(version, [])), expected(timestamp)):
+        raise SignatureError(f"{name} does not match")
+    return timestamp
+
+
+def verify_token(request: RawRequest, secret: str) -> None:
     """Unsigned senders: the route token in the X-Signup-Relay-Token header, a Bearer header or ?token=."""
     require_secret(secret)
     authorization = header(request, "authorization") or ""
     bearer = authorization[7:].strip() if authorization[:7].lower() == "bearer " else None
-    candidates = (header(request, TOKEN_HEADER), request.query.get(TOKEN_QUERY_PARAMETER), bearer, *extra)
-    matched = False
-    for candidate in candidates:
-        if candidate is not None:
-            matched |= equal(candidate.strip(), secret)
-    if not matched:
+    candidates = (header(request, TOKEN_HEADER), request.query.get(TOKEN_QUERY_PARAMETER), bearer)
+    if not matches_any((c.strip() for c in candidates if c is not None), secret):
         raise SignatureError("missing or wrong route token")
 
 

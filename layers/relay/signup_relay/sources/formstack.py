@@ -10,14 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from signup_relay.errors import SignatureError
 from signup_relay.models import RawRequest
 from signup_relay.sources._common import (
     answers_from_mapping,
+    check_signature,
     decode_flat,
-    equal,
     hmac_sha256,
-    require_header,
     require_secret,
     text_of,
 )
@@ -34,8 +32,7 @@ def sign(body: bytes, secret: str) -> str:
 
 def verify(request: RawRequest, secret: str, now: datetime) -> None:
     require_secret(secret)
-    if not equal(require_header(request, SIGNATURE_HEADER).lower(), sign(request.body, secret)):
-        raise SignatureError("X-FS-Signature does not match")
+    check_signature(request, SIGNATURE_HEADER, sign(request.body, secret), hexadecimal=True)
 
 
 def _subfields(value: Any) -> Any:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from signup_relay.errors import SignatureError, UndecodableBodyError
+from signup_relay.errors import UndecodableBodyError
 from signup_relay.models import RawRequest
 from signup_relay.sources._common import (
     answers_from_mapping,
+    check_signature,
     decode_json,
-    equal,
     header,
     hmac_sha256,
     require_header,
@@ -33,8 +33,7 @@ def sign(body: bytes, secret: str, submission_id: str) -> str:
 def verify(request: RawRequest, secret: str, now: datetime) -> None:
     require_secret(secret)
     submission_id = require_header(request, SUBMISSION_ID_HEADER)
-    if not equal(require_header(request, SIGNATURE_HEADER).lower(), sign(request.body, secret, submission_id)):
-        raise SignatureError("Framer-Signature does not match")
+    check_signature(request, SIGNATURE_HEADER, sign(request.body, secret, submission_id), hexadecimal=True)
 
 
 def parse(request: RawRequest) -> Submission:

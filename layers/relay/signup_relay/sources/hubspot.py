@@ -16,13 +16,13 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
-from signup_relay.errors import SignatureError, SubmissionInvalidError, UndecodableBodyError
+from signup_relay.errors import SubmissionInvalidError, UndecodableBodyError
 from signup_relay.models import RawRequest
 from signup_relay.sources._common import (
     answers_from_mapping,
+    check_signature,
     check_window,
     decode_json,
-    equal,
     header,
     hmac_sha256,
     parse_timestamp,
@@ -60,9 +60,9 @@ def sign(method: str, uri: str, body: bytes, secret: str, timestamp_ms: str) -> 
 def verify(request: RawRequest, secret: str, now: datetime) -> None:
     require_secret(secret)
     timestamp = require_header(request, TIMESTAMP_HEADER)
-    signature = require_header(request, SIGNATURE_HEADER)
-    if not equal(signature, sign(request.method, request_uri(request), request.body, secret, timestamp)):
-        raise SignatureError("X-HubSpot-Signature-v3 does not match")
+    check_signature(
+        request, SIGNATURE_HEADER, sign(request.method, request_uri(request), request.body, secret, timestamp)
+    )
     check_window(parse_timestamp(timestamp, milliseconds=True), now)
 
 

@@ -21,8 +21,8 @@ from signup_relay.sources._common import (
     b64decode,
     check_window,
     decode_json,
-    equal,
     header,
+    matches_any,
     parse_datetime,
     parse_timestamp,
     require_secret,
@@ -61,12 +61,8 @@ def verify(request: RawRequest, secret: str, now: datetime) -> None:
         raise SignatureError("body is not UTF-8, so it cannot carry a Standard Webhooks signature") from None
     except (EmptyWebhookSecretError, binascii.Error, ValueError, OverflowError, OSError):
         raise SignatureError("the route secret is not a valid whsec_ secret") from None
-    matched = False
-    for entry in signatures.split():
-        version, _, value = entry.partition(",")
-        if version == "v1":
-            matched |= equal(b64decode(value), expected)
-    if not matched:
+    entries = (entry.partition(",") for entry in signatures.split())
+    if not matches_any((b64decode(value) for version, _, value in entries if version == "v1"), expected):
         raise SignatureError("no webhook-signature matches")
 
 

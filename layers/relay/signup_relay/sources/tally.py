@@ -10,15 +10,14 @@ import base64
 from datetime import datetime
 from typing import Any
 
-from signup_relay.errors import SignatureError, UndecodableBodyError
+from signup_relay.errors import UndecodableBodyError
 from signup_relay.models import RawRequest
 from signup_relay.sources._common import (
     array,
+    check_signature,
     decode_json,
-    equal,
     hmac_sha256,
     parse_datetime,
-    require_header,
     require_secret,
     scalar,
     text_of,
@@ -64,8 +63,7 @@ def sign(body: bytes, secret: str) -> str:
 
 def verify(request: RawRequest, secret: str, now: datetime) -> None:
     require_secret(secret)
-    if not equal(require_header(request, SIGNATURE_HEADER), sign(request.body, secret)):
-        raise SignatureError("Tally-Signature does not match")
+    check_signature(request, SIGNATURE_HEADER, sign(request.body, secret))
 
 
 def _value(field: dict[str, Any]) -> Value | None:

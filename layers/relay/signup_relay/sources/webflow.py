@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from signup_relay.errors import SignatureError, UndecodableBodyError
+from signup_relay.errors import UndecodableBodyError
 from signup_relay.models import RawRequest
 from signup_relay.sources._common import (
     array,
+    check_signature,
     check_window,
     decode_json,
-    equal,
     hmac_sha256,
     obj,
     parse_datetime,
@@ -39,9 +39,7 @@ def sign(body: bytes, secret: str, timestamp_ms: str) -> str:
 def verify(request: RawRequest, secret: str, now: datetime) -> None:
     require_secret(secret)
     timestamp = require_header(request, TIMESTAMP_HEADER)
-    signature = require_header(request, SIGNATURE_HEADER)
-    if not equal(signature.lower(), sign(request.body, secret, timestamp)):
-        raise SignatureError("x-webflow-signature does not match")
+    check_signature(request, SIGNATURE_HEADER, sign(request.body, secret, timestamp), hexadecimal=True)
     check_window(parse_timestamp(timestamp, milliseconds=True), now)
 
 
