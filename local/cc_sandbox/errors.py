@@ -67,6 +67,11 @@ def conflict(message: str) -> ApiError:
     return ApiError(409, error_array(CONFLICT_KEY, message))
 
 
+def concurrent_write() -> ApiError:
+    """sign_up_form's own 409: not the duplicate-email conflict of POST /contacts (spec wording)."""
+    return conflict("You sent simultaneous requests that are attempting to modify the same contact.")
+
+
 class OAuthError(Exception):
     """An OAuth-style error answer of the authorization server: {"error", "error_description"}."""
 

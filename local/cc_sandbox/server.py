@@ -20,7 +20,7 @@ from local.cc_sandbox.errors import (
     UNAUTHORIZED_BODY,
     ApiError,
     api_error,
-    conflict,
+    concurrent_write,
     status_body,
 )
 from local.cc_sandbox.limits import DailyQuota, FaultInjector, SlidingWindowLimiter
@@ -537,21 +537,37 @@ class Sandbox:
         self.store.process_due_activities()
         fault = self._faults.take(method, path)
         if fault is not None:
-            return Response(fault, status_body(fault), client_id=client_id)
+            return Response(fault, self._fault_body(fault, method, path), client_id=client_id)
         try:
             status, body = self._route(method, path, query, headers, raw)
         except ApiError as exc:
             status, body = exc.status, exc.body
         return Response(status, body, client_id=client_id)
 
-    def _route(
-        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], raw: bytes
-    ) -> tuple[int, Any]:
+    @staticmethod
+    def _match(method: str, path: str) -> tuple[re.Match[str], str]:
+        """The route of a request and its match; ApiError 404/405 when there is none."""
         matched = [(m, match, name) for m, pattern, name in _ROUTES if (match := pattern.fullmatch(path))]
         chosen = next(((match, name) for m, match, name in matched if m == method), None)
         if chosen is None:
             raise api_error(405 if matched else 404)
-        match, name = chosen
+        return chosen
+
+    def _fault_body(self, status: int, method: str, path: str) -> Any:
+        """An injected fault answers with what that endpoint really sends for the status."""
+        if status == 409:
+            try:
+                _match, name = self._match(method, path)
+            except ApiError:
+                name = ""
+            if name == "sign_up_form":
+                return concurrent_write().body
+        return status_body(status)
+
+    def _route(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], raw: bytes
+    ) -> tuple[int, Any]:
+        match, name = self._match(method, path)
         resource_id = match.groupdict().get("id", "")
         body: Any = None
         if method in ("POST", "PUT"):
@@ -590,7 +606,7 @@ class Sandbox:
             return operations[name]()
         lock = self._contact_lock(lock_key)
         if not lock.acquire(blocking=blocking):
-            raise conflict("You sent simultaneous requests that are attempting to modify the same contact.")
+            raise concurrent_write()
         try:
             self._sleep_latency()
             return operations[name]()

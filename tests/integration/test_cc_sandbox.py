@@ -854,6 +854,34 @@ def test_injected_faults_answer_matching_requests_with_a_real_error_body(
     assert contacts[0].json()[0]["error_key"] == "service_unavailable"
 
 
+def test_injected_409_on_sign_up_form_has_its_concurrent_write_message(sandbox: Sandbox, cc: requests.Session) -> None:
+    # Given a 409 injected on sign_up_form and another on POST /contacts
+    sandbox.inject_faults(status=409, count=1, path_prefix="/v3/contacts/sign_up_form")
+    list_id = sandbox.seed_list("A")
+
+    # When each endpoint is called
+    sign_up = cc.post(
+        f"{sandbox.base_url}/contacts/sign_up_form",
+        json={"email_address": "race@example.com", "list_memberships": [list_id]},
+    )
+    sandbox.inject_faults(status=409, count=1, path_prefix="/v3/contacts", method="POST")
+    create = cc.post(
+        f"{sandbox.base_url}/contacts",
+        json={"email_address": {"address": "race@example.com"}, "create_source": "Account"},
+    )
+
+    # Then sign_up_form answers with its documented concurrent-write message, POST /contacts with the generic one
+    assert sign_up.status_code == create.status_code == 409
+    assert sign_up.json() == [
+        {
+            "error_key": "contacts.api.conflict",
+            "error_message": "You sent simultaneous requests that are attempting to modify the same contact.",
+        }
+    ]
+    assert create.json()[0]["error_key"] == "contacts.api.conflict"
+    assert "simultaneous" not in create.json()[0]["error_message"]
+
+
 def test_request_log_records_each_call(sandbox: Sandbox, cc: requests.Session) -> None:
     # When we make two calls
     cc.get(f"{sandbox.base_url}/contacts", params={"status": "all"})
