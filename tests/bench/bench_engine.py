@@ -125,7 +125,7 @@ def run(report: Callable[[str], None] = print) -> dict[str, float]:
                 "CC_API_BASE_URL": sandbox.base_url,
                 "CC_TOKEN_URL": sandbox.token_url,
                 "CC_SECRET_ID": SECRET_ID,
-                "CC_REQUESTS_PER_SECOND": "0",
+                "CC_RATE_LIMIT_PER_SECOND": "0",
                 "SECRET_MAX_AGE_SECONDS": "3600",
             }
         )

@@ -157,7 +157,7 @@ def test_soak_four_workers_and_the_scheduler_with_two_second_rotating_tokens(mon
     # and the engine wired with the in-process single writer, paced to 3.5 requests/s
     with Sandbox(access_token_ttl=SOAK_TTL, refresh_token_type="rotating") as sandbox:
         sandbox.seed_list("Soak")
-        monkeypatch.setenv("CC_REQUESTS_PER_SECOND", "3.5")
+        monkeypatch.setenv("CC_RATE_LIMIT_PER_SECOND", "3.5")
         for stack in _stack(sandbox, monkeypatch):
             # The scheduler refreshes only tokens that have certainly expired (expires_at is floored to the
             # second): ahead-of-expiry refreshing would, with a 2 s lifetime, be more than one per expiry.

@@ -70,7 +70,7 @@ def _wire(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, *, requests_per_sec
         monkeypatch.setenv("CC_API_BASE_URL", sandbox.base_url)
         monkeypatch.setenv("CC_TOKEN_URL", sandbox.token_url)
         monkeypatch.setenv("CC_SECRET_ID", SECRET_ID)
-        monkeypatch.setenv("CC_REQUESTS_PER_SECOND", str(requests_per_second))
+        monkeypatch.setenv("CC_RATE_LIMIT_PER_SECOND", str(requests_per_second))
         _forget_wiring()
         yield Engine(sandbox, secrets)
         _forget_wiring()

@@ -21,9 +21,12 @@ class Settings:
     token_refresh_function: str  # name of the single-writer refresh function ("" = refresh in-process)
     max_body_bytes: int
     secret_max_age_seconds: int
-    cc_requests_per_second: float = 4.0  # per-container pacing; divide the API key's 4/s by the concurrency
+    # Per-container pacing, derived (never set directly): the API key's limit shared by the concurrent containers.
+    cc_requests_per_second: float = 4.0
     webhook_secret_id: str = "signup-relay/webhooks"  # default Secrets Manager id of the routes' webhook secrets
     max_receive_count: int = 5  # the queue's redrive maxReceiveCount: upsert dead-letters on the last attempt
+    cc_rate_limit_per_second: float = 4.0  # Constant Contact's limit per API key (design §8); 0 disables pacing
+    upsert_max_concurrency: int = 1  # upsert containers running at once (template: UpsertMaxConcurrency)
 
 
 def _int(name: str, default: int) -> int:
@@ -31,9 +34,28 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw.strip() else default
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    return float(raw) if raw.strip() else default
+
+
+def per_container_rate(rate_limit_per_second: float, max_concurrency: int) -> float:
+    """The pace of one upsert container: the API key's limit split between the containers that may run at once.
+
+    The one place the throughput contract of design §8 is computed (0 = no pacing).
+    """
+    if rate_limit_per_second < 0:
+        raise ValueError("CC_RATE_LIMIT_PER_SECOND must be >= 0")
+    if max_concurrency < 1:
+        raise ValueError("UPSERT_MAX_CONCURRENCY must be >= 1")
+    return rate_limit_per_second / max_concurrency
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     env = os.environ
+    rate_limit = _float("CC_RATE_LIMIT_PER_SECOND", 4.0)
+    max_concurrency = _int("UPSERT_MAX_CONCURRENCY", 1)
     return Settings(
         cc_api_base_url=env.get("CC_API_BASE_URL", "").rstrip("/") or DEFAULT_API_BASE_URL,
         cc_token_url=env.get("CC_TOKEN_URL", "") or DEFAULT_TOKEN_URL,
@@ -44,7 +66,9 @@ def get_settings() -> Settings:
         token_refresh_function=env.get("TOKEN_REFRESH_FUNCTION", ""),
         max_body_bytes=_int("MAX_BODY_BYTES", 256 * 1024),
         secret_max_age_seconds=_int("SECRET_MAX_AGE_SECONDS", 60),
-        cc_requests_per_second=float(env.get("CC_REQUESTS_PER_SECOND", "").strip() or 4.0),
+        cc_requests_per_second=per_container_rate(rate_limit, max_concurrency),
         webhook_secret_id=env.get("WEBHOOK_SECRET_ID", "") or "signup-relay/webhooks",
         max_receive_count=_int("MAX_RECEIVE_COUNT", 5),
+        cc_rate_limit_per_second=rate_limit,
+        upsert_max_concurrency=max_concurrency,
     )
