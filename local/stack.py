@@ -10,6 +10,8 @@
 - A poller feeds the queue's consumer (the upsert handler) real SQS-shaped batches, deletes what succeeded and
   leaves batchItemFailures to reappear after their visibility timeout; moto applies the redrive policy.
 - GET /_local/status: queue depth, DLQ records, outcome counts and per-submission results, as JSON.
+- GET /_local/dlq and POST /_local/dlq/replay: the `dlq` tool's list and replay (signup_relay.dlq) on this
+  process's moto, which the CLI cannot reach.
 """
 
 from __future__ import annotations
@@ -382,6 +384,9 @@ class LocalStack:
         if method == "GET" and path == "/_local/status":
             self._reply(request, 200, {"content-type": "application/json"}, json.dumps(self.status()).encode())
             return
+        if path in ("/_local/dlq", "/_local/dlq/replay"):
+            self._dlq_endpoint(request, method, path)
+            return
         route = next((r for r in self.routes if r.match(method, path) is not None), None)
         if route is None:
             self._reply(request, 404, {"content-type": "application/json"}, b'{"message":"Not Found"}')
@@ -501,6 +506,44 @@ class LocalStack:
             "outcomes": counts,
             "results": results,
         }
+
+    def _dlq_endpoint(self, request: BaseHTTPRequestHandler, method: str, path: str) -> None:
+        """GET /_local/dlq: the `dlq list --json` shape. POST /_local/dlq/replay with a JSON body
+        {"route", "error_class", "id" (one or a list), "dry_run"}: the `dlq replay --json` shape; receive-stage
+        records are re-parsed with the routes file as it is now."""
+        from signup_relay import dlq
+        from signup_relay.aws.dlq import DeadLetterQueue
+        from signup_relay.aws.dlq_reader import DeadLetterReader
+        from signup_relay.aws.queue import SignupQueue
+        from signup_relay.config import get_settings
+        from signup_relay.errors import ConfigError
+        from signup_relay.routes import load_routes
+
+        reader = DeadLetterReader(url=self.resources.dlq_url, client=self._sqs, visibility_timeout=30)
+        status, payload = 405, {"message": "Method Not Allowed"}
+        try:
+            if (method, path) == ("GET", "/_local/dlq"):
+                with self._state_lock:  # not while /_local/status holds the records
+                    status, payload = 200, dlq.list_dead_letters(reader).to_json()
+            elif (method, path) == ("POST", "/_local/dlq/replay"):
+                length = int(request.headers.get("content-length") or 0)
+                data = json.loads(request.rfile.read(length)) if length else {}
+                if not isinstance(data, dict):
+                    raise ValueError("the body must be a JSON object")
+                routes_file = get_settings().routes_file
+                with self._state_lock:
+                    report = dlq.replay_dead_letters(
+                        reader,
+                        queue=SignupQueue(url=self.resources.queue_url, client=self._sqs),
+                        dlq=DeadLetterQueue(url=self.resources.dlq_url, client=self._sqs),
+                        load_routes=lambda: load_routes(routes_file),
+                        selection=dlq.Selection.from_mapping(data),
+                        dry_run=bool(data.get("dry_run")),
+                    )
+                status, payload = 200, report.to_json()
+        except (ValueError, ConfigError) as error:
+            status, payload = 400, {"error": error.message if isinstance(error, ConfigError) else str(error)}
+        self._reply(request, status, {"content-type": "application/json"}, json.dumps(payload).encode())
 
     def drained(self) -> bool:
         depth = self.queue_depth()
