@@ -1030,29 +1030,38 @@ class AccountStore:
         check_keys(exclude, ("contact_ids",), "exclude.", problems)
         return set(exclude.get("contact_ids", []))
 
+    def _activity_request(
+        self,
+        body: Any,
+        ids_key: str,
+        *,
+        max_items: int,
+        exists: Callable[[str], bool],
+        sources: tuple[str, ...],
+    ) -> tuple[list[str], list[str]]:
+        """Validate a bulk body {source, <ids_key>, exclude}: the target contact ids and the ids to add to them."""
+        problems = Problems()
+        if not isinstance(body, dict):
+            raise validation_error("The request body must be a JSON object.")
+        check_keys(body, ("source", ids_key, "exclude"), "", problems)
+        targets = self._source_contacts(body.get("source"), problems, sources)
+        ids = id_list(
+            body, ids_key, max_items=max_items, exists=exists, kind=ids_key[:-1], problems=problems, min_items=1
+        )
+        excluded = self._excluded(body, problems)
+        problems.raise_if_any()
+        return [i for i in targets if i not in excluded], list(ids or [])
+
     def add_list_memberships(self, body: Any) -> dict[str, Any]:
         """POST /activities/add_list_memberships: adds (and so revives deleted) contacts; unsubscribed are skipped."""
         with self.lock:
-            problems = Problems()
-            if not isinstance(body, dict):
-                raise validation_error("The request body must be a JSON object.")
-            check_keys(body, ("source", "list_ids", "exclude"), "", problems)
-            targets = self._source_contacts(
-                body.get("source"), problems, ("contact_ids", "list_ids", "all_active_contacts", "tag_ids")
-            )
-            list_ids = id_list(
+            contact_ids, lists = self._activity_request(
                 body,
                 "list_ids",
                 max_items=MAX_LISTS,
                 exists=self.catalog.has_list,
-                kind="list_id",
-                problems=problems,
-                min_items=1,
+                sources=("contact_ids", "list_ids", "all_active_contacts", "tag_ids"),
             )
-            excluded = self._excluded(body, problems)
-            problems.raise_if_any()
-            contact_ids = [i for i in targets if i not in excluded]
-            lists = list(list_ids or [])
 
             def work(activity: Activity) -> None:
                 for contact_id in contact_ids:
@@ -1077,26 +1086,13 @@ class AccountStore:
     def taggings_add(self, body: Any) -> dict[str, Any]:
         """POST /activities/contacts_taggings_add: adds tags to the source contacts."""
         with self.lock:
-            problems = Problems()
-            if not isinstance(body, dict):
-                raise validation_error("The request body must be a JSON object.")
-            check_keys(body, ("source", "tag_ids", "exclude"), "", problems)
-            targets = self._source_contacts(
-                body.get("source"), problems, ("contact_ids", "list_ids", "tag_ids", "all_active_contacts")
-            )
-            tag_ids = id_list(
+            contact_ids, tags = self._activity_request(
                 body,
                 "tag_ids",
                 max_items=MAX_TAGGINGS,
                 exists=self.catalog.has_tag,
-                kind="tag_id",
-                problems=problems,
-                min_items=1,
+                sources=("contact_ids", "list_ids", "tag_ids", "all_active_contacts"),
             )
-            excluded = self._excluded(body, problems)
-            problems.raise_if_any()
-            contact_ids = [i for i in targets if i not in excluded]
-            tags = list(tag_ids or [])
 
             def work(activity: Activity) -> None:
                 for contact_id in contact_ids:

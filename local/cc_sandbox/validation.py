@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -214,15 +214,13 @@ def id_list(
         if min_items:
             problems.add(f"{where}{key} is required and must contain at least {min_items} {kind}.")
         return None
-    if not isinstance(value, list):
-        problems.add(f"{where}{key} must be an array.")
+    items = array(value, f"{where}{key}", max_items, problems)
+    if items is None:
         return None
-    if len(value) < min_items:
+    if len(items) < min_items:
         problems.add(f"{where}{key} must contain at least {min_items} {kind}.")
-    if len(value) > max_items:
-        problems.add(f"{where}{key} must not contain more than {max_items} items.")
     ids: list[str] = []
-    for item in value:
+    for item in items:
         if not is_uuid(item):
             problems.add(f"{where}{key} contains {item!r}, which is not a valid {kind} (UUID).")
         elif not exists(item):
@@ -232,23 +230,36 @@ def id_list(
     return ids
 
 
-def custom_field_values(
-    value: Any, *, max_items: int, catalog: Catalog, problems: Problems, allow_choice_ids: bool
-) -> list[dict[str, Any]] | None:
+def array(value: Any, name: str, max_items: int, problems: Problems) -> list[Any] | None:
+    """An array property: None when absent or not an array (reported); too many items is reported, not cut."""
     if value is None:
         return None
     if not isinstance(value, list):
-        problems.add("custom_fields must be an array.")
+        problems.add(f"{name} must be an array.")
         return None
     if len(value) > max_items:
-        problems.add(f"custom_fields must not contain more than {max_items} items.")
+        problems.add(f"{name} must not contain more than {max_items} items.")
+    return value
+
+
+def objects(items: list[Any], name: str, problems: Problems) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The object items of an array with their `name[i].` prefixes; other items are reported as they come."""
+    for i, item in enumerate(items):
+        if isinstance(item, dict):
+            yield f"{name}[{i}].", item
+        else:
+            problems.add(f"{name}[{i}] must be an object.")
+
+
+def custom_field_values(
+    value: Any, *, max_items: int, catalog: Catalog, problems: Problems, allow_choice_ids: bool
+) -> list[dict[str, Any]] | None:
+    items = array(value, "custom_fields", max_items, problems)
+    if items is None:
+        return None
     result: dict[str, dict[str, Any]] = {}
     allowed = ("custom_field_id", "value", "choice_ids") if allow_choice_ids else ("custom_field_id", "value")
-    for i, item in enumerate(value):
-        where = f"custom_fields[{i}]."
-        if not isinstance(item, dict):
-            problems.add(f"custom_fields[{i}] must be an object.")
-            continue
+    for where, item in objects(items, "custom_fields", problems):
         check_keys(item, allowed, where, problems)
         field_id = item.get("custom_field_id")
         if not isinstance(field_id, str) or not is_uuid(field_id):
@@ -263,19 +274,11 @@ def custom_field_values(
 
 
 def phone_numbers(value: Any, problems: Problems) -> list[dict[str, Any]] | None:
-    if value is None:
+    items = array(value, "phone_numbers", MAX_PHONES, problems)
+    if items is None:
         return None
-    if not isinstance(value, list):
-        problems.add("phone_numbers must be an array.")
-        return None
-    if len(value) > MAX_PHONES:
-        problems.add(f"phone_numbers must not contain more than {MAX_PHONES} items.")
     result = []
-    for i, item in enumerate(value):
-        where = f"phone_numbers[{i}]."
-        if not isinstance(item, dict):
-            problems.add(f"phone_numbers[{i}] must be an object.")
-            continue
+    for where, item in objects(items, "phone_numbers", problems):
         check_keys(item, ("phone_number", "kind"), where, problems)
         number = opt_str(item, "phone_number", PHONE_MAX, problems, where)
         if number is None:
@@ -302,31 +305,19 @@ def street_address(item: Any, where: str, problems: Problems) -> dict[str, Any] 
 
 
 def street_addresses(value: Any, problems: Problems) -> list[dict[str, Any]] | None:
-    if value is None:
+    items = array(value, "street_addresses", MAX_ADDRESSES, problems)
+    if items is None:
         return None
-    if not isinstance(value, list):
-        problems.add("street_addresses must be an array.")
-        return None
-    if len(value) > MAX_ADDRESSES:
-        problems.add(f"street_addresses must not contain more than {MAX_ADDRESSES} items.")
-    parsed = [street_address(item, f"street_addresses[{i}].", problems) for i, item in enumerate(value)]
+    parsed = [street_address(item, f"street_addresses[{i}].", problems) for i, item in enumerate(items)]
     return [a for a in parsed if a is not None]
 
 
 def notes(value: Any, problems: Problems) -> list[dict[str, Any]] | None:
-    if value is None:
+    items = array(value, "notes", MAX_NOTES, problems)
+    if items is None:
         return None
-    if not isinstance(value, list):
-        problems.add("notes must be an array.")
-        return None
-    if len(value) > MAX_NOTES:
-        problems.add(f"notes must not contain more than {MAX_NOTES} items.")
     result = []
-    for i, item in enumerate(value):
-        where = f"notes[{i}]."
-        if not isinstance(item, dict):
-            problems.add(f"notes[{i}] must be an object.")
-            continue
+    for where, item in objects(items, "notes", problems):
         check_keys(item, ("note_id", "created_at", "content"), where, problems)
         content = opt_str(item, "content", NOTE_MAX, problems, where)
         if content is None:
