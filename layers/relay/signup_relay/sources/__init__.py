@@ -46,6 +46,7 @@ SECRET_HEADERS = frozenset(
         "x-hubspot-signature",
         "x-hubspot-signature-v3",
         "webhook-signature",
+        "svix-signature",  # standard_webhooks accepts the svix-* header names too
     }
 )
 
