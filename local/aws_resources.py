@@ -124,10 +124,9 @@ def reset_relay_caches() -> None:
     # Powertools keeps its default providers (and their boto3 clients) across calls.
     parameters.base.DEFAULT_PROVIDERS.clear()
     try:
-        from signup_relay import engine, tokens
+        from signup_relay import engine
         from signup_relay.constant_contact import client
     except ImportError:  # the engine is optional for receive-only uses
         return
-    engine.clear_caches()
-    tokens.get_secretsmanager_client.cache_clear()
+    engine.clear_caches()  # its refresher's clients too
     client.get_session.cache_clear()

@@ -9,7 +9,6 @@ sandbox, whose HTTP server answers on its own threads.
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import time
@@ -18,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import boto3
 from moto import mock_aws
 
 from local.cc_sandbox import Sandbox
@@ -26,6 +24,7 @@ from signup_relay import engine
 from signup_relay.config import get_settings
 from signup_relay.constant_contact.client import NAME_LOOKUP_OPERATIONS
 from signup_relay.models import Consent, ConsentEvidence, Signup
+from tests.oauth_secret import seed_oauth_secret
 
 SIGNUPS = 1000
 SECRET_ID = "signup-relay/bench"
@@ -98,23 +97,6 @@ def _build(sandbox: Sandbox) -> list[tuple[Case, Signup]]:
     return work
 
 
-def _store_secret(sandbox: Sandbox) -> None:
-    grant = sandbox.issue_tokens()
-    boto3.client("secretsmanager").create_secret(
-        Name=SECRET_ID,
-        SecretString=json.dumps(
-            {
-                "client_id": sandbox.client_id,
-                "client_secret": sandbox.client_secret,
-                "access_token": grant["access_token"],
-                "refresh_token": grant["refresh_token"],
-                "expires_at": int(time.time()) + int(grant["expires_in"]),
-                "refresh_token_type": "rotating",
-            }
-        ),
-    )
-
-
 def run(report: Callable[[str], None] = print) -> dict[str, float]:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
@@ -134,7 +116,7 @@ def run(report: Callable[[str], None] = print) -> dict[str, float]:
         # moto only while the secret is created and first read: its HTTP interception (`responses`) would
         # otherwise sit in every engine request and be measured as engine CPU. The token stays cached.
         with mock_aws():
-            _store_secret(sandbox)
+            seed_oauth_secret(sandbox, SECRET_ID)
             upserter = engine.get_upserter()
             upserter.tokens.access_token()
         sandbox.seed_list("News")

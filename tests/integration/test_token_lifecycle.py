@@ -26,7 +26,7 @@ from moto import mock_aws
 
 from functions.token_refresh import app as token_refresh_app
 from local.cc_sandbox import Sandbox
-from signup_relay import engine, token_refresh, tokens
+from signup_relay import engine, token_refresh
 from signup_relay.config import get_settings
 from signup_relay.errors import ReauthorizationRequiredError, TransientError
 from signup_relay.models import Consent, ConsentEvidence, Outcome, Signup
@@ -41,6 +41,7 @@ from signup_relay.token_refresh import (
     StagedSecretStore,
     fingerprint,
 )
+from tests.oauth_secret import seed_oauth_secret
 
 SECRET_ID = "signup-relay/constant-contact"
 SOAK_SECONDS = 60.0
@@ -75,38 +76,18 @@ class Stack:
 def _forget_wiring() -> None:
     get_settings.cache_clear()
     engine.clear_caches()
-    tokens.get_secretsmanager_client.cache_clear()
-    token_refresh.get_lambda_client.cache_clear()
-    token_refresh.get_single_writer.cache_clear()
     parameters_base.DEFAULT_PROVIDERS.clear()  # their boto3 clients must be created inside this test's mock
 
 
-def _stack(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, *, expires_in: float | None = None) -> Iterator[Stack]:
+def _stack(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, *, expires_in: int | None = None) -> Iterator[Stack]:
     with mock_aws():
-        secrets = boto3.client("secretsmanager")
-        grant = sandbox.issue_tokens()
-        now = time.time()
-        secrets.create_secret(
-            Name=SECRET_ID,
-            SecretString=json.dumps(
-                {
-                    "client_id": sandbox.client_id,
-                    "client_secret": sandbox.client_secret,
-                    "access_token": grant["access_token"],
-                    "refresh_token": grant["refresh_token"],
-                    "expires_at": int(now + (grant["expires_in"] if expires_in is None else expires_in)),
-                    "refresh_token_type": sandbox.refresh_token_type,
-                    "refreshed_at": now,
-                    "token_requested_at": now,
-                }
-            ),
-        )
+        seed_oauth_secret(sandbox, SECRET_ID, expires_in=expires_in)
         monkeypatch.setenv("CC_API_BASE_URL", sandbox.base_url)
         monkeypatch.setenv("CC_TOKEN_URL", sandbox.token_url)
         monkeypatch.setenv("CC_SECRET_ID", SECRET_ID)
         monkeypatch.delenv("TOKEN_REFRESH_FUNCTION", raising=False)
         _forget_wiring()
-        yield Stack(sandbox, secrets)
+        yield Stack(sandbox, boto3.client("secretsmanager"))
         _forget_wiring()
 
 
@@ -123,9 +104,11 @@ def long_lived(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         yield from _stack(sandbox, monkeypatch, expires_in=600)
 
 
-def _use_refresher(monkeypatch: pytest.MonkeyPatch, refresher: Any) -> None:
-    """What engine.get_refresher returns once it selects token_refresh.get_refresher() (see the report)."""
-    monkeypatch.setattr(engine, "get_refresher", lru_cache(maxsize=1)(lambda: refresher))
+def _use_lambda(monkeypatch: pytest.MonkeyPatch, lambda_client: Any) -> None:
+    """Deployed wiring: TOKEN_REFRESH_FUNCTION set, `lambda:Invoke` answered by `lambda_client`."""
+    monkeypatch.setenv("TOKEN_REFRESH_FUNCTION", "TokenRefreshFunction")
+    monkeypatch.setattr(token_refresh, "get_lambda_client", lru_cache(maxsize=1)(lambda: lambda_client))
+    _forget_wiring()
 
 
 class CrashingStore(StagedSecretStore):
@@ -158,11 +141,14 @@ def test_soak_four_workers_and_the_scheduler_with_two_second_rotating_tokens(mon
     with Sandbox(access_token_ttl=SOAK_TTL, refresh_token_type="rotating") as sandbox:
         sandbox.seed_list("Soak")
         monkeypatch.setenv("CC_RATE_LIMIT_PER_SECOND", "3.5")
-        for stack in _stack(sandbox, monkeypatch):
+        for _ in _stack(sandbox, monkeypatch):
             # The scheduler refreshes only tokens that have certainly expired (expires_at is floored to the
             # second): ahead-of-expiry refreshing would, with a 2 s lifetime, be more than one per expiry.
-            writer = stack.writer(policy=RefreshPolicy(margin_seconds=-1.0, keepalive_seconds=3600))
-            _use_refresher(monkeypatch, LocalRefresher(writer))
+            # The engine's refresher is the container's single writer (no TOKEN_REFRESH_FUNCTION); the scheduler
+            # shares it, like the local stack's scheduled check.
+            writer = token_refresh.get_single_writer()
+            writer.policy = RefreshPolicy(margin_seconds=-1.0, keepalive_seconds=3600)
+            assert isinstance(engine.get_refresher(), LocalRefresher)
             results = _run_soak(writer)
             elapsed = results["elapsed"]
 
@@ -382,10 +368,11 @@ def test_the_function_emits_the_alarm_metric_on_invalid_grant(
 def test_upsert_after_a_401_invokes_the_function_once_and_never_sends_the_token(
     rotating: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given upsert wired with the LambdaRefresher, and every access token expired early by the server
+    # Given upsert wired with TOKEN_REFRESH_FUNCTION (the LambdaRefresher), and every access token expired early
     rotating.sandbox.seed_list("News")
     lambda_client = InProcessLambda()
-    _use_refresher(monkeypatch, LambdaRefresher("TokenRefreshFunction", lambda_client))
+    _use_lambda(monkeypatch, lambda_client)
+    assert isinstance(engine.get_refresher(), LambdaRefresher)
     stale = rotating.secret()["access_token"]
     rotating.sandbox.expire_access_tokens()
     # When two sign-ups are upserted

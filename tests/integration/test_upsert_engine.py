@@ -6,7 +6,6 @@ Every test asserts what the sandbox stored afterwards, not only what the engine 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -17,10 +16,11 @@ from aws_lambda_powertools.utilities.parameters import base as parameters_base
 from moto import mock_aws
 
 from local.cc_sandbox import Sandbox
-from signup_relay import engine, tokens
+from signup_relay import engine
 from signup_relay.config import get_settings
 from signup_relay.errors import ConflictError, ServerError
 from signup_relay.models import Address, Consent, ConsentEvidence, Outcome, Signup, UpsertOptions
+from tests.oauth_secret import seed_oauth_secret
 
 SECRET_ID = "signup-relay/constant-contact"
 LONG_EMAIL = "a-rather-long-local-part-for-testing-purposes@subdomain.example.com"  # 67 characters
@@ -52,34 +52,20 @@ class Engine:
 
 def _wire(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, *, requests_per_second: float) -> Iterator[Engine]:
     with mock_aws():
-        secrets = boto3.client("secretsmanager")
-        grant = sandbox.issue_tokens()
-        secrets.create_secret(
-            Name=SECRET_ID,
-            SecretString=json.dumps(
-                {
-                    "client_id": sandbox.client_id,
-                    "client_secret": sandbox.client_secret,
-                    "access_token": grant["access_token"],
-                    "refresh_token": grant["refresh_token"],
-                    "expires_at": int(time.time()) + int(grant["expires_in"]),
-                    "refresh_token_type": "rotating",
-                }
-            ),
-        )
+        seed_oauth_secret(sandbox, SECRET_ID)
         monkeypatch.setenv("CC_API_BASE_URL", sandbox.base_url)
         monkeypatch.setenv("CC_TOKEN_URL", sandbox.token_url)
         monkeypatch.setenv("CC_SECRET_ID", SECRET_ID)
         monkeypatch.setenv("CC_RATE_LIMIT_PER_SECOND", str(requests_per_second))
+        monkeypatch.delenv("TOKEN_REFRESH_FUNCTION", raising=False)
         _forget_wiring()
-        yield Engine(sandbox, secrets)
+        yield Engine(sandbox, boto3.client("secretsmanager"))
         _forget_wiring()
 
 
 def _forget_wiring() -> None:
     get_settings.cache_clear()
     engine.clear_caches()
-    tokens.get_secretsmanager_client.cache_clear()
     parameters_base.DEFAULT_PROVIDERS.clear()  # its boto3 client must be created inside this test's mock
 
 

@@ -6,36 +6,41 @@ long-lived refresh-token rules (the sandbox-backed tests are in tests/integratio
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import logging
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs
 
 import boto3
 import pytest
 import requests
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from requests.adapters import HTTPAdapter
 
-from signup_relay.errors import AuthError, ConfigError, ReauthorizationRequiredError
+from signup_relay.errors import AuthError, ConfigError, ReauthorizationRequiredError, TransientError
 from signup_relay.token_refresh import (
     INVALID_GRANT_METRIC,
     PENDING_STAGE,
     LambdaRefresher,
     RecordingMetrics,
+    RefreshOutcome,
     RefreshPolicy,
     RefreshRequest,
     SecretConflictError,
+    SingleWriter,
     StagedSecretStore,
     fingerprint,
     handle_refresh_event,
     mask_token,
-    refresh_account_tokens,
     refresh_reason,
 )
 
 SECRET_ID = "signup-relay/constant-contact"
+TOKEN_URL = "https://authz.example/token"
 START = 1_800_000_000.0
 DAY = 86400
 
@@ -152,11 +157,10 @@ def _stages(client: Any) -> dict[str, list[str]]:
     return {v["VersionId"]: v.get("VersionStages", []) for v in versions}
 
 
-def _refresh(client: Any, endpoint: FakeTokenEndpoint, clock: FakeClock, request: RefreshRequest, **kwargs: Any):
+def _refresh(client: Any, endpoint: Any, clock: FakeClock, request: RefreshRequest, **kwargs: Any) -> RefreshOutcome:
     store = kwargs.pop("store", None) or StagedSecretStore(client, clock=clock)
-    return refresh_account_tokens(
-        request, store=store, http=endpoint, token_url="https://authz.example/token", clock=clock, **kwargs
-    )
+    writer = SingleWriter(store=store, http=endpoint, token_url=TOKEN_URL, clock=clock, **kwargs)
+    return writer.refresh(request)
 
 
 # --- decisions (pure) ------------------------------------------------------------------------------
@@ -249,6 +253,60 @@ def test_long_lived_refresh_tokens_are_recognised_and_kept(secrets_client: Any) 
     # Then the same refresh token is kept and the type corrected
     _, data, _ = _current(secrets_client)
     assert data["refresh_token"] == "refresh-0" and data["refresh_token_type"] == "long_lived"
+
+
+class ScriptedTokenEndpoint(HTTPAdapter):
+    """The token endpoint behind a real requests.Session, to see the HTTP request exactly as it is sent."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        super().__init__()
+        self.body = body
+        self.requests: list[requests.PreparedRequest] = []
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        self.requests.append(request)
+        response = _response(200, self.body)
+        response.request = request
+        return response
+
+
+def test_refresh_posts_basic_auth_and_a_form_body_and_stores_the_new_pair(secrets_client: Any) -> None:
+    # Given a stored rotating pair and a token endpoint that rotates it
+    clock = FakeClock()
+    endpoint = ScriptedTokenEndpoint({"access_token": "access-2", "refresh_token": "refresh-2", "expires_in": DAY})
+    http = requests.Session()
+    http.mount("https://", endpoint)
+    _seed(secrets_client, expires_in=0)
+    # When the refresh runs
+    _refresh(secrets_client, http, clock, RefreshRequest(SECRET_ID))
+    # Then the request used Basic client_id:client_secret and grant_type=refresh_token in the form body
+    sent = endpoint.requests[0]
+    assert sent.headers["Authorization"] == "Basic " + base64.b64encode(b"key-1:shh").decode()
+    assert sent.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert parse_qs(str(sent.body)) == {"grant_type": ["refresh_token"], "refresh_token": ["refresh-0"]}
+    # And the new pair was stored with its expiry and type, keeping the client credentials
+    _, data, _ = _current(secrets_client)
+    assert data["access_token"] == "access-2"
+    assert data["refresh_token"] == "refresh-2"
+    assert data["expires_at"] == int(START + DAY)
+    assert data["refresh_token_type"] == "rotating"
+    assert data["client_secret"] == "shh"
+
+
+def test_a_token_endpoint_outage_is_transient_and_stores_nothing(secrets_client: Any) -> None:
+    # Given a token endpoint that keeps answering 503
+    clock = FakeClock()
+    endpoint = FakeTokenEndpoint(clock)
+    endpoint.queued_statuses = [503, 503, 503]
+    _seed(secrets_client, expires_in=0)
+    # When the refresh runs
+    with pytest.raises(TransientError):
+        _refresh(secrets_client, endpoint, clock, RefreshRequest(SECRET_ID))
+    # Then it gave up after its retries (SQS redelivers), and the stored pair is untouched
+    _, data, _ = _current(secrets_client)
+    assert [entry["status"] for entry in endpoint.requests] == [503, 503, 503]
+    assert data["access_token"] == "access-0" and data["refresh_token"] == "refresh-0"
+    assert not any(PENDING_STAGE in s for s in _stages(secrets_client).values())
 
 
 def test_token_requests_are_at_least_a_second_apart(secrets_client: Any) -> None:

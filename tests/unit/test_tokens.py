@@ -1,21 +1,15 @@
-"""TokenProvider's 401 recovery and refresh_tokens() against a scripted token endpoint and an in-memory store."""
+"""TokenProvider's 401 recovery against an in-memory secret (refreshing is token_refresh's: test_token_refresh.py)."""
 
 from __future__ import annotations
 
-import base64
-import json
 from typing import Any
-from urllib.parse import parse_qs
 
 import pytest
-import requests
-from requests.adapters import HTTPAdapter
 
-from signup_relay.errors import AuthError, ReauthorizationRequiredError, ServerError
-from signup_relay.tokens import InProcessRefresher, TokenProvider, refresh_tokens
+from signup_relay.errors import AuthError
+from signup_relay.tokens import TokenProvider
 
 SECRET_ID = "signup-relay/constant-contact"
-TOKEN_URL = "https://authz.example.test/oauth2/default/v1/token"
 
 
 def secret(access: str = "at-1", refresh: str = "rt-1") -> dict[str, Any]:
@@ -30,16 +24,13 @@ def secret(access: str = "at-1", refresh: str = "rt-1") -> dict[str, Any]:
 
 
 class MemoryStore:
+    """The secret as the single writer leaves it: tests replace `value` to play the writer."""
+
     def __init__(self, value: dict[str, Any]) -> None:
         self.value = value
-        self.writes: list[dict[str, Any]] = []
 
     def read(self, secret_id: str) -> dict[str, Any]:
         return dict(self.value)
-
-    def write(self, secret_id: str, value: dict[str, Any]) -> None:
-        self.writes.append(value)
-        self.value = dict(value)
 
 
 class StoreBackedSecrets:
@@ -55,73 +46,6 @@ class StoreBackedSecrets:
             self.fetches += 1
             self.cached = self.store.read(name)
         return self.cached
-
-
-class TokenEndpoint(HTTPAdapter):
-    def __init__(self, *answers: tuple[int, dict[str, Any]]) -> None:
-        super().__init__()
-        self.answers = list(answers)
-        self.requests: list[requests.PreparedRequest] = []
-
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        self.requests.append(request)
-        status, body = self.answers.pop(0)
-        response = requests.Response()
-        response.status_code = status
-        response._content = json.dumps(body).encode()
-        response.request = request
-        return response
-
-
-def session_for(endpoint: TokenEndpoint) -> requests.Session:
-    session = requests.Session()
-    session.mount("https://", endpoint)
-    return session
-
-
-def test_refresh_posts_basic_auth_and_a_form_body_and_stores_the_new_pair() -> None:
-    # Given a stored rotating pair and a token endpoint that rotates it
-    store = MemoryStore(secret())
-    endpoint = TokenEndpoint((200, {"access_token": "at-2", "refresh_token": "rt-2", "expires_in": 86400}))
-    # When tokens are refreshed at t=1,000
-    updated = refresh_tokens(
-        SECRET_ID, http=session_for(endpoint), token_url=TOKEN_URL, store=store, clock=lambda: 1000
-    )
-    # Then the request used Basic client_id:client_secret and grant_type=refresh_token in the form body
-    sent = endpoint.requests[0]
-    assert sent.headers["Authorization"] == "Basic " + base64.b64encode(b"cid:csecret").decode()
-    assert sent.headers["Content-Type"] == "application/x-www-form-urlencoded"
-    assert parse_qs(str(sent.body)) == {"grant_type": ["refresh_token"], "refresh_token": ["rt-1"]}
-    # And the new pair was stored with its expiry and type, keeping the client credentials
-    assert store.writes == [updated]
-    assert updated["access_token"] == "at-2"
-    assert updated["refresh_token"] == "rt-2"
-    assert updated["expires_at"] == 87400
-    assert updated["refresh_token_type"] == "rotating"
-    assert updated["client_secret"] == "csecret"
-
-
-def test_a_returned_identical_refresh_token_is_recorded_as_long_lived() -> None:
-    store = MemoryStore(secret())
-    endpoint = TokenEndpoint((200, {"access_token": "at-2", "refresh_token": "rt-1", "expires_in": 86400}))
-    updated = refresh_tokens(SECRET_ID, http=session_for(endpoint), token_url=TOKEN_URL, store=store)
-    assert updated["refresh_token_type"] == "long_lived"
-
-
-def test_invalid_grant_requires_reauthorization_and_stores_nothing() -> None:
-    store = MemoryStore(secret())
-    endpoint = TokenEndpoint((400, {"error": "invalid_grant", "error_description": "expired refresh token"}))
-    with pytest.raises(ReauthorizationRequiredError) as caught:
-        refresh_tokens(SECRET_ID, http=session_for(endpoint), token_url=TOKEN_URL, store=store)
-    assert "connect" in str(caught.value)
-    assert store.writes == []
-
-
-def test_a_token_endpoint_outage_is_transient() -> None:
-    store = MemoryStore(secret())
-    endpoint = TokenEndpoint((503, {}))
-    with pytest.raises(ServerError):
-        refresh_tokens(SECRET_ID, http=session_for(endpoint), token_url=TOKEN_URL, store=store)
 
 
 def provider(store: MemoryStore, refresher: Any, **kwargs: Any) -> TokenProvider:
@@ -180,24 +104,3 @@ def test_the_refresher_is_never_asked_twice_within_a_second() -> None:
     tokens.after_unauthorized(second)
     # Then the second request waited out the rest of the second first
     assert slept == [1.0]
-
-
-def test_the_in_process_refresher_skips_the_endpoint_when_the_secret_already_moved_on() -> None:
-    # Given a secret already refreshed by a concurrent caller
-    store = MemoryStore(secret("at-2", "rt-2"))
-    endpoint = TokenEndpoint()
-    refresher = InProcessRefresher(http=session_for(endpoint), token_url=TOKEN_URL, store=store)
-    # When a caller holding the old token asks for a refresh
-    refresher(SECRET_ID, "at-1")
-    # Then the token endpoint was not called (a rotating refresh token is spent only once)
-    assert endpoint.requests == []
-    assert refresher.refreshes == 0
-
-
-def test_the_in_process_refresher_refreshes_a_stale_secret() -> None:
-    store = MemoryStore(secret("at-1"))
-    endpoint = TokenEndpoint((200, {"access_token": "at-2", "refresh_token": "rt-2", "expires_in": 86400}))
-    refresher = InProcessRefresher(http=session_for(endpoint), token_url=TOKEN_URL, store=store)
-    refresher(SECRET_ID, "at-1")
-    assert store.value["access_token"] == "at-2"
-    assert refresher.refreshes == 1

@@ -38,6 +38,7 @@ from signup_relay.token_refresh import (
     OAuthError,
     StagedSecretStore,
     TokenGrant,
+    json_object,
     mask_token,
     post_token_request,
 )
@@ -98,7 +99,7 @@ def authorize_device(
         )
     except requests.RequestException as exc:
         raise ConnectError(f"Could not reach {options.device_url}: {type(exc).__name__}") from exc
-    start = _json(response)
+    start = json_object(response)
     if response.status_code != 200 or "device_code" not in start:
         raise ConnectError(
             f"The device authorization request was refused ({response.status_code} {start.get('error', '')}: "
@@ -290,14 +291,6 @@ def authorize_pkce(
 
 def _token_refused(exc: OAuthError) -> ConnectError:
     return ConnectError(f"The token endpoint refused the request: {exc.error} {exc.description}".rstrip())
-
-
-def _json(response: requests.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 # --- the secret -----------------------------------------------------------------------------------

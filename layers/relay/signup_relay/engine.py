@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from signup_relay import token_refresh
 from signup_relay.config import Settings, get_settings
 from signup_relay.constant_contact.client import ConstantContactClient, Pacer, get_session
 from signup_relay.constant_contact.names import NameDirectory
 from signup_relay.models import Signup, UpsertResult
 from signup_relay.policy import upsert_contact
-from signup_relay.tokens import InProcessRefresher, Refresher, SecretsManagerTokenStore, TokenProvider
+from signup_relay.tokens import Refresher, TokenProvider
 
 
 @dataclass
@@ -36,13 +37,11 @@ def _pacer(requests_per_second: float) -> Pacer:
 
 
 def get_refresher() -> Refresher:
-    """Who refreshes tokens after a 401 survives a re-read. Issue 5 swaps in the single-writer function here."""
-    return _in_process_refresher(get_settings().cc_token_url)
+    """Who refreshes tokens after a 401 survives a re-read: always the single writer (design §7).
 
-
-@lru_cache(maxsize=4)
-def _in_process_refresher(token_url: str) -> Refresher:
-    return InProcessRefresher(http=get_session(), token_url=token_url, store=SecretsManagerTokenStore())
+    TokenRefreshFunction when TOKEN_REFRESH_FUNCTION is set (deployed), else in-process (the local stack).
+    """
+    return token_refresh.get_refresher()
 
 
 def get_upserter(account: str | None = None) -> Upserter:
@@ -65,7 +64,7 @@ def _upserter(secret_id: str, settings: Settings) -> Upserter:
 
 
 def clear_caches() -> None:
-    """Forget the wiring (tests)."""
+    """Forget the wiring, the refresher's included (tests, the local stack)."""
     _upserter.cache_clear()
-    _in_process_refresher.cache_clear()
     _pacer.cache_clear()
+    token_refresh.clear_caches()

@@ -33,9 +33,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
 
 import requests
 from botocore.exceptions import (
@@ -55,6 +55,7 @@ from signup_relay.errors import (
     TransientError,
 )
 from signup_relay.observability import logger
+from signup_relay.tokens import Refresher
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient  # pragma: no cover
@@ -168,6 +169,15 @@ class TokenGrant:
     scope: str = ""
 
 
+def json_object(response: requests.Response) -> dict[str, Any]:
+    """The response body as a JSON object; {} when it is not JSON or not an object (error pages, empty bodies)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 def post_token_request(
     http: requests.Session,
     token_url: str,
@@ -190,12 +200,7 @@ def post_token_request(
         raise OAuthError(
             f"token endpoint unreachable: {type(exc).__name__}", error="connection_error", status=0
         ) from exc
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = {}
-    if not isinstance(payload, dict):
-        payload = {}
+    payload = json_object(response)
     if response.status_code != 200:
         error = str(payload.get("error") or payload.get("error_key") or f"http_{response.status_code}")
         description = str(payload.get("error_description") or payload.get("error_message") or "")
@@ -548,84 +553,95 @@ def _invalid_grant(
     return ReauthorizationRequiredError(message, secret_id=secret_id)
 
 
-def refresh_account_tokens(
-    request: RefreshRequest,
-    *,
-    store: StagedSecretStore,
-    http: requests.Session,
-    token_url: str,
-    clock: Clock = SYSTEM_CLOCK,
-    metrics: MetricSink | None = None,
-    policy: RefreshPolicy | None = None,
-    time_left: Callable[[], float] | None = None,
-) -> RefreshOutcome:
-    """Refresh one secret if it needs it, as its only writer. Call serialized (reserved concurrency 1 / a lock)."""
-    metrics = metrics or NullMetrics()
-    policy = policy or RefreshPolicy()
-    secret_id = request.secret_id
-    current = store.read_current(secret_id)
-    current, recovered, interrupted = _recover_pending(store, secret_id, current, metrics)
-    _require_fields(secret_id, current.data)
+@dataclass
+class SingleWriter:
+    """The only writer of one container's OAuth secrets: `refresh(request)`, one refresh at a time.
 
-    refresh, reason = refresh_reason(current.data, request, now=clock.time(), policy=policy)
-    if not refresh:
-        return _outcome(secret_id, current, "skipped", reason, recovered)
+    In Lambda the reserved concurrency of 1 already serializes invocations; the process-wide lock makes the
+    in-process use (local stack, tests with threads) behave the same.
+    """
 
-    requested_at = clock.time()
-    last_request = max(
-        float(current.data.get("token_requested_at") or 0), float((interrupted or {}).get("requested_at") or 0)
-    )
-    # Step 1, intent: proves the secret is writable before a rotating refresh token is spent.
-    intent = {
-        **current.data,
-        "refresh_intent": {"based_on_version_id": current.version_id, "requested_at": requested_at},
-    }
-    intent_version = store.put_pending(secret_id, intent, version_id=str(uuid.uuid4()))
-    if time_left is not None and time_left() < MIN_SECONDS_TO_STORE:
-        store.clear_pending(secret_id, intent_version)
-        raise TransientError("too little time left to store a refreshed pair; not spending the refresh token")
-    try:
-        grant = _spend_refresh_token(
-            http,
-            token_url,
-            current.data,
-            clock=clock,
-            policy=policy,
-            not_before=last_request + policy.min_request_interval,
+    store: StagedSecretStore
+    http: requests.Session
+    token_url: str
+    clock: Clock = SYSTEM_CLOCK
+    metrics: MetricSink = field(default_factory=NullMetrics)
+    policy: RefreshPolicy = field(default_factory=RefreshPolicy)
+
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def refresh(self, request: RefreshRequest, *, time_left: Callable[[], float] | None = None) -> RefreshOutcome:
+        """Refresh one secret if it needs it (see the module docstring for the staged write)."""
+        with SingleWriter._lock:
+            return self._refresh(request, time_left)
+
+    def _refresh(self, request: RefreshRequest, time_left: Callable[[], float] | None) -> RefreshOutcome:
+        store, http, token_url, clock = self.store, self.http, self.token_url, self.clock
+        metrics, policy = self.metrics, self.policy
+        secret_id = request.secret_id
+        current = store.read_current(secret_id)
+        current, recovered, interrupted = _recover_pending(store, secret_id, current, metrics)
+        _require_fields(secret_id, current.data)
+
+        refresh, reason = refresh_reason(current.data, request, now=clock.time(), policy=policy)
+        if not refresh:
+            return _outcome(secret_id, current, "skipped", reason, recovered)
+
+        requested_at = clock.time()
+        last_request = max(
+            float(current.data.get("token_requested_at") or 0), float((interrupted or {}).get("requested_at") or 0)
         )
-    except OAuthError as exc:
-        if exc.status != 0:  # a definite answer: nothing was spent, the intent is moot
+        # Step 1, intent: proves the secret is writable before a rotating refresh token is spent.
+        intent = {
+            **current.data,
+            "refresh_intent": {"based_on_version_id": current.version_id, "requested_at": requested_at},
+        }
+        intent_version = store.put_pending(secret_id, intent, version_id=str(uuid.uuid4()))
+        if time_left is not None and time_left() < MIN_SECONDS_TO_STORE:
             store.clear_pending(secret_id, intent_version)
-        if exc.error == "invalid_grant":
-            raise _invalid_grant(secret_id, current.data, exc, interrupted, metrics) from exc
-        metrics.add_metric(name="TokenRefreshFailed", unit="Count", value=1)
-        if exc.status == 429:
-            raise ThrottledError(f"token endpoint throttled: {exc.message}", secret_id=secret_id) from exc
-        raise
-    # Step 2, result: nothing else may run (or fail) before the new pair is durable.
-    new_data = {
-        **{k: v for k, v in current.data.items() if k != "refresh_intent"},
-        "access_token": grant.access_token,
-        "refresh_token": grant.refresh_token or current.data["refresh_token"],
-        # The same refresh token coming back means the app issues long-lived refresh tokens.
-        "refresh_token_type": "long_lived"
-        if grant.refresh_token in (None, current.data["refresh_token"])
-        else "rotating",
-        "expires_at": int(requested_at + grant.expires_in),
-        "refreshed_at": requested_at,
-        "token_requested_at": requested_at,
-        "previous_version_id": current.version_id,
-    }
-    pending = SecretVersion(store.put_pending(secret_id, new_data, version_id=str(uuid.uuid4())), new_data)
-    # Step 3, promote, only if AWSCURRENT is still the version we refreshed.
-    new_version = store.promote(secret_id, pending, replacing=current.version_id)
-    store.clear_pending(secret_id, pending.version_id)
-    metrics.add_metric(name="TokenRefreshed", unit="Count", value=1)
-    logger.info(
-        "refreshed the Constant Contact tokens",
-        extra={"secret_id": secret_id, "reason": reason, "version_id": new_version, "replaced": current.version_id},
-    )
-    return _outcome(secret_id, SecretVersion(new_version, new_data), "refreshed", reason, recovered)
+            raise TransientError("too little time left to store a refreshed pair; not spending the refresh token")
+        try:
+            grant = _spend_refresh_token(
+                http,
+                token_url,
+                current.data,
+                clock=clock,
+                policy=policy,
+                not_before=last_request + policy.min_request_interval,
+            )
+        except OAuthError as exc:
+            if exc.status != 0:  # a definite answer: nothing was spent, the intent is moot
+                store.clear_pending(secret_id, intent_version)
+            if exc.error == "invalid_grant":
+                raise _invalid_grant(secret_id, current.data, exc, interrupted, metrics) from exc
+            metrics.add_metric(name="TokenRefreshFailed", unit="Count", value=1)
+            if exc.status == 429:
+                raise ThrottledError(f"token endpoint throttled: {exc.message}", secret_id=secret_id) from exc
+            raise
+        # Step 2, result: nothing else may run (or fail) before the new pair is durable.
+        new_data = {
+            **{k: v for k, v in current.data.items() if k != "refresh_intent"},
+            "access_token": grant.access_token,
+            "refresh_token": grant.refresh_token or current.data["refresh_token"],
+            # The same refresh token coming back means the app issues long-lived refresh tokens.
+            "refresh_token_type": "long_lived"
+            if grant.refresh_token in (None, current.data["refresh_token"])
+            else "rotating",
+            "expires_at": int(requested_at + grant.expires_in),
+            "refreshed_at": requested_at,
+            "token_requested_at": requested_at,
+            "previous_version_id": current.version_id,
+        }
+        pending = SecretVersion(store.put_pending(secret_id, new_data, version_id=str(uuid.uuid4())), new_data)
+        # Step 3, promote, only if AWSCURRENT is still the version we refreshed.
+        new_version = store.promote(secret_id, pending, replacing=current.version_id)
+        store.clear_pending(secret_id, pending.version_id)
+        metrics.add_metric(name="TokenRefreshed", unit="Count", value=1)
+        logger.info(
+            "refreshed the Constant Contact tokens",
+            extra={"secret_id": secret_id, "reason": reason, "version_id": new_version, "replaced": current.version_id},
+        )
+        return _outcome(secret_id, SecretVersion(new_version, new_data), "refreshed", reason, recovered)
 
 
 def _outcome(
@@ -640,46 +656,6 @@ def _outcome(
         expires_at=float(version.data.get("expires_at") or 0),
         recovered=recovered,
     )
-
-
-class SingleWriter:
-    """`refresh_account_tokens` with its collaborators bound, serialized by one process-wide lock.
-
-    In Lambda the reserved concurrency of 1 already serializes invocations; the lock makes the in-process
-    use (local stack, tests with threads) behave the same.
-    """
-
-    _lock = threading.Lock()
-
-    def __init__(
-        self,
-        *,
-        store: StagedSecretStore,
-        http: requests.Session,
-        token_url: str,
-        clock: Clock = SYSTEM_CLOCK,
-        metrics: MetricSink | None = None,
-        policy: RefreshPolicy | None = None,
-    ) -> None:
-        self.store = store
-        self.http = http
-        self.token_url = token_url
-        self.clock = clock
-        self.metrics = metrics or NullMetrics()
-        self.policy = policy or RefreshPolicy()
-
-    def refresh(self, request: RefreshRequest, *, time_left: Callable[[], float] | None = None) -> RefreshOutcome:
-        with SingleWriter._lock:
-            return refresh_account_tokens(
-                request,
-                store=self.store,
-                http=self.http,
-                token_url=self.token_url,
-                clock=self.clock,
-                metrics=self.metrics,
-                policy=self.policy,
-                time_left=time_left,
-            )
 
 
 # --- the two refreshers the upsert side can be given: request_refresh(account_secret_id, stale_access_token) --
@@ -805,41 +781,46 @@ def handle_refresh_event(
 
 
 @lru_cache(maxsize=1)
+def get_secretsmanager_client() -> SecretsManagerClient:
+    """The container's Secrets Manager client (the single writer's store)."""
+    import boto3
+
+    return boto3.client("secretsmanager")
+
+
+@lru_cache(maxsize=1)
 def get_lambda_client() -> LambdaClient:
+    """The container's Lambda client (the upsert side's LambdaRefresher)."""
     import boto3
 
     return boto3.client("lambda")
 
 
-def build_single_writer(*, metrics: MetricSink | None = None, policy: RefreshPolicy | None = None) -> SingleWriter:
-    """The single writer wired from settings (CC_TOKEN_URL) and the container's cached clients."""
+@lru_cache(maxsize=1)
+def get_single_writer() -> SingleWriter:
+    """The container's single writer, wired from settings (CC_TOKEN_URL) and its cached clients."""
     from signup_relay.config import get_settings
     from signup_relay.constant_contact.client import get_session
-    from signup_relay.tokens import get_secretsmanager_client
 
     return SingleWriter(
-        store=StagedSecretStore(get_secretsmanager_client()),
-        http=get_session(),
-        token_url=get_settings().cc_token_url,
-        metrics=metrics,
-        policy=policy,
+        store=StagedSecretStore(get_secretsmanager_client()), http=get_session(), token_url=get_settings().cc_token_url
     )
 
 
-def get_refresher() -> Callable[[str, str], None]:
+def get_refresher() -> Refresher:
     """The upsert side's refresher: the TokenRefreshFunction when TOKEN_REFRESH_FUNCTION is set, else in-process."""
     from signup_relay.config import get_settings
 
     function_name = get_settings().token_refresh_function
     if function_name:
         return LambdaRefresher(function_name, get_lambda_client())
-    return LocalRefresher(build_single_writer())
+    return LocalRefresher(get_single_writer())
 
 
-@lru_cache(maxsize=1)
-def get_single_writer() -> SingleWriter:
-    """The cached single writer of this container."""
-    return build_single_writer()
+def clear_caches() -> None:
+    """Forget the cached clients and writer (tests, the local stack after its environment changed)."""
+    for cached in (get_secretsmanager_client, get_lambda_client, get_single_writer):
+        cached.cache_clear()
 
 
 def run_token_refresh(
