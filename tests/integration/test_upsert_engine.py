@@ -5,9 +5,11 @@ Every test asserts what the sandbox stored afterwards, not only what the engine 
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import boto3
@@ -16,7 +18,7 @@ from aws_lambda_powertools.utilities.parameters import base as parameters_base
 from moto import mock_aws
 
 from local.cc_sandbox import Sandbox
-from signup_relay import engine
+from signup_relay import engine, token_refresh
 from signup_relay.config import get_settings
 from signup_relay.errors import ConflictError, ServerError
 from signup_relay.models import Address, Consent, ConsentEvidence, Outcome, Signup, UpsertOptions
@@ -389,6 +391,44 @@ def test_expired_access_token_mid_run_costs_exactly_one_refresh(cc: Engine) -> N
     assert new["access_token"] != old["access_token"]
     assert new["refresh_token"] != old["refresh_token"]
     assert cc.sandbox.contact_by_email("third@example.com") is not None
+
+
+class RefreshFunctionStandIn:
+    """`lambda:Invoke` of TokenRefreshFunction: stores a fresh grant as the function would, without HTTP."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.calls: list[dict[str, Any]] = []
+
+    def invoke(self, *, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, Any]:  # noqa: N803
+        self.calls.append({"FunctionName": FunctionName, "InvocationType": InvocationType, **json.loads(Payload)})
+        seed_oauth_secret(self.sandbox, SECRET_ID)
+        return {"StatusCode": 200, "Payload": io.BytesIO(b'{"mode": "on_demand", "action": "refreshed"}')}
+
+
+def test_upsert_never_calls_the_token_endpoint_when_a_refresh_function_is_set(
+    cc: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given upsert wired as deployed (TOKEN_REFRESH_FUNCTION set), warm, and then every access token expired
+    function = RefreshFunctionStandIn(cc.sandbox)
+    monkeypatch.setenv("TOKEN_REFRESH_FUNCTION", "signup-relay-TokenRefreshFunction")
+    monkeypatch.setattr(token_refresh, "get_lambda_client", lru_cache(maxsize=1)(lambda: function))
+    _forget_wiring()
+    assert cc.upsert(signup("first@example.com")).outcome is Outcome.CREATED
+    cc.sandbox.clear_request_log()
+    cc.sandbox.expire_access_tokens()
+    # When the next sign-up meets a 401
+    result = cc.upsert(signup("second@example.com"))
+    # Then it succeeded after one synchronous invoke of the function
+    assert result.outcome is Outcome.CREATED
+    assert [(c["FunctionName"], c["InvocationType"]) for c in function.calls] == [
+        ("signup-relay-TokenRefreshFunction", "RequestResponse")
+    ]
+    # And upsert itself never reached the token endpoint: only the API saw requests, one of them the 401
+    log = cc.sandbox.request_log
+    assert [entry for entry in log if not entry["path"].startswith("/v3/")] == []
+    assert any(entry["status"] == 401 for entry in log)
+    assert cc.sandbox.token_requests == []
 
 
 def test_server_errors_are_transient_and_a_retry_succeeds(cc: Engine) -> None:
