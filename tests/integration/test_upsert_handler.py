@@ -11,11 +11,12 @@ import pytest
 
 from functions.receive import app as receive_app
 from functions.upsert import app as upsert_app
-from local.aws_resources import LocalResources, constant_contact_secret, put_secret, reset_relay_caches
+from local.aws_resources import LocalResources, reset_relay_caches
 from local.cc_sandbox import Sandbox
 from local.stack import sqs_event
 from tests.conftest import load_event
 from tests.integration.relay_fixtures import dlq_records
+from tests.oauth_secret import seed_oauth_secret
 
 
 @pytest.fixture
@@ -24,16 +25,7 @@ def relay(
 ) -> Iterator[tuple[LocalResources, Sandbox]]:
     """moto queues + secrets, and the sandbox as the Constant Contact account (the routes' lists exist)."""
     sandbox = cc_sandbox_unthrottled
-    tokens = sandbox.issue_tokens()
-    put_secret(
-        relay_aws.cc_secret_id,
-        constant_contact_secret(
-            client_id=sandbox.client_id,
-            client_secret=sandbox.client_secret,
-            access_token=tokens["access_token"],
-            refresh_token=tokens["refresh_token"],
-        ),
-    )
+    seed_oauth_secret(sandbox, relay_aws.cc_secret_id)
     monkeypatch.setenv("CC_API_BASE_URL", sandbox.base_url)
     monkeypatch.setenv("CC_TOKEN_URL", sandbox.token_url)
     reset_relay_caches()
