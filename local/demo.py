@@ -1,6 +1,7 @@
 """`make demo`: start the local stack, send every events/ sample through real HTTP, print what happened.
 
-Exits non-zero when an HTTP status or an outcome differs from events/expected.json. The stack runs as a
+Exits non-zero when an HTTP status or an outcome differs from events/expected.json (a sample without an entry,
+or an entry without a sample, is a mismatch too), or when the stack does not start. The stack runs as a
 subprocess on a free port; its logs (the handlers' JSON lines and EMF metrics) go to .local-state/demo-stack.log.
 """
 
@@ -143,7 +144,10 @@ def main() -> int:
     for record in dlq:
         print(f"  DLQ {record.get('stage', 'redriven')}/{record.get('route', '')}: {record.get('error_class', '')}")
     print(f"{len(rows) - failures}/{len(rows)} as expected")
-    return 1 if failures else 0
+    orphans = sorted(set(expected) - set(files))
+    for name in orphans:
+        print(f"expected.json names {name}, which is not in events/", file=sys.stderr)
+    return 1 if failures or orphans or not rows else 0
 
 
 if __name__ == "__main__":
