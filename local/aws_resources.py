@@ -81,14 +81,18 @@ def constant_contact_secret(
     expires_in: int = 86_400,
     refresh_token_type: str = "rotating",
 ) -> dict[str, Any]:
-    """The OAuth secret in the design §7 shape."""
+    """The OAuth secret in the design §7 shape, as `connect` writes it for a pair obtained just now."""
+    now = time.time()
     return {
         "client_id": client_id,
         "client_secret": client_secret,
         "access_token": access_token,
         "refresh_token": refresh_token,
-        "expires_at": int(time.time()) + int(expires_in),
+        "expires_at": int(now) + int(expires_in),
         "refresh_token_type": refresh_token_type,
+        # The single writer's keep-alive clock: without it the first scheduled check would refresh at once,
+        # spending a refresh token that was just handed over.
+        "refreshed_at": now,
     }
 
 

@@ -7,6 +7,8 @@
   so retries happen within a demo), the webhook secret from local/demo_secrets.json, the Constant Contact secret.
 - Constant Contact: the embedded sandbox (lists from routes.yaml seeded), or the server at CC_API_BASE_URL with a
   secret from CC_CLIENT_ID / CC_CLIENT_SECRET / CC_ACCESS_TOKEN / CC_REFRESH_TOKEN.
+- Tokens: no TOKEN_REFRESH_FUNCTION, so the upsert side refreshes through the single writer in-process
+  (LocalRefresher), and the writer's scheduled check runs once a minute, like the deployed schedule.
 - A poller feeds the queue's consumer (the upsert handler) real SQS-shaped batches, deletes what succeeded and
   leaves batchItemFailures to reappear after their visibility timeout; moto applies the redrive policy.
 - GET /_local/status: queue depth, DLQ records, outcome counts and per-submission results, as JSON.
@@ -192,12 +194,14 @@ class LocalStack:
         host: str = "127.0.0.1",
         visibility_timeout: int = 2,
         poll_interval: float = 0.2,
+        token_refresh_interval: float = 60.0,
         constant_contact_env: dict[str, str] | None = None,
     ) -> None:
         self.host = host
         self.requested_port = port
         self.visibility_timeout = visibility_timeout
         self.poll_interval = poll_interval
+        self.token_refresh_interval = token_refresh_interval
         # Read before anything else changes the environment (the handlers' CC_API_BASE_URL is set below).
         source = os.environ if constant_contact_env is None else constant_contact_env
         self._cc_env = {name: source[name] for name in CC_ENV if source.get(name)}
@@ -300,6 +304,8 @@ class LocalStack:
             self.resources, cc_api_base_url=self.cc_api_base_url, cc_token_url=token_url or ""
         )
         os.environ.update(environment)
+        # No function to invoke here: upsert gets the in-process single writer (token_refresh.LocalRefresher).
+        os.environ.pop("TOKEN_REFRESH_FUNCTION", None)
         reset_relay_caches()
         if self.sandbox is not None:
             self._seed_sandbox_names()
@@ -355,6 +361,7 @@ class LocalStack:
         self._threads = [
             threading.Thread(target=self._server.serve_forever, name="local-http", daemon=True),
             threading.Thread(target=self._poll, name="local-poller", daemon=True),
+            threading.Thread(target=self._refresh_tokens_on_schedule, name="local-token-refresh", daemon=True),
         ]
         for thread in self._threads:
             thread.start()
@@ -458,6 +465,18 @@ class LocalStack:
                 QueueUrl=url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
             )
+
+    # --- tokens ------------------------------------------------------------------------------
+
+    def _refresh_tokens_on_schedule(self) -> None:
+        """The deployed EventBridge schedule, in-process: the single writer's scheduled check, once a minute."""
+        from signup_relay.token_refresh import run_token_refresh
+
+        while not self._stopping.wait(self.token_refresh_interval):
+            try:
+                run_token_refresh({"mode": "scheduled"})
+            except Exception as error:  # keep the schedule alive; the next run retries, as EventBridge would
+                print(f"[local] scheduled token refresh: {type(error).__name__}: {error}", file=sys.stderr)
 
     # --- status ------------------------------------------------------------------------------
 

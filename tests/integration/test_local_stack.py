@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.request
 from collections.abc import Iterator
 
+import boto3
 import pytest
 
 from local.demo import send
 from local.stack import LocalStack
+from signup_relay import engine
+from signup_relay.token_refresh import LocalRefresher
 from tests.conftest import load_event
+from tests.oauth_secret import seed_oauth_secret
 
 
 @pytest.fixture
@@ -47,3 +52,25 @@ def test_webhook_through_the_local_stack_creates_the_contact(stack: LocalStack):
     assert result["contact_id"] == contact["contact_id"]
     assert page["queue"]["visible"] == page["queue"]["in_flight"] == 0
     assert page["dlq"]["records"] == []
+
+
+def test_tokens_are_refreshed_in_process_by_the_single_writer_on_a_schedule(monkeypatch: pytest.MonkeyPatch):
+    # Given a shell that exports TOKEN_REFRESH_FUNCTION, and a stack whose scheduled check runs every 0.2 s
+    monkeypatch.setenv("TOKEN_REFRESH_FUNCTION", "signup-relay-TokenRefreshFunction")
+    with LocalStack(port=0, constant_contact_env={}, token_refresh_interval=0.2) as stack:
+        # Then upsert refreshes through the in-process single writer: there is no function to invoke
+        assert "TOKEN_REFRESH_FUNCTION" not in os.environ
+        assert isinstance(engine.get_refresher(), LocalRefresher)
+        # When the stored access token comes within the refresh margin of its expiry
+        due = seed_oauth_secret(stack.sandbox, stack.resources.cc_secret_id, expires_in=60)
+        # Then the scheduled check refreshes it once, with no sign-up asking
+        deadline = time.monotonic() + 30
+        while stack.sandbox.refresh_count == 0:
+            if time.monotonic() > deadline:
+                pytest.fail("the scheduled token refresh did not run")
+            time.sleep(0.1)
+        stored = json.loads(
+            boto3.client("secretsmanager").get_secret_value(SecretId=stack.resources.cc_secret_id)["SecretString"]
+        )
+        assert stored["access_token"] != due["access_token"] and stored["expires_at"] > due["expires_at"]
+        assert stack.sandbox.refresh_count == 1 and stack.sandbox.invalid_grant_count == 0
