@@ -276,8 +276,9 @@ class Listing:
 
     @property
     def summary(self) -> dict[str, int]:
-        """Record count by error class, most frequent first."""
-        return dict(Counter(entry.error_class for entry in self.entries).most_common())
+        """Record count by error class, most frequent first (ties by name)."""
+        counts = Counter(entry.error_class for entry in self.entries)
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
     def to_json(self, *, detail: bool = False) -> dict[str, Any]:
         return {
@@ -333,7 +334,9 @@ class ReplayReport:
 
     @property
     def counts(self) -> dict[str, int]:
-        return dict(Counter(result.action for result in self.results))
+        """Result count by action, in the order of ACTION_WORDS."""
+        counts = Counter(result.action for result in self.results)
+        return {action: counts[action] for action in ACTION_WORDS if counts[action]}
 
     @property
     def left_in_dlq(self) -> int:
