@@ -335,7 +335,7 @@ class ReplayReport:
     @property
     def counts(self) -> dict[str, int]:
         """Result count by action, in the order of ACTION_WORDS."""
-        counts = Counter(result.action for result in self.results)
+        counts = Counter(str(result.action) for result in self.results)
         return {action: counts[action] for action in ACTION_WORDS if counts[action]}
 
     @property
