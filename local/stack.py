@@ -4,9 +4,15 @@
   payload v2 event and given to the real handler in-process (one invocation at a time per function, as a
   single Lambda container would).
 - AWS: moto in-process (`mock_aws`): the FIFO queue and DLQ with the template's attributes (visibility shortened
-  so retries happen within a demo), the webhook secret from local/demo_secrets.json, the Constant Contact secret.
-- Constant Contact: the embedded sandbox (lists from routes.yaml seeded), or the server at CC_API_BASE_URL with a
-  secret from CC_CLIENT_ID / CC_CLIENT_SECRET / CC_ACCESS_TOKEN / CC_REFRESH_TOKEN.
+  so retries happen within a demo), each route's webhook secret (LOCAL_WEBHOOK_SECRETS, else
+  local/demo_secrets.json, else the local default "local-dev-secret": see local/stack_config.py), the Constant
+  Contact secret (under CC_SECRET_ID and every route's `account`).
+- Routes: ROUTES_FILE (default: routes.yaml), validated before anything starts (exit 2 naming route and key).
+- Constant Contact: the embedded sandbox, an empty account; or the server at CC_API_BASE_URL with a secret from
+  CC_CLIENT_ID / CC_CLIENT_SECRET / CC_ACCESS_TOKEN / CC_REFRESH_TOKEN (CC_TOKEN_URL: its token endpoint). Either
+  way, lists and custom fields that do not exist are created only where the route allows it
+  (create_missing_lists / create_missing_custom_fields; the demo routes do), else the sign-up is rejected to the DLQ.
+- Pacing: one upsert container, told UPSERT_MAX_CONCURRENCY=1, so it paces to the whole CC_RATE_LIMIT_PER_SECOND.
 - Tokens: no TOKEN_REFRESH_FUNCTION, so the upsert side refreshes through the single writer in-process
   (LocalRefresher), and the writer's scheduled check runs once a minute, like the deployed schedule.
 - A poller feeds the queue's consumer (the upsert handler) real SQS-shaped batches, deletes what succeeded and
@@ -33,10 +39,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import FrameType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from local import stack_config
 from local.template import HttpRoute, http_routes, sqs_consumers
 
 ACCOUNT_ID = "123456789012"
@@ -45,6 +53,10 @@ API_ID = "local"
 SERVICE_LOGGER = "signup-relay"  # the Powertools Logger's stdlib logger (signup_relay.observability.SERVICE)
 TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/xml", "+json", "+xml")
 CC_ENV = ("CC_API_BASE_URL", "CC_TOKEN_URL", "CC_CLIENT_ID", "CC_CLIENT_SECRET", "CC_ACCESS_TOKEN", "CC_REFRESH_TOKEN")
+# Upsert "containers" the poller runs. One: the handler's module state (its batch processor) serves one invocation
+# at a time, as in Lambda. The handlers see UPSERT_MAX_CONCURRENCY=1, so this one container paces itself to the
+# whole CC_RATE_LIMIT_PER_SECOND (design §8), as the deployed ones share it UpsertMaxConcurrency ways.
+UPSERT_CONTAINERS = 1
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -196,7 +208,14 @@ class LocalStack:
         poll_interval: float = 0.2,
         token_refresh_interval: float = 60.0,
         constant_contact_env: dict[str, str] | None = None,
+        routes_file: str | os.PathLike[str] | None = None,
+        webhook_secrets: dict[str, str] | None = None,
     ) -> None:
+        """Reads and validates its configuration now (LocalConfigError) so a bad one fails before anything runs.
+
+        `constant_contact_env` replaces os.environ for the CC_* names ({} = the embedded sandbox); `routes_file`
+        replaces ROUTES_FILE; `webhook_secrets` replaces LOCAL_WEBHOOK_SECRETS (see local/stack_config.py).
+        """
         self.host = host
         self.requested_port = port
         self.visibility_timeout = visibility_timeout
@@ -205,6 +224,16 @@ class LocalStack:
         # Read before anything else changes the environment (the handlers' CC_API_BASE_URL is set below).
         source = os.environ if constant_contact_env is None else constant_contact_env
         self._cc_env = {name: source[name] for name in CC_ENV if source.get(name)}
+        self.external_cc = stack_config.constant_contact_env(self._cc_env)
+        self.routes_file = (
+            Path(routes_file).resolve() if routes_file is not None else stack_config.routes_file(os.environ)
+        )
+        stack_config.load_local_routes(self.routes_file)  # validated before anything starts
+        self._secret_overrides = (
+            dict(webhook_secrets) if webhook_secrets is not None else stack_config.secret_overrides(os.environ)
+        )
+        self.route_secrets: list[stack_config.RouteSecret] = []
+        self.unused_secret_overrides: list[str] = []
         self.recorder = OutcomeRecorder()
         self.sandbox: Any = None
         self.cc_api_base_url = ""
@@ -265,7 +294,6 @@ class LocalStack:
         from local.aws_resources import (
             constant_contact_secret,
             create_queues,
-            demo_webhook_secrets,
             handler_environment,
             put_secret,
             reset_relay_caches,
@@ -273,22 +301,25 @@ class LocalStack:
 
         self.resources = create_queues(visibility_timeout=self.visibility_timeout)
         self._sqs = boto3.client("sqs")
-        put_secret(self.resources.webhook_secret_id, demo_webhook_secrets())
 
-        if "CC_API_BASE_URL" in self._cc_env:
-            env = self._cc_env
-            self.cc_api_base_url = env["CC_API_BASE_URL"]
-            token_url = env.get("CC_TOKEN_URL", "")
+        if (external := self.external_cc) is not None:
+            self.cc_api_base_url, token_url = external.api_base_url, external.token_url
             secret = constant_contact_secret(
-                client_id=env.get("CC_CLIENT_ID", ""),
-                client_secret=env.get("CC_CLIENT_SECRET", ""),
-                access_token=env.get("CC_ACCESS_TOKEN", ""),
-                refresh_token=env.get("CC_REFRESH_TOKEN", ""),
+                client_id=external.client_id,
+                client_secret=external.client_secret,
+                access_token=external.access_token,
+                refresh_token=external.refresh_token,
+                # An unknown lifetime: assume a day; a placeholder token is due for refresh at once.
+                expires_in=0 if external.access_token == stack_config.NO_ACCESS_TOKEN else 86_400,
             )
         else:
             from local.cc_sandbox import Sandbox
 
-            self.sandbox = Sandbox(port=0).start()
+            # An empty account, like a newly connected one: the routes' create_missing_* settings decide what
+            # happens to lists and custom fields that do not exist yet (the demo routes create them).
+            self.sandbox = Sandbox(
+                port=0, client_id=self._cc_env.get("CC_CLIENT_ID"), client_secret=self._cc_env.get("CC_CLIENT_SECRET")
+            ).start()
             self.cc_api_base_url, token_url = self.sandbox.base_url, self.sandbox.token_url
             tokens = self.sandbox.issue_tokens()
             secret = constant_contact_secret(
@@ -298,17 +329,31 @@ class LocalStack:
                 refresh_token=tokens["refresh_token"],
                 expires_in=int(tokens.get("expires_in", 86_400)),
             )
-        put_secret(self.resources.cc_secret_id, secret)
 
         environment = handler_environment(
-            self.resources, cc_api_base_url=self.cc_api_base_url, cc_token_url=token_url or ""
+            self.resources,
+            cc_api_base_url=self.cc_api_base_url,
+            cc_token_url=token_url or "",
+            routes_file=self.routes_file,
         )
+        environment["UPSERT_MAX_CONCURRENCY"] = str(UPSERT_CONTAINERS)
         os.environ.update(environment)
         # No function to invoke here: upsert gets the in-process single writer (token_refresh.LocalRefresher).
         os.environ.pop("TOKEN_REFRESH_FUNCTION", None)
         reset_relay_caches()
-        if self.sandbox is not None:
-            self._seed_sandbox_names()
+
+        # Secrets where the handlers look for them: each route's webhook secret, and the Constant Contact
+        # secret under CC_SECRET_ID and every account a route names (one local account behind them all).
+        from signup_relay.routes import get_routes
+
+        routes = get_routes()
+        self.route_secrets = stack_config.route_secrets(routes, self._secret_overrides, stack_config.demo_secrets())
+        self.unused_secret_overrides = stack_config.unused_overrides(routes, self._secret_overrides)
+        for secret_id, values in stack_config.secrets_by_id(self.route_secrets).items():
+            put_secret(secret_id, values)
+        accounts = {self.resources.cc_secret_id} | {r.account for r in routes.routes.values() if r.account}
+        for account in sorted(accounts):
+            put_secret(account, secret)
 
         logging.getLogger(SERVICE_LOGGER).addHandler(self.recorder)
         self.routes = http_routes()
@@ -319,24 +364,6 @@ class LocalStack:
             self.functions.setdefault(
                 consumer.function, LocalFunction(consumer.function, consumer.module, consumer.handler)
             )
-
-    def _seed_sandbox_names(self) -> None:
-        """The lists and custom fields named in routes.yaml exist in the sandbox account, as in a real one."""
-        from signup_relay.routes import get_routes
-
-        lists: set[str] = set()
-        fields: set[str] = set()
-        for route in get_routes().routes.values():
-            lists.update(route.lists)
-            if route.list_field:
-                lists.update(route.list_field.choices.values())
-            fields.update(route.custom_fields.values())
-            if route.consent_custom_fields:
-                fields.update(v for v in route.consent_custom_fields.model_dump().values() if v)
-        for name in sorted(lists):
-            self.sandbox.seed_list(name)
-        for label in sorted(fields):
-            self.sandbox.seed_custom_field(label)
 
     def _serve(self) -> None:
         stack = self
@@ -515,12 +542,29 @@ class LocalStack:
         return records
 
     def status(self) -> dict[str, Any]:
+        """GET /_local/status. A stable shape: keys may be added, never renamed or removed.
+
+        {
+          "url": "http://127.0.0.1:3000",
+          "constant_contact": "<V3 base URL in use>",
+          "drained": true,               # queue empty (visible and in flight) and no batch being processed
+          "queue": {"visible": 0, "in_flight": 0, "busy": false},
+          "dlq": {"records": [...]},     # every DLQ message decoded: FailureRecord JSON (stage, route,
+                                         # error_class, message, attempts, ...), or a redriven QueuedSignup
+          "outcomes": {"created": 1},    # count per outcome (created, updated, revived, resubscribed,
+                                         # kept_unsubscribed, rejected, deferred), one per upsert attempt
+          "results": {"<id>": {"outcome", "contact_id", "route", "error_class", "attempts"}}
+        }
+        `<id>` is the `id` that POST /hooks/{route} answered; its entry is the latest attempt's result.
+        """
         counts, results = self.recorder.snapshot()
         depth = self.queue_depth()
+        busy = self._busy.is_set()
         return {
             "url": self.url,
             "constant_contact": self.cc_api_base_url,
-            "queue": {**depth, "busy": self._busy.is_set()},
+            "drained": depth["visible"] == 0 and depth["in_flight"] == 0 and not busy,
+            "queue": {**depth, "busy": busy},
             "dlq": {"records": self.dlq_messages()},
             "outcomes": counts,
             "results": results,
@@ -570,8 +614,7 @@ class LocalStack:
 
 
 def main() -> int:
-    port = int(os.environ.get("PORT", "3000"))
-    stack = LocalStack(port=port)
+    """`make dev`: exit 0 after SIGINT/SIGTERM, 2 for a configuration error, 1 when the port is taken."""
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -579,23 +622,45 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    stack.start()
     try:
-        from signup_relay.routes import get_routes
-
-        print(f"signup-relay local stack: {stack.url}", flush=True)
-        for route in stack.routes:
-            print(f"  {route.route_key:<24} -> {route.function} ({route.module})")
-        for name, route_config in get_routes().routes.items():
-            print(f"  POST {stack.url}/hooks/{name}  [{route_config.source}]")
-        print(f"  GET  {stack.url}/_local/status")
-        print(f"  Constant Contact: {stack.cc_api_base_url}" + (" (embedded sandbox)" if stack.sandbox else ""))
-        print("Ctrl-C to stop.", flush=True)
+        port = int(os.environ.get("PORT", "").strip() or 3000)
+        stack = LocalStack(port=port)
+    except ValueError as error:  # LocalConfigError, a bad PORT
+        print(f"signup-relay local stack: configuration error: {error}", file=sys.stderr, flush=True)
+        return 2
+    try:
+        stack.start()
+    except OSError as error:
+        print(f"signup-relay local stack: cannot listen on 127.0.0.1:{port}: {error}", file=sys.stderr, flush=True)
+        return 1
+    try:
+        print_banner(stack)
         stop.wait()
     finally:
         print("stopping...", flush=True)
         stack.stop()
     return 0
+
+
+def print_banner(stack: LocalStack) -> None:
+    """The URL, each route with its sender and where its webhook secret came from (values only for defaults)."""
+    print(f"signup-relay local stack: {stack.url}", flush=True)
+    print(f"  routes file: {stack.routes_file}")
+    for route in stack.routes:
+        print(f"  {route.route_key:<24} -> {route.function} ({route.module})")
+    sources = {secret.route: secret for secret in stack.route_secrets}
+    from signup_relay.routes import get_routes
+
+    for name, route_config in get_routes().routes.items():
+        where = sources[name].describe() if name in sources else "no secret"
+        print(f"  POST {stack.url}/hooks/{name}  [{route_config.source}; {where}]")
+    for key in stack.unused_secret_overrides:
+        print(f"  warning: {stack_config.WEBHOOK_SECRETS_ENV} key {key!r} names no route")
+    print(f"  GET  {stack.url}/_local/status")
+    print(f"  Constant Contact: {stack.cc_api_base_url}" + (" (embedded sandbox)" if stack.sandbox else ""))
+    for note in stack.external_cc.notes if stack.external_cc else ():
+        print(f"  note: {note}")
+    print("Ctrl-C to stop.", flush=True)
 
 
 if __name__ == "__main__":
