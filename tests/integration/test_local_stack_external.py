@@ -241,15 +241,21 @@ def test_a_signup_reaches_the_external_account_with_its_lists_created(tmp_path: 
         assert "stopping..." in stack.output
 
 
-def test_an_expired_access_token_is_refreshed_with_the_refresh_token(tmp_path: Path):
+@pytest.mark.parametrize("access_token", ["expired", "absent"])
+def test_the_stack_refreshes_with_the_refresh_token_when_the_access_token_is_expired_or_absent(
+    tmp_path: Path, access_token: str
+):
     # Given an external account whose access tokens live 3 s (rotating refresh tokens), and its first access
-    # token already refused by the time the stack gets it
+    # token already refused by the time the stack gets it, or not given to the stack at all
     with external_account("--token-ttl", "3") as account:
+        environment = account.stack_environment()
+        if access_token == "absent":
+            del environment["CC_ACCESS_TOKEN"]
         deadline = time.monotonic() + 30
-        while account.v3("/contact_lists", account.info["access_token"]).status_code != 401:
+        while access_token == "expired" and account.v3("/contact_lists", account.info["access_token"]).ok:
             assert time.monotonic() < deadline, "the sandbox's access token never expired"
             time.sleep(0.5)
-        with local_stack(tmp_path, **account.stack_environment()) as stack:
+        with local_stack(tmp_path, **environment) as stack:
             # When a sign-up goes through the stack
             answer = post_event(stack, "generic_signup.json")
             status = stack.wait_for([answer.json()["id"]])
