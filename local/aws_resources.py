@@ -81,19 +81,21 @@ def constant_contact_secret(
     expires_in: int = 86_400,
     refresh_token_type: str = "rotating",
 ) -> dict[str, Any]:
-    """The OAuth secret in the design §7 shape, as `connect` writes it for a pair obtained just now."""
-    now = time.time()
-    return {
-        "client_id": client_id,
-        "client_secret": client_secret,
-        "access_token": access_token,
-        "refresh_token": refresh_token,
-        "expires_at": int(now) + int(expires_in),
-        "refresh_token_type": refresh_token_type,
-        # The single writer's keep-alive clock: without it the first scheduled check would refresh at once,
-        # spending a refresh token that was just handed over.
-        "refreshed_at": now,
-    }
+    """The OAuth secret in the design §7 shape, built as `connect` builds it, for a pair obtained just now.
+
+    Unlike `connect`, a pair without a refresh token is accepted (an external account given an access token only).
+    """
+    # Imported on use, as in reset_relay_caches: importing this module must not set up signup_relay's logging.
+    from signup_relay.connect import oauth_secret
+    from signup_relay.token_refresh import TokenGrant
+
+    return oauth_secret(
+        client_id=client_id,
+        client_secret=client_secret,
+        refresh_token_type=refresh_token_type,
+        grant=TokenGrant(access_token=access_token, refresh_token=refresh_token, expires_in=int(expires_in)),
+        issued_at=time.time(),
+    )
 
 
 def handler_environment(

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 
 import pytest
 
+from local.aws_resources import constant_contact_secret
 from signup_relay.connect import (
     DEFAULT_AUTHORIZE_URL,
     DEFAULT_DEVICE_URL,
@@ -49,6 +51,18 @@ def test_the_secret_has_the_design_shape_with_an_absolute_expiry() -> None:
     assert secret["client_id"] == "key-1" and secret["client_secret"] == "shh-secret-value"
     assert secret["access_token"] == GRANT.access_token and secret["refresh_token"] == GRANT.refresh_token
     assert secret["expires_at"] == 1_800_086_400 and secret["refresh_token_type"] == "rotating"
+
+
+def test_the_local_stack_secret_has_the_connect_shape_and_a_fresh_keep_alive_clock() -> None:
+    # Given a pair handed to the local stack just now
+    before = time.time()
+    # When the local stack builds its secret
+    secret = constant_contact_secret(
+        client_id="key-1", client_secret="shh-secret-value", access_token="a" * 20, refresh_token="r" * 20
+    )
+    # Then it has the keys connect writes, and refreshed_at is now: the first scheduled check keeps the refresh token
+    assert secret.keys() == secret_from_grant(OPTIONS, GRANT, issued_at=0).keys()
+    assert before <= secret["refreshed_at"] == secret["token_requested_at"] <= time.time()
 
 
 def test_a_grant_without_a_refresh_token_is_refused_with_the_offline_access_hint() -> None:

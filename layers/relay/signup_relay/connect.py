@@ -306,13 +306,30 @@ def secret_from_grant(options: ConnectOptions, grant: TokenGrant, *, issued_at: 
     granted = set(grant.scope.split())
     if granted and "contact_data" not in granted:
         raise ConnectError(f"The grant lacks the contact_data scope (granted: {grant.scope}); nothing was stored.")
+    return oauth_secret(
+        client_id=options.client_id,
+        client_secret=options.client_secret,
+        refresh_token_type=options.refresh_token_type,
+        grant=grant,
+        issued_at=issued_at,
+    )
+
+
+def oauth_secret(
+    *, client_id: str, client_secret: str, refresh_token_type: str, grant: TokenGrant, issued_at: float
+) -> dict[str, Any]:
+    """The design §7 secret for a pair issued at `issued_at`, unchecked (`secret_from_grant` checks a new grant).
+
+    `refreshed_at` is the single writer's keep-alive clock: set to the issue time, the first scheduled check does
+    not spend the refresh token that was just handed over.
+    """
     return {
-        "client_id": options.client_id,
-        "client_secret": options.client_secret,
+        "client_id": client_id,
+        "client_secret": client_secret,
         "access_token": grant.access_token,
         "refresh_token": grant.refresh_token,
         "expires_at": int(issued_at + grant.expires_in),
-        "refresh_token_type": options.refresh_token_type,
+        "refresh_token_type": refresh_token_type,
         "refreshed_at": issued_at,
         "token_requested_at": issued_at,
     }
