@@ -19,7 +19,6 @@ from signup_relay.sources._common import TOKEN_HEADER, TOKEN_QUERY_PARAMETER
 from signup_relay.submission import Submission
 
 __all__ = [
-    "SECRET_HEADERS",
     "SOURCE_NAMES",
     "TOKEN_HEADER",
     "TOKEN_QUERY_PARAMETER",
@@ -30,25 +29,6 @@ __all__ = [
 ]
 
 SOURCE_NAMES: tuple[str, ...] = get_args(SourceKind)
-
-# Request headers that carry a secret or a signature: never log or store them.
-SECRET_HEADERS = frozenset(
-    {
-        TOKEN_HEADER,
-        "authorization",
-        "typeform-signature",
-        "tally-signature",
-        "x-webflow-signature",
-        "x-fs-signature",
-        "framer-signature",
-        "formspree-signature",
-        "x-wpforms-webhook-signature",
-        "x-hubspot-signature",
-        "x-hubspot-signature-v3",
-        "webhook-signature",
-        "svix-signature",  # standard_webhooks accepts the svix-* header names too
-    }
-)
 
 
 class Source(Protocol):
