@@ -239,6 +239,23 @@ def test_replay_resends_a_redriven_signup(queues):
     assert queues.dlq_ids() == set()
 
 
+def test_replay_keeps_when_the_signup_was_received(queues):
+    # Given an upsert record of a sign-up received a day before it failed, and one written before records kept that
+    received_at = datetime(2026, 2, 28, 10, 0, tzinfo=UTC)
+    keep(queues, upsert_failure().model_copy(update={"received_at": received_at}), dedupe="u-1")
+    keep(queues, upsert_failure(GRACE, queued_id="typeform-newsletter:d-2"), dedupe="u-2")
+
+    # When both are replayed
+    replay(queues)
+
+    # Then the first is queued with its receipt time, the older record with its failure time (the closest known)
+    bodies = [QueuedSignup.model_validate_json(m["Body"]) for m in queues.drain(queues.resources.queue_url)]
+    assert {body.id: body.received_at for body in bodies} == {
+        "generic:d-1": received_at,
+        "typeform-newsletter:d-2": NOW,
+    }
+
+
 def test_receive_record_is_queued_once_the_routes_file_maps_it(queues):
     # Given a delivery kept with a 422 because the route looked for the email in the wrong field
     keep(

@@ -82,6 +82,17 @@ def test_rejected_outcome_goes_to_the_dlq_with_its_reason_and_succeeds():
     assert (sent["group_id"], sent["dedupe_id"]) == ("g-1", "upsert-m-1")
 
 
+def test_the_failure_record_keeps_when_the_signup_was_received():
+    # Given a sign-up received an hour before it fails
+    received_at = datetime(2026, 3, 1, 21, 0, tzinfo=UTC)
+    body = QueuedSignup(id="generic:d-1", received_at=received_at, signup=SIGNUP).model_dump_json()
+    # When the upsert rejects it
+    _, _, dlq = run(UpsertResult(outcome=Outcome.REJECTED, reason="list 'VIP' does not exist"), body=body)
+    # Then the record carries the receipt time next to the failure time
+    record = dlq.sent[0]["record"]
+    assert (record.received_at, record.failed_at) == (received_at, NOW)
+
+
 def test_permanent_error_goes_to_the_dlq_on_the_first_attempt():
     processed, queue, dlq = run(ValidationError("email_address too long"))
     assert processed.outcome is Outcome.REJECTED

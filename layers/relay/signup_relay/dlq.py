@@ -196,9 +196,11 @@ def decode_entry(letter: DeadLetter) -> Entry:
             return Entry(letter, "unreadable")
         queued = None
         if record.stage == "upsert" and record.signup is not None:
-            # The record does not keep the receipt time; the failure time is the closest we have.
+            # Records written before `received_at` existed: the failure time is the closest we have.
             queued = QueuedSignup(
-                id=record.queued_id or letter.message_id, received_at=record.failed_at, signup=record.signup
+                id=record.queued_id or letter.message_id,
+                received_at=record.received_at or record.failed_at,
+                signup=record.signup,
             )
         elif record.stage == "upsert" and record.body_base64:
             # `invalid_message`: the original body, kept for a human; replayable if it is a QueuedSignup now.

@@ -122,6 +122,7 @@ class FailureRecord(BaseModel):
     field_errors: dict[str, str] = Field(default_factory=dict)
     signup: Signup | None = None  # upsert failures: the queued sign-up
     queued_id: str | None = None
+    received_at: datetime | None = None  # upsert failures: when receive accepted the sign-up (replays keep it)
     content_type: str | None = None  # receive failures: the original submission
     body_base64: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)  # secrets and signatures removed

@@ -144,6 +144,7 @@ def _failure(
         failed_at=now,
         signup=queued.signup if queued else None,
         queued_id=queued.id if queued else None,
+        received_at=queued.received_at if queued else None,
     )
 
 
