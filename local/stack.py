@@ -8,10 +8,12 @@
   local/demo_secrets.json, else the local default "local-dev-secret": see local/stack_config.py), the Constant
   Contact secret (under CC_SECRET_ID and every route's `account`).
 - Routes: ROUTES_FILE (default: routes.yaml), validated before anything starts (exit 2 naming route and key).
-- Constant Contact: the embedded sandbox, an empty account; or the server at CC_API_BASE_URL with a secret from
-  CC_CLIENT_ID / CC_CLIENT_SECRET / CC_ACCESS_TOKEN / CC_REFRESH_TOKEN (CC_TOKEN_URL: its token endpoint). Either
-  way, lists and custom fields that do not exist are created only where the route allows it
-  (create_missing_lists / create_missing_custom_fields; the demo routes do), else the sign-up is rejected to the DLQ.
+- Constant Contact: the embedded sandbox, an empty account (or seeded from the file LOCAL_SANDBOX_SEED names:
+  local/sandbox_seed.py; `make demo` seeds events/sandbox_seed.json); or the server at CC_API_BASE_URL with a
+  secret from CC_CLIENT_ID / CC_CLIENT_SECRET / CC_ACCESS_TOKEN / CC_REFRESH_TOKEN (CC_TOKEN_URL: its token
+  endpoint). Either way, lists and custom fields that do not exist are created only where the route allows it
+  (create_missing_lists / create_missing_custom_fields; the demo routes do but generic-existing-lists does not),
+  else the sign-up is rejected to the DLQ.
 - Pacing: one upsert container, told UPSERT_MAX_CONCURRENCY=1, so it paces to the whole CC_RATE_LIMIT_PER_SECOND.
 - Tokens: no TOKEN_REFRESH_FUNCTION, so the upsert side refreshes through the single writer in-process
   (LocalRefresher), and the writer's scheduled check runs once a minute, like the deployed schedule.
@@ -44,7 +46,7 @@ from types import FrameType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from local import stack_config
+from local import sandbox_seed, stack_config
 from local.template import HttpRoute, http_routes, sqs_consumers
 
 ACCOUNT_ID = "123456789012"
@@ -225,6 +227,7 @@ class LocalStack:
         source = os.environ if constant_contact_env is None else constant_contact_env
         self._cc_env = {name: source[name] for name in CC_ENV if source.get(name)}
         self.external_cc = stack_config.constant_contact_env(self._cc_env)
+        self.sandbox_seed = sandbox_seed.seed_from_env(os.environ, external_account=self.external_cc is not None)
         self.routes_file = (
             Path(routes_file).resolve() if routes_file is not None else stack_config.routes_file(os.environ)
         )
@@ -320,6 +323,8 @@ class LocalStack:
             self.sandbox = Sandbox(
                 port=0, client_id=self._cc_env.get("CC_CLIENT_ID"), client_secret=self._cc_env.get("CC_CLIENT_SECRET")
             ).start()
+            if self.sandbox_seed is not None:  # an account that looks lived in (LOCAL_SANDBOX_SEED)
+                sandbox_seed.apply_seed(self.sandbox, self.sandbox_seed)
             self.cc_api_base_url, token_url = self.sandbox.base_url, self.sandbox.token_url
             tokens = self.sandbox.issue_tokens()
             secret = constant_contact_secret(
@@ -657,7 +662,8 @@ def print_banner(stack: LocalStack) -> None:
     for key in stack.unused_secret_overrides:
         print(f"  warning: {stack_config.WEBHOOK_SECRETS_ENV} key {key!r} names no route")
     print(f"  GET  {stack.url}/_local/status")
-    print(f"  Constant Contact: {stack.cc_api_base_url}" + (" (embedded sandbox)" if stack.sandbox else ""))
+    seeded = f", seeded from {stack.sandbox_seed.path}" if stack.sandbox_seed else ""
+    print(f"  Constant Contact: {stack.cc_api_base_url}" + (f" (embedded sandbox{seeded})" if stack.sandbox else ""))
     for note in stack.external_cc.notes if stack.external_cc else ():
         print(f"  note: {note}")
     print("Ctrl-C to stop.", flush=True)
