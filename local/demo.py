@@ -3,6 +3,10 @@
 Exits non-zero when an HTTP status or an outcome differs from events/expected.json (a sample without an entry,
 or an entry without a sample, is a mismatch too), or when the stack does not start. The stack runs as a
 subprocess on a free port; its logs (the handlers' JSON lines and EMF metrics) go to .local-state/demo-stack.log.
+
+The embedded sandbox starts as a lived-in account (events/sandbox_seed.json via LOCAL_SANDBOX_SEED): a soft-deleted
+contact, two who unsubscribed themselves and an active one with fields no form sends, so the table shows revived,
+kept_unsubscribed, resubscribed, updated and rejected next to created. Against CC_API_BASE_URL nothing is seeded.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from local.events import load_event
+from local.events import SEED_FILE, load_event
+from local.sandbox_seed import SEED_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS_DIR = ROOT / "events"
@@ -63,6 +68,8 @@ def send(base_url: str, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 def start_stack(port: int) -> subprocess.Popen[bytes]:
     LOG_FILE.parent.mkdir(exist_ok=True)
     env = {**os.environ, "PORT": str(port)}
+    if not env.get("CC_API_BASE_URL"):  # the embedded sandbox: start it as the demo account
+        env[SEED_ENV] = str(SEED_FILE)
     env["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(ROOT / "layers" / "relay"), str(ROOT), env.get("PYTHONPATH")])
     )
@@ -99,7 +106,8 @@ def wait_until_drained(status_url: str) -> dict[str, Any]:
 
 def main() -> int:
     expected: dict[str, dict[str, Any]] = json.loads(EXPECTED_FILE.read_text())
-    files = sorted(p.name for p in EVENTS_DIR.glob("*.json") if p.name != EXPECTED_FILE.name)
+    not_events = {EXPECTED_FILE.name, SEED_FILE.name}
+    files = sorted(p.name for p in EVENTS_DIR.glob("*.json") if p.name not in not_events)
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     process = start_stack(port)
@@ -142,7 +150,9 @@ def main() -> int:
     counts = ", ".join(f"{outcome} {count}" for outcome, count in sorted(status["outcomes"].items()))
     print(f"\noutcomes: {counts or 'none'}; DLQ records: {len(dlq)}")
     for record in dlq:
-        print(f"  DLQ {record.get('stage', 'redriven')}/{record.get('route', '')}: {record.get('error_class', '')}")
+        where = f"{record.get('stage', 'redriven')}/{record.get('route', '')}"
+        reason = f" - {record.get('message', '')}" if record.get("stage") == "upsert" else ""
+        print(f"  DLQ {where}: {record.get('error_class', '')}{reason}")
     print(f"{len(rows) - failures}/{len(rows)} as expected")
     orphans = sorted(set(expected) - set(files))
     for name in orphans:

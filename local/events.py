@@ -1,7 +1,8 @@
 """The form-builder sample events in events/: how each is built and signed, and how to re-sign one at "now".
 
 `python -m local.events` (re)writes every `events/<source>_<scenario>.json` listed in SCENARIOS and their
-entries in `events/expected.json` (other entries are kept). Values are invented; structures are the senders'
+entries in `events/expected.json` (other entries are kept), and `events/sandbox_seed.json`, the demo account the
+generic scenarios meet (SANDBOX_SEED). Values are invented; structures are the senders'
 (see ../shared/reference/webhook-sources.md). Signatures use the demo secrets in local/demo_secrets.json.
 
 Time-windowed schemes (Webflow, Formspree, WPForms, HubSpot, Standard Webhooks) go stale: the demo and tests
@@ -598,6 +599,78 @@ GOOGLE_FORMS_RESPONSE = {
     },
 }
 
+# --- the seeded demo account (events/sandbox_seed.json) and the generic sign-ups that meet it ------------
+# The local stack seeds the EMBEDDED sandbox with SANDBOX_SEED when LOCAL_SANDBOX_SEED names that file (`make demo`
+# does; see local/sandbox_seed.py), so the demo shows the policy of design §3 on an account that looks real.
+
+SEED_FILE = EVENTS_DIR / "sandbox_seed.json"
+DELETED_EMAIL = "mary.anning@example.com"
+UNSUBSCRIBED_EMAIL = "inge.lehmann@example.com"
+RESUBSCRIBING_EMAIL = "williamina.fleming@example.com"
+ACTIVE_EMAIL = "dorothy.hodgkin@example.com"
+LONG_EMAIL = "maria.goeppert-mayer.nuclear-shell-model@physics-department.example.edu"  # 71: too long for sign_up_form
+UNKNOWN_LIST_EMAIL = "annie.jump.cannon@example.com"
+UNKNOWN_LIST = "Variable star observers"
+
+SANDBOX_SEED: dict[str, Any] = {
+    "_comment": (
+        "The demo account of `make demo` (LOCAL_SANDBOX_SEED, embedded sandbox only; local/sandbox_seed.py). "
+        "Written by `python -m local.events` with the events that meet it: edit SANDBOX_SEED there."
+    ),
+    "lists": ["Newsletter", "Customers"],
+    "custom_fields": ["Member since"],
+    "contacts": [
+        {
+            "_scenario": "generic_returning_deleted_contact.json: soft-deleted (the POST 409 trap) -> revived",
+            "email": DELETED_EMAIL,
+            "first_name": "Mary",
+            "last_name": "Anning",
+            "lists": ["Newsletter"],
+            "deleted": True,
+        },
+        {
+            "_scenario": "generic_unsubscribed_no_consent.json: unsubscribed herself -> kept_unsubscribed",
+            "email": UNSUBSCRIBED_EMAIL,
+            "first_name": "Inge",
+            "last_name": "Lehmann",
+            "lists": ["Newsletter"],
+            "permission_to_send": "unsubscribed",
+            "opt_out_source": "Contact",
+            "opt_out_reason": "Too many emails",
+        },
+        {
+            "_scenario": "generic_unsubscribed_opts_in_again.json: unsubscribed herself, ticks consent -> resubscribed",
+            "email": RESUBSCRIBING_EMAIL,
+            "first_name": "Williamina",
+            "last_name": "Fleming",
+            "permission_to_send": "unsubscribed",
+            "opt_out_source": "Contact",
+        },
+        {
+            "_scenario": "generic_existing_contact_update.json: active, fields the form never sends -> updated",
+            "email": ACTIVE_EMAIL,
+            "first_name": "Dorothy",
+            "last_name": "Hodgkin",
+            "job_title": "Crystallographer",
+            "phone_numbers": [{"phone_number": "+44 1865 555 0110", "kind": "work"}],
+            "street_addresses": [
+                {
+                    "kind": "work",
+                    "street": "South Parks Road",
+                    "city": "Oxford",
+                    "postal_code": "OX1 3QZ",
+                    "country": "United Kingdom",
+                }
+            ],
+            "birthday_month": 5,
+            "birthday_day": 12,
+            "custom_fields": {"Member since": "1964"},
+            "lists": ["Customers"],
+        },
+    ],
+}
+
+
 SCENARIOS: tuple[Scenario, ...] = (
     # Typeform (signed, no timestamp)
     Scenario(
@@ -914,6 +987,61 @@ SCENARIOS: tuple[Scenario, ...] = (
         CREATED,
         user_agent="Mozilla/5.0 (compatible; Google-Apps-Script; beanserver; +https://script.google.com; id: UAEmdDd8)",
     ),
+    # Generic sender (Zapier/Make) against the seeded demo account (SANDBOX_SEED): the upsert policy of design §3
+    Scenario(
+        "generic_returning_deleted_contact.json",
+        "generic",
+        "generic",
+        "application/json",
+        _json({"email": DELETED_EMAIL, "first_name": "Mary", "last_name": "Anning", "lists": "newsletter"}),
+        {"status": 200, "outcome": "revived"},
+        user_agent="Zapier",
+    ),
+    Scenario(
+        "generic_unsubscribed_no_consent.json",
+        "generic",
+        "generic",
+        "application/json",
+        _json({"email": UNSUBSCRIBED_EMAIL, "first_name": "Inge", "last_name": "Lehmann", "company": "Geodetic Inst."}),
+        {"status": 200, "outcome": "kept_unsubscribed"},
+        user_agent="Zapier",
+    ),
+    Scenario(
+        "generic_unsubscribed_opts_in_again.json",
+        "generic",
+        "generic",
+        "application/json",
+        _json({"email": RESUBSCRIBING_EMAIL, "first_name": "Williamina", "last_name": "Fleming", "consent": "yes"}),
+        {"status": 200, "outcome": "resubscribed"},
+        user_agent="Zapier",
+    ),
+    Scenario(
+        "generic_existing_contact_update.json",
+        "generic",
+        "generic",
+        "application/json",
+        _json({"email": ACTIVE_EMAIL, "company": "University of Oxford", "lists": "events"}),
+        {"status": 200, "outcome": "updated"},
+        user_agent="Zapier",
+    ),
+    Scenario(
+        "generic_long_email.json",
+        "generic",
+        "generic",
+        "application/json",
+        _json({"email": LONG_EMAIL, "first_name": "Maria", "last_name": "Goeppert Mayer", "consent": "yes"}),
+        CREATED,
+        user_agent="Zapier",
+    ),
+    Scenario(
+        "generic_list_not_in_account.json",
+        "generic-existing-lists",
+        "generic",
+        "application/json",
+        _json({"email": UNKNOWN_LIST_EMAIL, "first_name": "Annie", "last_name": "Cannon", "lists": UNKNOWN_LIST}),
+        {"status": 200, "outcome": "rejected"},
+        user_agent="Zapier",
+    ),
 )
 BY_FILE = {scenario.file: scenario for scenario in SCENARIOS}
 
@@ -1010,7 +1138,8 @@ def load_event(name: str, *, fresh: bool = True, host: str | None = None) -> dic
     """An events/ file; with `fresh`, a time-windowed signature is re-made at the current time.
 
     `host`: the Host the event will be sent to (HubSpot signs the full URL): the event's host header is
-    replaced and the event re-signed. Events not generated here (e.g. generic_*) are returned unchanged.
+    replaced and the event re-signed. Events not generated here (e.g. generic_signup.json) are returned
+    unchanged.
     """
     event: dict[str, Any] = json.loads((EVENTS_DIR / name).read_text())
     scenario = BY_FILE.get(name)
@@ -1025,7 +1154,7 @@ def load_event(name: str, *, fresh: bool = True, host: str | None = None) -> dic
 
 
 def write_events(now: int = GENERATED_AT) -> list[str]:
-    """(Re)write every scenario's event file and its entry in events/expected.json."""
+    """(Re)write every scenario's event file, its entry in events/expected.json, and events/sandbox_seed.json."""
     secrets = demo_secrets()
     written = []
     for scenario in SCENARIOS:
@@ -1035,6 +1164,8 @@ def write_events(now: int = GENERATED_AT) -> list[str]:
     expected = json.loads(EXPECTED_FILE.read_text()) if EXPECTED_FILE.exists() else {}
     expected.update({scenario.file: scenario.expected for scenario in SCENARIOS})
     EXPECTED_FILE.write_text(json.dumps(dict(sorted(expected.items())), indent=2) + "\n")
+    SEED_FILE.write_text(json.dumps(SANDBOX_SEED, indent=2, ensure_ascii=False) + "\n")
+    written.append(SEED_FILE.name)
     return written
 
 

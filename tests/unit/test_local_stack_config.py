@@ -122,11 +122,13 @@ def test_the_demo_routes_all_have_a_demo_secret_and_create_what_they_name():
     found = route_secrets(routes, {}, demo_secrets())
 
     # Then `make demo` needs no default secret, and every route creates its lists (and custom fields when it
-    # names any), so it works against an empty account, embedded or external
+    # names any), so it works against an empty account, embedded or external - except the one route that shows
+    # the production setting (create_missing_lists false: its events/ sample is expected to be rejected)
     assert routes_file({}) == DEFAULT_ROUTES_FILE
     assert {secret.source for secret in found} == {SOURCE_DEMO}
+    strict = {name for name, route in routes.routes.items() if not route.create_missing_lists}
+    assert strict == {"generic-existing-lists"}
     for route in routes.routes.values():
-        assert route.create_missing_lists, route.name
         if route.custom_fields or route.consent_custom_fields:
             assert route.create_missing_custom_fields, route.name
 
