@@ -149,6 +149,32 @@ def test_replay_after_the_missing_list_is_created_ends_with_the_contact_in_const
     assert sandbox.list_id("Events") in contact["list_memberships"]
 
 
+def test_replay_after_the_route_may_create_the_list_ends_with_the_contact_on_the_new_list(
+    relay, lambda_context, capsys
+):
+    # Given a sign-up rejected because its route may not create the missing "Events" list
+    resources, sandbox, routes_file = relay
+    assert receive("generic_update_form.json", lambda_context) == 200
+    run_upsert(resources, lambda_context)
+    [record] = dlq_records(resources.dlq_url)
+    assert record["error_class"] == "rejected" and sandbox.list_id("Events") is None
+
+    # When the route is changed to create missing lists, the DLQ replayed, and the upsert function runs
+    routes_file.write_text(STRICT_ROUTES + "    create_missing_lists: true\n")
+    reset_relay_caches()
+    code, text = cli(capsys, "replay")
+    response = run_upsert(resources, lambda_context)
+
+    # Then the replay took the current route's options, and the contact exists on the list it created
+    assert code == 0
+    assert "options from current route 'generic' (changed: create_missing_lists)" in text.splitlines()[0]
+    assert response == {"batchItemFailures": []}
+    assert dlq_records(resources.dlq_url) == []
+    contact = sandbox.contact_by_email("ada.lovelace@example.com")
+    assert contact is not None
+    assert sandbox.list_id("Events") in contact["list_memberships"]
+
+
 def test_a_422_delivery_is_replayed_once_the_routes_file_is_fixed(relay, lambda_context, capsys):
     # Given the route looked for the email in the wrong field, so Zapier's sign-up was answered 422 and kept
     resources, sandbox, routes_file = relay

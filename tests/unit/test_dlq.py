@@ -18,8 +18,9 @@ from signup_relay import dlq
 from signup_relay.aws.dlq import DeadLetterQueue
 from signup_relay.aws.dlq_reader import DeadLetterReader
 from signup_relay.aws.queue import SignupQueue
+from signup_relay.errors import ConfigError
 from signup_relay.intake import contact_key
-from signup_relay.models import FailureRecord, QueuedSignup, Signup
+from signup_relay.models import FailureRecord, QueuedSignup, Signup, UpsertOptions
 from signup_relay.routes import Routes, parse_routes
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
@@ -402,14 +403,82 @@ def test_a_record_whose_resend_fails_stays_in_the_dlq(queues):
     assert len(queues.dlq_ids()) == 1
 
 
-def test_upsert_records_replay_without_reading_the_routes_file(queues):
+def test_upsert_and_redriven_signups_replay_with_their_current_route_options_and_account(queues):
+    # Given a sign-up rejected under a route that could not create lists, and a redriven one of the same route
+    keep(queues, upsert_failure(), dedupe="u-1")
+    redriven = QueuedSignup(id="generic:d-9", received_at=NOW, signup=ADA.model_copy(update={"email": "a@example.org"}))
+    queues.client.send_message(
+        QueueUrl=queues.resources.dlq_url,
+        MessageBody=redriven.model_dump_json(),
+        MessageGroupId=contact_key("a@example.org"),
+        MessageDeduplicationId="redrive-1",
+    )
+    # ... and the route fixed since: it may create lists now, in another account
+    fixed = parse_routes(
+        {
+            "routes": {
+                "generic": {
+                    "source": "generic",
+                    "consent": "implicit",
+                    "create_missing_lists": True,
+                    "account": "signup-relay/other-account",
+                }
+            }
+        }
+    )
+
+    # When the DLQ is replayed
+    report = replay(queues, fixed)
+
+    # Then both are queued with the route's current options and account, the person's data as stored, and the
+    # replay says where the options came from
+    queued = [QueuedSignup.model_validate_json(m["Body"]) for m in queues.drain(queues.resources.queue_url)]
+    bodies = {body.id: body for body in queued}
+    expected_update = {"options": fixed.get("generic").options, "account": "signup-relay/other-account"}
+    assert bodies["generic:d-1"].signup == ADA.model_copy(update=expected_update)
+    assert bodies["generic:d-9"].signup == redriven.signup.model_copy(update=expected_update)
+    assert bodies["generic:d-1"].signup.options.create_missing_lists is True
+    assert {result.detail for result in report.results} == {
+        "options from current route 'generic' (changed: create_missing_lists, account); queued as generic:d-1",
+        "options from current route 'generic' (changed: create_missing_lists, account); queued as generic:d-9",
+    }
+
+
+def test_signups_of_a_route_no_longer_in_the_routes_file_keep_their_stored_options(queues):
+    # Given a sign-up received with options of a route that has since been removed
+    stored = GRACE.model_copy(update={"options": UpsertOptions(create_missing_lists=True), "account": "acct-1"})
+    keep(queues, upsert_failure(stored, queued_id="typeform-newsletter:d-2"), dedupe="u-1")
+
+    # When it is replayed with routes that do not have its route
+    report = replay(queues, FIXED_ROUTES)
+
+    # Then it is queued as stored, and the replay says so
+    [message] = queues.drain(queues.resources.queue_url)
+    assert QueuedSignup.model_validate_json(message["Body"]).signup == stored
+    assert [(r.action, r.detail) for r in report.results] == [
+        (
+            "replayed",
+            "stored options kept: route 'typeform-newsletter' no longer exists; queued as typeform-newsletter:d-2",
+        )
+    ]
+
+
+def test_an_unreadable_routes_file_leaves_upsert_records_in_the_dlq(queues):
+    # Given an upsert record, and a routes file that cannot be read
     keep(queues, upsert_failure(), dedupe="u-1")
 
-    def no_routes() -> Routes:
-        raise AssertionError("the routes file was read")
+    def broken_routes() -> Routes:
+        raise ConfigError("cannot read routes file 'routes.yaml': No such file or directory")
 
-    report = dlq.replay_dead_letters(queues.reader(), queue=queues.queue, dlq=queues.dlq, load_routes=no_routes)
-    assert [result.action for result in report.results] == ["replayed"]
+    # When it is replayed
+    report = dlq.replay_dead_letters(queues.reader(), queue=queues.queue, dlq=queues.dlq, load_routes=broken_routes)
+
+    # Then nothing is queued: the record stays in the DLQ with the reason reported
+    assert [(r.action, r.detail) for r in report.results] == [
+        ("error", "ConfigError: cannot read routes file 'routes.yaml': No such file or directory")
+    ]
+    assert queues.drain(queues.resources.queue_url) == []
+    assert len(queues.dlq_ids()) == 1
 
 
 def test_unreadable_messages_are_not_replayed_and_stay(queues):

@@ -9,9 +9,10 @@ What the DLQ holds (design §2):
   file (no signature check: they were authenticated at receipt) and queues them if they now make a Signup;
   otherwise they stay in the DLQ with the new reason.
 - upsert-stage FailureRecords (the queued Signup + its id) and bare QueuedSignups moved by the queue's redrive
-  policy after crashes or timeouts: replay re-sends them to the signup queue as they were, in their contact's
-  message group, with a NEW deduplication id (a replay within the 5-minute FIFO window would be dropped
-  otherwise).
+  policy after crashes or timeouts: replay re-sends them to the signup queue with the person's data as stored but
+  the upsert options and account of their route in the CURRENT routes file (the routes file is the fix, e.g.
+  `create_missing_lists: true`; a route that no longer exists keeps the stored ones), in their contact's message
+  group, with a NEW deduplication id (a replay within the 5-minute FIFO window would be dropped otherwise).
 A record leaves the DLQ only after its re-send (or its re-recording with a new reason) succeeded.
 """
 
@@ -32,7 +33,7 @@ from urllib.parse import unquote
 from pydantic import ValidationError as ModelValidationError
 
 from signup_relay.aws.dlq_reader import DLQ_OUTPUT, QUEUE_OUTPUT, DeadLetter, DeadLetterReader
-from signup_relay.errors import ConfigError, ReceiveError, RelayError
+from signup_relay.errors import ConfigError, ReceiveError, RelayError, UnknownRouteError
 from signup_relay.intake import REDACTED, contact_key, redact_mapping, submission_id
 from signup_relay.models import FailureRecord, QueuedSignup, RawRequest, Signup
 from signup_relay.observability import mask_email, mask_emails_in
@@ -396,10 +397,25 @@ class _Replayer:
             return self._replay_delivery(entry, entry.record)
         if entry.queued is None:
             return ReplayResult(entry, "not_replayable", f"{entry.error_class}: nothing to re-send (purge it)")
-        return self._resend(entry, entry.queued)
+        queued, options_note = self._with_current_route(entry.queued)
+        return self._resend(entry, queued, note=options_note)
 
-    def _resend(self, entry: Entry, queued: QueuedSignup) -> ReplayResult:
-        detail = f"queued as {queued.id}"
+    def _with_current_route(self, queued: QueuedSignup) -> tuple[QueuedSignup, str]:
+        """The sign-up with its route's current options and account (the person's data as stored), and a note
+        saying where the options came from; the stored ones when the route no longer exists."""
+        signup = queued.signup
+        try:
+            route = self.routes().get(signup.route)
+        except UnknownRouteError:
+            return queued, f"stored options kept: route {signup.route!r} no longer exists"
+        changed = [name for name, value in route.options if getattr(signup.options, name) != value]
+        changed += ["account"] if route.account != signup.account else []
+        current = signup.model_copy(update={"options": route.options, "account": route.account})
+        note = f"options from current route {route.name!r}" + (f" (changed: {', '.join(changed)})" if changed else "")
+        return queued.model_copy(update={"signup": current}), note
+
+    def _resend(self, entry: Entry, queued: QueuedSignup, *, note: str = "") -> ReplayResult:
+        detail = f"{note}; queued as {queued.id}" if note else f"queued as {queued.id}"
         if self.dry_run:
             return ReplayResult(entry, "would_replay", detail, queued.id)
         # A new dedupe id, stable per DLQ message: a repeat of this replay within 5 minutes is dropped by SQS.
@@ -478,8 +494,8 @@ def replay_dead_letters(
 ) -> ReplayReport:
     """Re-send the selected records (see the module docstring); a dry run changes nothing.
 
-    `load_routes` is called once, and only when a receive-stage record is selected. A ConfigError from it stops
-    the run (records already replayed stay replayed; the rest stay in the DLQ).
+    `load_routes` is called when the first record is replayed, once if it succeeds. A ConfigError from it (an
+    unreadable or invalid routes file) is that record's `error`: it stays in the DLQ.
     """
     selection = selection or Selection()
     replayer = _Replayer(reader=reader, queue=queue, dlq=dlq, load_routes=load_routes, dry_run=dry_run, clock=clock)
@@ -552,10 +568,12 @@ Records are read under a visibility timeout, so a concurrent reader never replay
 {LOCAL_STACK_NOTE}"""
 
 REPLAY_HELP = """Re-send the selected records, after fixing their cause. Upsert-stage records and redriven sign-ups
-go back to the signup queue as they were stored (with the route options they were received with: fix the cause
-in Constant Contact, e.g. create the missing list or reconnect the account). Receive-stage records are re-parsed
-with the CURRENT routes file (no signature check) and queued when they now make a valid sign-up, else kept in the
-DLQ with the new reason. A record leaves the DLQ only after its re-send succeeded."""
+go back to the signup queue with the person's data as stored and the options and account of their route in the
+CURRENT routes file ("options from current route"): fix the cause in the routes file (e.g. create_missing_lists:
+true) or in Constant Contact (create the missing list, reconnect the account). A record whose route is no longer in
+the routes file keeps the options it was received with ("stored options kept"). Receive-stage records are
+re-parsed with the CURRENT routes file (no signature check) and queued when they now make a valid sign-up, else
+kept in the DLQ with the new reason. A record leaves the DLQ only after its re-send succeeded."""
 
 
 def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -602,7 +620,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common_options(replay, suppress=True)
     _filter_options(replay)
     replay.add_argument("--dry-run", action="store_true", help="say what would happen; change nothing")
-    replay.add_argument("--routes-file", help="routes file for receive-stage records [env ROUTES_FILE or routes.yaml]")
+    replay.add_argument(
+        "--routes-file",
+        help="the current routes file: re-parses receive-stage records, gives the others their route's options and "
+        "account [env ROUTES_FILE or routes.yaml]",
+    )
     purge = commands.add_parser("purge", help="delete records for good (asks first unless --yes)")
     _common_options(purge, suppress=True)
     _filter_options(purge)

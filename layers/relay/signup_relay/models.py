@@ -53,7 +53,7 @@ class ConsentEvidence(_Frozen):
 
 
 class UpsertOptions(_Frozen):
-    """Per-route policy carried with each queued sign-up, so a DLQ replay behaves the same."""
+    """Per-route policy carried with each queued sign-up (a DLQ replay applies its route's current options)."""
 
     create_missing_lists: bool = False
     create_missing_custom_fields: bool = False
