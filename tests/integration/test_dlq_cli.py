@@ -83,6 +83,21 @@ def run_upsert(resources: LocalResources, lambda_context: Any) -> dict[str, Any]
     return response
 
 
+def reject_for_the_missing_events_list(resources: LocalResources, lambda_context: Any) -> dict[str, Any]:
+    """Ada's sign-up choosing "events" received and upserted while the list is missing: its DLQ record."""
+    assert receive("generic_update_form.json", lambda_context) == 200
+    run_upsert(resources, lambda_context)
+    [record] = dlq_records(resources.dlq_url)
+    assert record["error_class"] == "rejected"
+    return record
+
+
+def assert_ada_is_on_the_events_list(sandbox: Sandbox) -> None:
+    contact = sandbox.contact_by_email("ada.lovelace@example.com")
+    assert contact is not None
+    assert sandbox.list_id("Events") in contact["list_memberships"]
+
+
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     """`python -m signup_relay.dlq --wait 0 <args>` in this process: (exit status, stdout)."""
     capsys.readouterr()  # drop what the handlers printed (logs, metrics) before the command
@@ -125,10 +140,7 @@ def test_replay_after_the_missing_list_is_created_ends_with_the_contact_in_const
 ):
     # Given a sign-up rejected because the account had no "Events" list
     resources, sandbox, _ = relay
-    assert receive("generic_update_form.json", lambda_context) == 200
-    run_upsert(resources, lambda_context)
-    [record] = dlq_records(resources.dlq_url)
-    assert record["error_class"] == "rejected"
+    record = reject_for_the_missing_events_list(resources, lambda_context)
 
     # When the list is created and the operator replays the DLQ, and the upsert function runs (in a new
     # container: a warm one re-reads list names at most every few seconds)
@@ -144,9 +156,7 @@ def test_replay_after_the_missing_list_is_created_ends_with_the_contact_in_const
     assert text.splitlines()[-1] == "replay: 1 replayed"
     assert response == {"batchItemFailures": []}
     assert dlq_records(resources.dlq_url) == []
-    contact = sandbox.contact_by_email("ada.lovelace@example.com")
-    assert contact is not None
-    assert sandbox.list_id("Events") in contact["list_memberships"]
+    assert_ada_is_on_the_events_list(sandbox)
 
 
 def test_replay_after_the_route_may_create_the_list_ends_with_the_contact_on_the_new_list(
@@ -154,10 +164,8 @@ def test_replay_after_the_route_may_create_the_list_ends_with_the_contact_on_the
 ):
     # Given a sign-up rejected because its route may not create the missing "Events" list
     resources, sandbox, routes_file = relay
-    assert receive("generic_update_form.json", lambda_context) == 200
-    run_upsert(resources, lambda_context)
-    [record] = dlq_records(resources.dlq_url)
-    assert record["error_class"] == "rejected" and sandbox.list_id("Events") is None
+    reject_for_the_missing_events_list(resources, lambda_context)
+    assert sandbox.list_id("Events") is None
 
     # When the route is changed to create missing lists, the DLQ replayed, and the upsert function runs
     routes_file.write_text(STRICT_ROUTES + "    create_missing_lists: true\n")
@@ -170,9 +178,7 @@ def test_replay_after_the_route_may_create_the_list_ends_with_the_contact_on_the
     assert "options from current route 'generic' (changed: create_missing_lists)" in text.splitlines()[0]
     assert response == {"batchItemFailures": []}
     assert dlq_records(resources.dlq_url) == []
-    contact = sandbox.contact_by_email("ada.lovelace@example.com")
-    assert contact is not None
-    assert sandbox.list_id("Events") in contact["list_memberships"]
+    assert_ada_is_on_the_events_list(sandbox)
 
 
 def test_a_422_delivery_is_replayed_once_the_routes_file_is_fixed(relay, lambda_context, capsys):

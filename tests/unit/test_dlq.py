@@ -106,6 +106,16 @@ def keep(queues: Queues, record: FailureRecord, *, dedupe: str) -> None:
     queues.dlq.send(record, group_id=group, dedupe_id=dedupe)
 
 
+def redrive(queues: Queues, queued: QueuedSignup, *, dedupe: str = "redrive-1") -> None:
+    """Put a bare QueuedSignup in the DLQ, as the queue's redrive policy does."""
+    queues.client.send_message(
+        QueueUrl=queues.resources.dlq_url,
+        MessageBody=queued.model_dump_json(),
+        MessageGroupId=contact_key(queued.signup.email),
+        MessageDeduplicationId=dedupe,
+    )
+
+
 def replay(queues: Queues, routes: Routes = FIXED_ROUTES, **kwargs: Any) -> dlq.ReplayReport:
     return dlq.replay_dead_letters(
         queues.reader(), queue=queues.queue, dlq=queues.dlq, load_routes=lambda: routes, clock=lambda: NOW, **kwargs
@@ -151,12 +161,7 @@ def test_listing_leaves_the_records_readable_by_the_next_reader(queues):
 def test_redriven_signups_and_unreadable_messages_are_listed_for_what_they_are(queues):
     # Given a bare QueuedSignup moved by the redrive policy, and a body that is nothing we wrote
     queued = QueuedSignup(id="generic:d-9", received_at=NOW, signup=ADA)
-    queues.client.send_message(
-        QueueUrl=queues.resources.dlq_url,
-        MessageBody=queued.model_dump_json(),
-        MessageGroupId=contact_key(ADA.email),
-        MessageDeduplicationId="redrive-1",
-    )
+    redrive(queues, queued)
     queues.client.send_message(
         QueueUrl=queues.resources.dlq_url, MessageBody="not json", MessageGroupId="x", MessageDeduplicationId="x-1"
     )
@@ -224,12 +229,7 @@ def test_replay_resends_an_upsert_record_in_its_contact_group_past_the_dedupe_wi
 def test_replay_resends_a_redriven_signup(queues):
     # Given a bare QueuedSignup the redrive policy moved to the DLQ
     queued = QueuedSignup(id="generic:d-9", received_at=NOW, signup=ADA)
-    queues.client.send_message(
-        QueueUrl=queues.resources.dlq_url,
-        MessageBody=queued.model_dump_json(),
-        MessageGroupId=contact_key(ADA.email),
-        MessageDeduplicationId="redrive-1",
-    )
+    redrive(queues, queued)
 
     # When the DLQ is replayed
     replay(queues)
@@ -407,12 +407,7 @@ def test_upsert_and_redriven_signups_replay_with_their_current_route_options_and
     # Given a sign-up rejected under a route that could not create lists, and a redriven one of the same route
     keep(queues, upsert_failure(), dedupe="u-1")
     redriven = QueuedSignup(id="generic:d-9", received_at=NOW, signup=ADA.model_copy(update={"email": "a@example.org"}))
-    queues.client.send_message(
-        QueueUrl=queues.resources.dlq_url,
-        MessageBody=redriven.model_dump_json(),
-        MessageGroupId=contact_key("a@example.org"),
-        MessageDeduplicationId="redrive-1",
-    )
+    redrive(queues, redriven)
     # ... and the route fixed since: it may create lists now, in another account
     fixed = parse_routes(
         {
