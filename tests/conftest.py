@@ -10,6 +10,13 @@ from typing import Any
 
 import pytest
 
+# What the shell had before the fakes below; only the opt-in tests/e2e (against a deployed stack) put it back.
+REAL_AWS_ENVIRONMENT = {
+    name: os.environ[name]
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION")
+    if name in os.environ
+}
+
 # Set before anything imports boto3: no test may reach a real AWS account.
 os.environ.update(
     {
