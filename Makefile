@@ -22,7 +22,7 @@ STACK ?= signup-relay
 .PHONY: help install dev demo test lint format typecheck validate pytest bench build deploy invoke connect dlq logs delete clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements-dev.txt layers/relay/requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.13 or 3.12 is required (none found on PATH or in ~/.pyenv)"; exit 1; }
@@ -68,6 +68,10 @@ validate: $(SAM_VENV)/.installed ## sam validate --lint
 
 pytest: $(VENV)/.installed ## Unit and integration tests
 	$(PY) -m pytest
+
+.PHONY: test-e2e
+test-e2e: $(VENV)/.installed ## Opt-in tests against a deployed stack (AWS_SAM_STACK_NAME, E2E_ROUTE, E2E_ROUTE_TOKEN)
+	$(PY) -m pytest tests/e2e -m e2e
 
 bench: $(VENV)/.installed ## Benchmarks: CC calls and CPU per sign-up, receive latency, cold imports
 	$(PY) -m tests.bench.run
