@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 from typing import Any
 
@@ -111,17 +112,23 @@ def test_transient_or_unexpected_errors_fail_the_item_with_a_backoff(error):
 
 
 def test_transient_error_on_the_last_attempt_goes_to_the_dlq_with_its_class():
+    # Given a transient failure on the last attempt SQS allows
     processed, queue, dlq = run(ServerError("503 from Constant Contact"), attempts=5, max_attempts=5)
+    # Then the item succeeds into the DLQ with the error, its reason and the sign-up; no retry is scheduled
     assert processed.dead_lettered is True
     record = dlq.sent[0]["record"]
     assert (record.error_class, record.attempts) == ("server", 5)
+    assert (record.message, record.signup) == ("503 from Constant Contact", SIGNUP)
+    assert queue.delays == []
 
 
 def test_a_message_that_is_not_a_queued_signup_is_kept_raw():
+    # Given a queue message that receive did not write
     processed, _, dlq = run(UpsertResult(outcome=Outcome.CREATED), body='{"not": "a signup"}')
+    # Then it is dead-lettered with its exact bytes, for a human to read
     record = dlq.sent[0]["record"]
     assert (processed.outcome, record.error_class, record.signup) == (Outcome.REJECTED, "invalid_message", None)
-    assert record.body_base64
+    assert base64.b64decode(record.body_base64 or "") == b'{"not": "a signup"}'
 
 
 def test_retry_delays_follow_the_kind_of_failure():
