@@ -105,10 +105,12 @@ class StaticNames:
 NAMES = StaticNames({"News": LIST_ID}, tags={"vip": TAG_ID})
 
 
-def stored(permission: str = "implicit", *, deleted: bool = False, **extra: Any) -> dict[str, Any]:
+def stored(
+    permission: str = "implicit", *, deleted: bool = False, email: str = "ada@example.com", **extra: Any
+) -> dict[str, Any]:
     contact: dict[str, Any] = {
         "contact_id": CONTACT_ID,
-        "email_address": {"address": "ada@example.com", "permission_to_send": permission},
+        "email_address": {"address": email, "permission_to_send": permission},
         "first_name": "Ada",
         "job_title": "Analyst",
         "list_memberships": [] if deleted else ["other-list"],
@@ -282,14 +284,14 @@ def test_long_email_with_explicit_consent_is_posted_explicit() -> None:
 
 
 def test_long_email_active_contact_with_explicit_consent_becomes_explicit_by_put() -> None:
-    client = RecordingClient(stored())
+    client = RecordingClient(stored(email=LONG_EMAIL))
     result = upsert_contact(signup(Consent.EXPLICIT, email=LONG_EMAIL), client=client, names=NAMES)
     assert result.outcome is Outcome.UPDATED
     assert client.payload("update")["email_address"]["permission_to_send"] == "explicit"
 
 
 def test_long_email_unsubscribed_contact_gets_the_resubscribe_email_not_a_silent_opt_in() -> None:
-    client = RecordingClient(stored("unsubscribed"))
+    client = RecordingClient(stored("unsubscribed", email=LONG_EMAIL))
     result = upsert_contact(signup(Consent.EXPLICIT, email=LONG_EMAIL), client=client, names=NAMES)
     assert result.outcome is Outcome.KEPT_UNSUBSCRIBED
     assert client.operations == ["find", "update", "resubscribe"]
