@@ -14,10 +14,12 @@ PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONPATH := $(CURDIR)/layers/relay:$(CURDIR)
-export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
+# No AWS_DEFAULT_REGION here: it would override the region of the user's AWS profile for connect, dlq, deploy,
+# logs, delete and test-e2e. Only `validate` (which needs a region but no account) gets a fallback.
 PORT ?= 3000
 STACK ?= signup-relay
+FUNCTION ?= UpsertFunction
 
 .PHONY: help install dev demo test lint format typecheck validate pytest bench build deploy invoke connect dlq logs delete clean
 
@@ -64,7 +66,7 @@ typecheck: $(VENV)/.installed ## mypy on the layer, functions and local stack
 	$(PY) -m mypy
 
 validate: $(SAM_VENV)/.installed ## sam validate --lint
-	$(SAM) validate --lint
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-$${AWS_REGION:-us-east-1}} $(SAM) validate --lint
 
 pytest: $(VENV)/.installed ## Unit and integration tests
 	$(PY) -m pytest
@@ -88,13 +90,13 @@ invoke: build ## sam local invoke ReceiveFunction with events/generic_signup.jso
 connect: $(VENV)/.installed ## Authorize a Constant Contact account and store the secret
 	$(PY) -m signup_relay.connect $(ARGS)
 
-dlq: $(VENV)/.installed ## List (or replay, ARGS=replay) dead-lettered sign-ups
-	$(PY) -m signup_relay.dlq $(ARGS)
+dlq: $(VENV)/.installed ## Dead-lettered sign-ups of stack STACK: list (default); ARGS="show ID", "replay", "purge"
+	$(PY) -m signup_relay.dlq --stack-name $(STACK) $(ARGS)
 
-logs: ## Tail the upsert function's logs of the deployed stack
-	$(SAM) logs --stack-name $(STACK) -n UpsertFunction --tail
+logs: $(SAM_VENV)/.installed ## Tail a function's logs in stack STACK (FUNCTION, default UpsertFunction)
+	$(SAM) logs --stack-name $(STACK) -n $(FUNCTION) --tail
 
-delete: ## Delete the deployed stack
+delete: $(SAM_VENV)/.installed ## Delete the deployed stack STACK (the secrets stay)
 	$(SAM) delete --stack-name $(STACK)
 
 clean: ## Remove build output and virtualenvs
