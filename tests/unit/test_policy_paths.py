@@ -240,6 +240,17 @@ def test_post_409_is_resolved_by_looking_up_again_never_by_parsing_the_message()
     assert result.calls == 4
 
 
+def test_a_lookup_row_for_another_address_is_never_updated() -> None:
+    # Given a lookup that answers with someone else's contact (a fuzzy match)
+    client = RecordingClient(stored(email="grace@example.com"))
+    # When Ada's implicit sign-up is upserted
+    result = upsert_contact(signup(Consent.IMPLICIT), client=client, names=NAMES)
+    # Then Grace's contact is left alone and Ada's is created
+    assert client.operations == ["find", "create"]
+    assert client.payload("create")["email_address"]["address"] == "ada@example.com"
+    assert result.outcome is Outcome.CREATED
+
+
 def test_unsubscribed_contact_without_consent_keeps_permission_and_lists() -> None:
     # Given an unsubscribed contact
     client = RecordingClient(stored("unsubscribed"))

@@ -122,11 +122,16 @@ def contact_state(contact: Mapping[str, Any] | None) -> ContactState:
 
 
 def pick_contact(contacts: Sequence[Mapping[str, Any]], email: str) -> dict[str, Any] | None:
-    """The row whose address matches (the API should return at most one, but do not trust a fuzzy match)."""
+    """The row whose address is `email`, else None.
+
+    The API should return at most one exact match; a row for another address is never taken, because the merged
+    PUT would write this sign-up's profile onto someone else's contact. Without a match the POST path runs, and
+    its 409 (if the address does exist) leads to a second lookup, then a retry.
+    """
     for contact in contacts:
         if normalize_email(str((contact.get("email_address") or {}).get("address") or "")) == email:
             return dict(contact)
-    return dict(contacts[0]) if contacts else None
+    return None
 
 
 # --- pure payload builders -------------------------------------------------------------------------------
