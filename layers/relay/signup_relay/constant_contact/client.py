@@ -307,10 +307,6 @@ class ConstantContactClient:
     def list_contact_lists(self) -> list[dict[str, Any]]:
         return self._collect("lists.list", "contact_lists", "lists", {"limit": 500})  # the guide says 1-500
 
-    def find_list_by_name(self, name: str) -> dict[str, Any] | None:
-        lists = self._collect("lists.list", "contact_lists", "lists", {"name": name})
-        return next((item for item in lists if item.get("name") == name), None)
-
     def create_list(self, name: str) -> dict[str, Any]:
         return dict(self.request("lists.create", "POST", "contact_lists", json_body={"name": name}) or {})
 
@@ -342,9 +338,6 @@ class ConstantContactClient:
         return dict(
             self.request("activities.taggings_add", "POST", "activities/contacts_taggings_add", json_body=body) or {}
         )
-
-    def get_activity(self, activity_id: str) -> dict[str, Any]:
-        return dict(self.request("activities.get", "GET", f"activities/{activity_id}") or {})
 
 
 def _decode(response: requests.Response) -> Any:

@@ -150,13 +150,6 @@ def b64decode(raw: str) -> bytes:
         return b""
 
 
-def hexdecode(raw: str) -> bytes:
-    try:
-        return bytes.fromhex(raw.strip())
-    except ValueError:
-        return b""
-
-
 def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
