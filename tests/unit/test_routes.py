@@ -42,7 +42,15 @@ def test_defaults():
     assert route.fields.email is None
     assert (route.create_missing_lists, route.allow_clearing, route.allow_create_without_consent) == (False,) * 3
     assert route.options.record_consent_note and route.options.create_missing_tags
+    assert not route.options.consent_note_on_sign_up_form
     assert route.account is None and route.too_long == "reject" and route.phone_kind == "mobile"
+
+
+def test_consent_note_on_sign_up_form_reaches_the_upsert_options():
+    # Given a route that pays two calls more to keep the consent note on the sign_up_form path
+    route = parse_routes(_routes(consent_note_on_sign_up_form=True)).get("news")
+    # Then the queued sign-ups carry that option to the engine
+    assert route.options.consent_note_on_sign_up_form
 
 
 def test_secret_id_default_comes_from_webhook_secret_id(monkeypatch):

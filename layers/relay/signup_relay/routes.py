@@ -131,6 +131,8 @@ class Route(_Strict):
     custom_fields: dict[str, str] = Field(default_factory=dict)  # form field -> CC custom field name
     consent_custom_fields: EvidenceFields | None = None
     record_consent_note: bool = True
+    # sign_up_form cannot carry notes: writing the note there costs a GET + merged PUT more (2 calls).
+    consent_note_on_sign_up_form: bool = False
     create_missing_lists: bool = False
     create_missing_custom_fields: bool = False
     create_missing_tags: bool = True
@@ -159,6 +161,7 @@ class Route(_Strict):
             allow_create_without_consent=self.allow_create_without_consent,
             send_resubscribe_email=self.send_resubscribe_email,
             record_consent_note=self.record_consent_note,
+            consent_note_on_sign_up_form=self.consent_note_on_sign_up_form,
         )
 
 
