@@ -11,11 +11,16 @@ from typing import Any
 import pytest
 
 # What the shell had before the fakes below; only the opt-in tests/e2e (against a deployed stack) put it back.
-REAL_AWS_ENVIRONMENT = {
-    name: os.environ[name]
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION")
-    if name in os.environ
-}
+# The shell's AWS identity, recorded before the fakes below replace it; only the opt-in e2e tests put it back.
+REAL_AWS_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_PROFILE",
+)
+REAL_AWS_ENVIRONMENT = {name: os.environ[name] for name in REAL_AWS_VARIABLES if name in os.environ}
 
 # Set before anything imports boto3: no test may reach a real AWS account.
 os.environ.update(

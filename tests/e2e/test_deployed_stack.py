@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REAL_AWS_ENVIRONMENT
+from tests.conftest import REAL_AWS_ENVIRONMENT, REAL_AWS_VARIABLES
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +58,7 @@ def deployed_stack() -> Iterator[DeployedStack]:
     if not token:
         pytest.fail("E2E_ROUTE_TOKEN is not set: the token of E2E_ROUTE (a generic route) is needed to post")
     with pytest.MonkeyPatch.context() as patch:
-        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION"):
+        for name in REAL_AWS_VARIABLES:
             if name in REAL_AWS_ENVIRONMENT:
                 patch.setenv(name, REAL_AWS_ENVIRONMENT[name])
             else:
