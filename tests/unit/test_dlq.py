@@ -416,7 +416,7 @@ def test_upsert_and_redriven_signups_replay_with_their_current_route_options_and
                     "source": "generic",
                     "consent": "implicit",
                     "create_missing_lists": True,
-                    "account": "signup-relay/other-account",
+                    "account": "signup-relay/constant-contact/other-account",
                 }
             }
         }
@@ -429,7 +429,10 @@ def test_upsert_and_redriven_signups_replay_with_their_current_route_options_and
     # replay says where the options came from
     queued = [QueuedSignup.model_validate_json(m["Body"]) for m in queues.drain(queues.resources.queue_url)]
     bodies = {body.id: body for body in queued}
-    expected_update = {"options": fixed.get("generic").options, "account": "signup-relay/other-account"}
+    expected_update = {
+        "options": fixed.get("generic").options,
+        "account": "signup-relay/constant-contact/other-account",
+    }
     assert bodies["generic:d-1"].signup == ADA.model_copy(update=expected_update)
     assert bodies["generic:d-9"].signup == redriven.signup.model_copy(update=expected_update)
     assert bodies["generic:d-1"].signup.options.create_missing_lists is True

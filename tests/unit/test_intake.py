@@ -25,7 +25,11 @@ from signup_relay.routes import Routes
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 ROUTES = Routes.model_validate(
-    {"routes": {"generic": {"source": "generic", "secret": {"id": "hooks"}, "consent": "implicit"}}}
+    {
+        "routes": {
+            "generic": {"source": "generic", "secret": {"id": "signup-relay/webhooks/hooks"}, "consent": "implicit"}
+        }
+    }
 )
 
 

@@ -33,7 +33,11 @@ ROUTES = parse_routes(
     {
         "routes": {
             "generic": {"source": "generic", "consent": "implicit"},
-            "custom": {"source": "generic", "consent": "implicit", "secret": {"id": "other/secret", "key": "k1"}},
+            "custom": {
+                "source": "generic",
+                "consent": "implicit",
+                "secret": {"id": "signup-relay/webhooks/other", "key": "k1"},
+            },
             "plain": {"source": "generic", "consent": "implicit"},
             "signed": {"source": "standard_webhooks", "consent": "implicit"},
         }
@@ -63,7 +67,7 @@ def test_each_route_secret_comes_from_the_override_then_the_demo_file_then_the_l
             "plain": LOCAL_DEFAULT_WEBHOOK_SECRET,
             "signed": LOCAL_DEFAULT_STANDARD_WEBHOOKS_SECRET,
         },
-        "other/secret": {"k1": "custom-secret"},
+        "signup-relay/webhooks/other": {"k1": "custom-secret"},
     }
     # and only the documented defaults are ever shown
     assert "custom-secret" not in found["custom"].describe()

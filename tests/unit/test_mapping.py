@@ -415,12 +415,12 @@ def test_route_options_account_and_route_name_are_carried():
         "allow_create_without_consent": True,
         "send_resubscribe_email": True,
         "record_consent_note": False,
-        "account": "acme/cc",
+        "account": "signup-relay/constant-contact/acme",
     }
     signup = signup_of(("email", "a@example.com"), route_body=body)
     assert signup.options.create_missing_lists and signup.options.allow_create_without_consent
     assert signup.options.send_resubscribe_email and not signup.options.record_consent_note
-    assert (signup.account, signup.route) == ("acme/cc", "form")
+    assert (signup.account, signup.route) == ("signup-relay/constant-contact/acme", "form")
 
 
 def test_delivery_id_is_namespaced_by_route():

@@ -65,9 +65,9 @@ def test_secret_id_default_comes_from_webhook_secret_id(monkeypatch):
 
 def test_explicit_secret_reference_is_kept():
     # Given a route naming its secret and key
-    route = parse_routes(_routes(secret={"id": "other/secret", "key": "typeform"})).get("news")
+    route = parse_routes(_routes(secret={"id": "signup-relay/webhooks/other", "key": "typeform"})).get("news")
     # Then
-    assert (route.secret.secret_id, route.secret.key) == ("other/secret", "typeform")
+    assert (route.secret.secret_id, route.secret.key) == ("signup-relay/webhooks/other", "typeform")
 
 
 def test_consent_modes():

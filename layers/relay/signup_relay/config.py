@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -72,3 +73,27 @@ def get_settings() -> Settings:
         cc_rate_limit_per_second=rate_limit,
         upsert_max_concurrency=max_concurrency,
     )
+
+
+_ARN_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
+
+
+def secret_in_family(secret_id: str, base: str) -> bool:
+    """Whether `secret_id` is `base` or a secret named `<base>/<name>` (a name or that secret's ARN).
+
+    The deployed stack grants access to exactly these: CcSecretId and the accounts under it (upsert reads,
+    token refresh writes and refreshes hourly), WebhookSecretId and the webhook secrets under it (receive
+    reads). An ARN `base` has no family (its random suffix cannot prefix other names): only itself.
+    """
+    if secret_id == base:
+        return True
+    if not secret_id or not base or base.startswith("arn:"):
+        return False
+    name = secret_id
+    if secret_id.startswith("arn:"):
+        _, found, name = secret_id.partition(":secret:")
+        if not found:
+            return False
+        if _ARN_SUFFIX.sub("", name) == base:
+            return True
+    return name.startswith(f"{base}/") and len(name) > len(base) + 1

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from signup_relay.config import get_settings
+from signup_relay.config import get_settings, secret_in_family
 from signup_relay.errors import ConfigError, UnknownRouteError
 from signup_relay.models import Consent, UpsertOptions
 
@@ -46,11 +46,31 @@ def _default_secret_id() -> str:
     return get_settings().webhook_secret_id
 
 
+def _in_family(secret_id: str, base: str, variable: str, parameter: str) -> str:
+    """`secret_id` if the deployed stack can use it: `base` or `<base>/<name>` (IAM grants exactly those)."""
+    if secret_in_family(secret_id, base):
+        return secret_id
+    if base.startswith("arn:"):
+        raise ValueError(
+            f"{secret_id!r} is not {variable} ({base!r}); with the {parameter} parameter given as an ARN the stack "
+            f"can use no other secret: give {parameter} as a secret name to use secrets named '<name>/...'"
+        )
+    raise ValueError(
+        f"{secret_id!r} is outside {variable}: name it {base!r} or '{base}/<name>' (the deployed stack's IAM "
+        f"policies cover {parameter} and the secrets under '{base}/', nothing else)"
+    )
+
+
 class SecretRef(_Strict):
     """Where a route's webhook secret lives: `key` inside the JSON Secrets Manager secret `id`."""
 
     secret_id: str = Field(default_factory=_default_secret_id, alias="id", min_length=1)
     key: str = Field(default="", min_length=0)
+
+    @field_validator("secret_id")
+    @classmethod
+    def _deployable(cls, secret_id: str) -> str:
+        return _in_family(secret_id, get_settings().webhook_secret_id, "WEBHOOK_SECRET_ID", "WebhookSecretId")
 
     @model_validator(mode="before")
     @classmethod
@@ -143,7 +163,15 @@ class Route(_Strict):
     phone_kind: Literal["home", "work", "mobile", "other"] = "mobile"
     address_kind: Literal["home", "work", "other"] = "home"
     form_name: str | None = None  # names the form in consent evidence when the payload does not
-    account: str | None = None  # Constant Contact secret id; None = CC_SECRET_ID
+    account: str | None = None  # Constant Contact secret id: None = CC_SECRET_ID, else '<CC_SECRET_ID>/<name>'
+
+    @field_validator("account")
+    @classmethod
+    def _deployable_account(cls, account: str | None) -> str | None:
+        # Under CC_SECRET_ID: upsert may read it, token refresh may write it and refreshes it every hour.
+        if account is None:
+            return None
+        return _in_family(account, get_settings().cc_secret_id, "CC_SECRET_ID", "CcSecretId")
 
     @field_validator("lists", "tags")
     @classmethod
