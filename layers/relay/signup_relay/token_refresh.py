@@ -47,6 +47,7 @@ from botocore.exceptions import (
 )
 from pydantic import BaseModel, ConfigDict, Field
 
+from signup_relay.config import secret_in_family
 from signup_relay.errors import (
     AuthError,
     ConfigError,
@@ -404,6 +405,21 @@ class StagedSecretStore:
         except (ClientError, *_RETRYABLE_EXCEPTIONS):
             logger.info("could not clear the pending stage; the next run will", extra={"secret_id": secret_id})
 
+    def list_accounts(self, base: str) -> list[str]:
+        """Names of the secrets under `<base>/` (the other accounts' OAuth secrets), sorted; not `base` itself.
+
+        ListSecrets sees names and metadata only, never values; the name filter is a case-sensitive prefix
+        match, checked again here so `<base>-old` or `<base>x` never count.
+        """
+        names: list[str] = []
+        kwargs: dict[str, Any] = {"Filters": [{"Key": "name", "Values": [f"{base}/"]}], "MaxResults": 100}
+        while True:
+            page = self._call(self._client.list_secrets, **kwargs)
+            names += [str(s["Name"]) for s in page.get("SecretList", []) if secret_in_family(str(s["Name"]), base)]
+            if not page.get("NextToken"):
+                return sorted(set(names) - {base})
+            kwargs["NextToken"] = page["NextToken"]
+
     def write_current(self, secret_id: str, data: Mapping[str, Any], *, description: str = "") -> str:
         """Create the secret, or put `data` as its new AWSCURRENT version (the `connect` CLI)."""
         body = json.dumps(data, sort_keys=True)
@@ -748,13 +764,27 @@ def handle_refresh_event(
     *,
     refresh: Callable[[RefreshRequest], RefreshOutcome],
     default_secret_ids: Iterable[str],
+    more_secret_ids: Callable[[], Iterable[str]] | None = None,
 ) -> dict[str, Any]:
-    """Scheduled run (every account, ahead of expiry / keep-alive) or on-demand run (one account)."""
+    """Scheduled run (every account, ahead of expiry / keep-alive) or on-demand run (one account).
+
+    A scheduled run covers the event's `secret_ids`, else `default_secret_ids` plus what `more_secret_ids()`
+    finds (the accounts under CC_SECRET_ID). If that lookup fails, the defaults are still refreshed and the
+    run fails afterwards.
+    """
     if _is_scheduled(event):
-        secret_ids = list(dict.fromkeys(event.get("secret_ids") or default_secret_ids))
+        secret_ids = list(event.get("secret_ids") or default_secret_ids)
         results: list[dict[str, Any]] = []
         failures: list[Exception] = []
-        for secret_id in secret_ids:
+        if not event.get("secret_ids") and more_secret_ids is not None:
+            try:
+                secret_ids += list(more_secret_ids())
+            except (ClientError, *_RETRYABLE_EXCEPTIONS) as exc:
+                code = _error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+                logger.error("could not list the other accounts' secrets", extra={"error": code})
+                failures.append(TransientError(f"listing the account secrets failed: {code}"))
+                results.append({"secret_id": "(other accounts)", "action": "failed", "error": "list_secrets"})
+        for secret_id in dict.fromkeys(secret_ids):
             try:
                 results.append(refresh(RefreshRequest(secret_id)).as_dict())
             except (ReauthorizationRequiredError, ConfigError, TransientError) as exc:
@@ -826,15 +856,23 @@ def clear_caches() -> None:
 def run_token_refresh(
     event: Mapping[str, Any], *, metrics: MetricSink | None = None, time_left: Callable[[], float] | None = None
 ) -> dict[str, Any]:
-    """The token_refresh function's one call: a scheduled run over CC_SECRET_ID (or the event's `secret_ids`),
-    or an on-demand run for one account."""
+    """The token_refresh function's one call: a scheduled run over CC_SECRET_ID and every account secret named
+    `<CC_SECRET_ID>/<name>` (or the event's `secret_ids`), or an on-demand run for one account.
+
+    The accounts are found by listing secret names under that prefix, so a `make connect --secret-id` is kept
+    alive from the next hourly run on, with no parameter to update; IAM lets this function read and write
+    exactly that family (template.yaml).
+    """
     from signup_relay.config import get_settings
 
     writer = get_single_writer()
     if metrics is not None:
         writer.metrics = metrics  # the container's one Powertools Metrics, flushed by the handler
+    base = get_settings().cc_secret_id
     return handle_refresh_event(
         event,
         refresh=lambda request: writer.refresh(request, time_left=time_left),
-        default_secret_ids=[get_settings().cc_secret_id],
+        default_secret_ids=[base],
+        # An ARN has no family (see config.secret_in_family): then CC_SECRET_ID is the only account.
+        more_secret_ids=None if base.startswith("arn:") else lambda: writer.store.list_accounts(base),
     )
