@@ -193,9 +193,15 @@ def build_sign_up_form_body(signup: Signup, email: str, ids: ResolvedIds) -> dic
         body["street_address"] = {"kind": signup.address.kind if signup.address else "home", **parts}
     if birthday := _new_birthday(signup):
         body["birthday_month"], body["birthday_day"] = birthday
-    body["list_memberships"] = list(ids.list_ids)
+    # Bounded like the PUT body (found by a property test): a form's free list field can name more lists than
+    # the schema's 1-50, and a contact holds at most 25 custom fields; refused before the call, not by a 400.
+    body["list_memberships"] = _bounded(list(ids.list_ids), MAX_LISTS, "list memberships")
     if ids.custom_field_values:
-        body["custom_fields"] = [{"custom_field_id": k, "value": v} for k, v in ids.custom_field_values.items()]
+        body["custom_fields"] = _bounded(
+            [{"custom_field_id": k, "value": v} for k, v in ids.custom_field_values.items()],
+            MAX_CUSTOM_FIELDS,
+            "custom fields",
+        )
     return body
 
 
@@ -211,7 +217,12 @@ def build_create_body(
     if birthday := _new_birthday(signup):
         body["birthday_month"], body["birthday_day"] = birthday
     if ids.custom_field_values:
-        body["custom_fields"] = [{"custom_field_id": k, "value": v} for k, v in ids.custom_field_values.items()]
+        # Bounded like merge_custom_fields (found by a property test): 26+ mapped fields meant a 400 from the API.
+        body["custom_fields"] = _bounded(
+            [{"custom_field_id": k, "value": v} for k, v in ids.custom_field_values.items()],
+            MAX_CUSTOM_FIELDS,
+            "custom fields",
+        )
     if phone := _clean(signup.phone):
         body["phone_numbers"] = [{"phone_number": phone, "kind": signup.phone_kind}]
     if parts := _address_parts(signup.address):
