@@ -482,6 +482,8 @@ def test_upsert_sends_each_body_where_the_policy_allows(
                 assert body["email_address"]["permission_to_send"] == stored_permission
             if stored_permission == "unsubscribed":
                 assert "list_memberships" not in body
+            elif "list_memberships" in body:
+                assert set(body["list_memberships"]) >= set(existing.get("list_memberships") or []) | set(lists)
     # and a deleted contact who had unsubscribed is never revived without explicit consent
     if state is ContactState.DELETED_UNSUBSCRIBED and signup.consent is not Consent.EXPLICIT:
         assert not [op for op, _ in client.writes if op in ("update", "sign_up_form", "create")]
