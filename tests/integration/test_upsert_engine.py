@@ -351,6 +351,23 @@ def test_tags_after_sign_up_form_arrive_through_the_taggings_activity(cc: Engine
     assert cc.stored("tagged@example.com")["taggings"] == [vip]
 
 
+def test_bulk_json_import_and_its_activity_status(cc: Engine) -> None:
+    # Given an unsubscribed contact, and the client the engine uses
+    cc.sandbox.seed_contact("gone@example.com", lists=["Events"], permission_to_send="unsubscribed")
+    client = engine.get_upserter().client
+    # When two rows are imported onto News, one of them the unsubscribed contact
+    rows = [{"email": "bulk@example.com", "first_name": "Bulk"}, {"email": "gone@example.com"}]
+    activity = client.import_contacts_json(rows, [cc.news])
+    # Then the activity's status can be followed to completion
+    status = client.get_activity(activity["activity_id"])
+    assert status["state"] == "completed", status
+    assert status["status"]["cannot_add_to_list_count"] == 1
+    # And the new contact is implicit on News, while the unsubscribed one stays off the list
+    new = cc.stored("bulk@example.com")
+    assert new["email_address"]["permission_to_send"] == "implicit" and new["list_memberships"] == [cc.news]
+    assert cc.stored("gone@example.com")["list_memberships"] == [cc.events]
+
+
 # --- names ----------------------------------------------------------------------------------------------
 
 

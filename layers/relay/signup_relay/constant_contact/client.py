@@ -339,6 +339,10 @@ class ConstantContactClient:
             self.request("activities.taggings_add", "POST", "activities/contacts_taggings_add", json_body=body) or {}
         )
 
+    def get_activity(self, activity_id: str) -> dict[str, Any]:
+        """GET /activities/{id}: a bulk activity's state (initialized, processing, completed, ...) and counters."""
+        return dict(self.request("activities.get", "GET", f"activities/{activity_id}") or {})
+
 
 def _decode(response: requests.Response) -> Any:
     if not response.content:
