@@ -57,6 +57,23 @@ def create_queues(
     return LocalResources(queue_url=queue_url, dlq_url=dlq_url, parameters=parameters)
 
 
+def peek_messages(url: str, *, client: Any | None = None) -> list[dict[str, Any]]:
+    """Every message on a queue with its system attributes, received and then made visible again at once."""
+    sqs = client or boto3.client("sqs")
+    found: dict[str, dict[str, Any]] = {}
+    while True:
+        batch = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30, MessageSystemAttributeNames=["All"]
+        ).get("Messages", [])
+        if not batch:
+            break
+        for message in batch:
+            found.setdefault(message["MessageId"], message)
+    for message in found.values():
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+    return list(found.values())
+
+
 def put_secret(secret_id: str, value: dict[str, Any]) -> None:
     """Create the JSON secret, or store a new version when it exists."""
     client = boto3.client("secretsmanager")

@@ -524,22 +524,12 @@ class LocalStack:
 
     def dlq_messages(self) -> list[dict[str, Any]]:
         """Every DLQ message decoded (FailureRecord JSON, or a bare redriven QueuedSignup), left in the DLQ."""
-        found: dict[str, dict[str, Any]] = {}
+        from local.aws_resources import peek_messages
+
         with self._state_lock:
-            while True:
-                batch = self._sqs.receive_message(
-                    QueueUrl=self.resources.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=30
-                ).get("Messages", [])
-                if not batch:
-                    break
-                for message in batch:
-                    found.setdefault(message["MessageId"], message)
-            for message in found.values():
-                self._sqs.change_message_visibility(
-                    QueueUrl=self.resources.dlq_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                )
+            messages = peek_messages(self.resources.dlq_url, client=self._sqs)
         records = []
-        for message in found.values():
+        for message in messages:
             try:
                 records.append(json.loads(message["Body"]))
             except ValueError:

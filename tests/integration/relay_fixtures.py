@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
@@ -16,6 +15,7 @@ from local.aws_resources import (
     create_queues,
     demo_webhook_secrets,
     handler_environment,
+    peek_messages,
     put_secret,
     reset_relay_caches,
 )
@@ -56,22 +56,5 @@ def relay_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
         reset_relay_caches()
 
 
-def queued_messages(url: str) -> list[dict[str, Any]]:
-    """Every message on a queue (received, then made visible again), with its system attributes."""
-    sqs = boto3.client("sqs")
-    found: dict[str, dict[str, Any]] = {}
-    while True:
-        batch = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30, MessageSystemAttributeNames=["All"]
-        ).get("Messages", [])
-        if not batch:
-            break
-        for message in batch:
-            found.setdefault(message["MessageId"], message)
-    for message in found.values():
-        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
-    return list(found.values())
-
-
 def dlq_records(url: str) -> list[dict[str, Any]]:
-    return [json.loads(message["Body"]) for message in queued_messages(url)]
+    return [json.loads(message["Body"]) for message in peek_messages(url)]

@@ -17,14 +17,14 @@ from botocore.stub import Stubber
 
 from functions.receive import app as receive_app
 from functions.upsert import app as upsert_app
-from local.aws_resources import LocalResources, constant_contact_secret, put_secret, reset_relay_caches
+from local.aws_resources import LocalResources, constant_contact_secret, peek_messages, put_secret, reset_relay_caches
 from local.cc_sandbox import Sandbox
 from local.demo import send
 from local.stack import LocalStack, sqs_event
 from signup_relay import dlq
 from signup_relay.aws import dlq_reader
 from tests.conftest import load_event
-from tests.integration.relay_fixtures import dlq_records, queued_messages
+from tests.integration.relay_fixtures import dlq_records
 
 # The generic route may not create lists: a sign-up choosing "events" is rejected while the list is missing.
 STRICT_ROUTES = """
@@ -217,7 +217,7 @@ def test_a_record_that_still_fails_stays_in_the_dlq_with_its_new_reason(relay, l
     assert text.splitlines()[0].startswith("still failing ")
     assert "email: missing" in text
     assert text.splitlines()[-1] == "replay: 1 still failing"
-    assert queued_messages(resources.queue_url) == []
+    assert peek_messages(resources.queue_url) == []
     [record] = dlq_records(resources.dlq_url)
     assert (record["stage"], record["error_class"], record["attempts"]) == ("receive", "invalid_submission", 2)
     assert "email" in record["field_errors"]
@@ -239,7 +239,7 @@ def test_dry_run_changes_nothing(relay, lambda_context, capsys):
     assert code == 1
     assert text.splitlines()[-1] == "dry run, nothing changed: 1 would replay, 1 would still fail"
     assert sorted(map(json.dumps, dlq_records(resources.dlq_url))) == sorted(map(json.dumps, before))
-    assert queued_messages(resources.queue_url) == []
+    assert peek_messages(resources.queue_url) == []
     assert sandbox.contact_by_email("ada.lovelace@example.com") is None
 
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from functions.receive import app
-from local.aws_resources import LocalResources
+from local.aws_resources import LocalResources, peek_messages
 from signup_relay.observability import logger
 from tests.conftest import load_event
-from tests.integration.relay_fixtures import FakeLambdaContext, dlq_records, queued_messages
+from tests.integration.relay_fixtures import FakeLambdaContext, dlq_records
 
 TOKEN = "demo-generic-token-3f9a1c7e5b2d4f60"
 
@@ -37,7 +37,7 @@ def test_signup_is_queued_with_contact_group_and_delivery_id(relay_aws: LocalRes
 
     # Then the sender gets 200 with the delivery id, and one FIFO message is queued for that contact
     assert (status, body) == (200, {"accepted": True, "id": "generic:zap-run-6f1d2c0a-0001"})
-    [message] = queued_messages(relay_aws.queue_url)
+    [message] = peek_messages(relay_aws.queue_url)
     assert message["Attributes"]["MessageGroupId"] == email_key("ada.lovelace@example.com")
     assert message["Attributes"]["MessageDeduplicationId"] == "generic:zap-run-6f1d2c0a-0001"
     queued = json.loads(message["Body"])
@@ -57,7 +57,7 @@ def test_redelivery_answers_the_same_id_and_is_not_queued_twice(relay_aws: Local
 
     # Then both answers are 200 with the same id and the queue holds one message
     assert first == second == (200, {"accepted": True, "id": "generic:zap-run-6f1d2c0a-0001"})
-    assert len(queued_messages(relay_aws.queue_url)) == 1
+    assert len(peek_messages(relay_aws.queue_url)) == 1
 
 
 def test_base64_multipart_body_is_decoded_before_parsing(relay_aws: LocalResources, lambda_context):
@@ -71,7 +71,7 @@ def test_base64_multipart_body_is_decoded_before_parsing(relay_aws: LocalResourc
     # Then it is accepted under the hash of the raw body (no delivery id) and the fields were read
     raw = base64.b64decode(event["body"])
     assert (status, body) == (200, {"accepted": True, "id": hashlib.sha256(raw).hexdigest()})
-    [message] = queued_messages(relay_aws.queue_url)
+    [message] = peek_messages(relay_aws.queue_url)
     signup = json.loads(message["Body"])["signup"]
     assert (signup["email"], signup["first_name"], signup["last_name"]) == (
         "grace.hopper@example.org",
@@ -89,7 +89,7 @@ def test_token_in_the_query_string_authenticates(relay_aws: LocalResources, lamb
 
     # Then it is accepted
     assert status == 200 and body["accepted"] is True
-    assert len(queued_messages(relay_aws.queue_url)) == 1
+    assert len(peek_messages(relay_aws.queue_url)) == 1
 
 
 @pytest.mark.parametrize(
@@ -112,7 +112,7 @@ def test_authenticated_but_unusable_deliveries_are_kept_in_the_dlq(
     # Then the sender gets the status with the reason, nothing is queued, and the DLQ keeps it without the token
     assert answered == status
     assert body["error"] == error_class
-    assert queued_messages(relay_aws.queue_url) == []
+    assert peek_messages(relay_aws.queue_url) == []
     [record] = dlq_records(relay_aws.dlq_url)
     assert (record["stage"], record["route"], record["error_class"]) == ("receive", "generic", error_class)
     assert base64.b64decode(record["body_base64"]).decode() == event["body"]
@@ -164,7 +164,7 @@ def test_unauthenticated_or_unrouted_deliveries_store_nothing(
 
     # Then the sender gets the status and nothing is queued or kept
     assert (answered, body["error"]) == (status, error_class)
-    assert queued_messages(relay_aws.queue_url) == []
+    assert peek_messages(relay_aws.queue_url) == []
     assert dlq_records(relay_aws.dlq_url) == []
 
 
@@ -179,7 +179,7 @@ def test_body_over_the_limit_is_refused_with_413(
 
     # Then it answers 413 and queues nothing
     assert (status, body["error"]) == (413, "payload_too_large")
-    assert queued_messages(relay_aws.queue_url) == []
+    assert peek_messages(relay_aws.queue_url) == []
 
 
 def test_queue_unavailable_answers_503_so_the_sender_retries(
