@@ -22,6 +22,7 @@ from signup_relay.policy import (
     merge_phone_numbers,
     merge_street_addresses,
 )
+from tests.unit.cc_schemas import POST_PROPERTIES, PUT_PROPERTIES, SIGN_UP_FORM_PROPERTIES
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "cc"
 OLD_LIST = "list-old-0000-0000-0000-000000000001"
@@ -31,42 +32,6 @@ CF_TIER = "cf-000000-0000-0000-0000-000000000002"
 CF_SOURCE = "cf-000000-0000-0000-0000-000000000003"
 OLD_TAG = "tag-old-0000-0000-0000-000000000001"
 NEW_TAG = "tag-new-0000-0000-0000-000000000002"
-
-# Property names of the V3 request schemas (constant-contact-v3-swagger.yaml).
-PUT_PROPERTIES = {
-    "email_address",
-    "first_name",
-    "last_name",
-    "job_title",
-    "company_name",
-    "birthday_month",
-    "birthday_day",
-    "anniversary",
-    "update_source",
-    "custom_fields",
-    "phone_numbers",
-    "street_addresses",
-    "list_memberships",
-    "taggings",
-    "notes",
-    "sms_channel",
-}
-POST_PROPERTIES = (PUT_PROPERTIES - {"update_source"}) | {"create_source"}
-SIGN_UP_FORM_PROPERTIES = {
-    "email_address",
-    "first_name",
-    "last_name",
-    "job_title",
-    "company_name",
-    "phone_number",
-    "list_memberships",
-    "custom_fields",
-    "anniversary",
-    "birthday_month",
-    "birthday_day",
-    "street_address",
-    "sms_channel",
-}
 
 
 @pytest.fixture

@@ -42,6 +42,7 @@ from signup_relay.policy import (
     contact_state,
     upsert_contact,
 )
+from tests.unit.cc_schemas import SIGN_UP_FORM_PROPERTIES
 
 PERMISSIONS = ("explicit", "implicit", "not_set", "pending_confirmation", "temp_hold", "unsubscribed")
 PHONE_KINDS = ("home", "work", "mobile", "other")
@@ -50,20 +51,6 @@ ADDRESS_KINDS = ("home", "work", "other")
 LIST_IDS = [f"list-{i:04d}" for i in range(60)]
 TAG_IDS = [f"tag-{i:04d}" for i in range(60)]
 FIELD_IDS = [f"cf-{i:04d}" for i in range(30)]
-SIGN_UP_FORM_KEYS = {
-    "email_address",
-    "first_name",
-    "last_name",
-    "job_title",
-    "company_name",
-    "phone_number",
-    "street_address",
-    "anniversary",
-    "birthday_month",
-    "birthday_day",
-    "list_memberships",
-    "custom_fields",
-}
 SIGN_UP_FORM_TEXT_LIMITS = {"first_name": 50, "last_name": 50, "job_title": 50, "company_name": 50, "phone_number": 25}
 CLEAR_NAMES = (*TEXT_FIELDS, *sorted(BIRTHDAY_CLEAR_NAMES), "phone", "address", "not_a_field")
 PROFILE = settings(max_examples=80, deadline=None)
@@ -348,7 +335,7 @@ def test_sign_up_form_body_stays_inside_its_schema(signup: Signup, ids: Resolved
         assert len(ids.list_ids) > MAX_LISTS or len(ids.custom_field_values) > MAX_CUSTOM_FIELDS
         return
     # Then only schema properties, the email as a string of <= 50 characters, 1-50 lists, <= 25 custom fields
-    assert set(body) <= SIGN_UP_FORM_KEYS
+    assert set(body) <= SIGN_UP_FORM_PROPERTIES - {"sms_channel"}  # the relay collects no SMS consent
     assert isinstance(body["email_address"], str) and len(body["email_address"]) <= SIGN_UP_FORM_MAX_EMAIL
     assert 1 <= len(body["list_memberships"]) <= MAX_LISTS
     assert len(body.get("custom_fields", [])) <= MAX_CUSTOM_FIELDS
