@@ -27,9 +27,20 @@ class FakeLambdaContext:
     memory_limit_in_mb: int = 512
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:signup-relay-test"
     aws_request_id: str = "52fdfc07-2182-454f-963f-5f0f9a621d72"
+    remaining_millis: int = 20_000
 
     def get_remaining_time_in_millis(self) -> int:
-        return 20_000
+        return self.remaining_millis
+
+
+def token_refresh_context() -> FakeLambdaContext:
+    """The TokenRefreshFunction's context: a fresh invocation with its 60 s timeout (template.yaml) ahead."""
+    return FakeLambdaContext(
+        function_name="signup-relay-TokenRefreshFunction",
+        memory_limit_in_mb=256,
+        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:signup-relay-TokenRefreshFunction",
+        remaining_millis=60_000,
+    )
 
 
 @pytest.fixture

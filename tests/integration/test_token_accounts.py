@@ -20,22 +20,13 @@ from signup_relay import token_refresh
 from signup_relay.config import get_settings
 from signup_relay.errors import TransientError
 from signup_relay.token_refresh import StagedSecretStore
+from tests.integration.relay_fixtures import token_refresh_context
 from tests.oauth_secret import seed_oauth_secret
 
 BASE = "signup-relay/constant-contact"
 ACCOUNTS = [f"{BASE}/acme", f"{BASE}/beta"]
 NOT_ACCOUNTS = [f"{BASE}-old", f"{BASE}x/acme", "other/constant-contact"]  # outside the IAM family
 SCHEDULED = {"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
-
-
-class FakeContext:
-    function_name = "signup-relay-TokenRefreshFunction"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:signup-relay-TokenRefreshFunction"
-    aws_request_id = "req-accounts"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
 
 
 def _forget_wiring() -> None:
@@ -79,7 +70,7 @@ def test_the_scheduled_run_refreshes_cc_secret_id_and_every_account_under_it(san
     before = {secret_id: _secret(secrets, secret_id) for secret_id in [BASE, *ACCOUNTS, *NOT_ACCOUNTS]}
 
     # When EventBridge's hourly schedule invokes the function (no secret_ids in the event)
-    answer = token_refresh_app.lambda_handler(SCHEDULED, FakeContext())
+    answer = token_refresh_app.lambda_handler(SCHEDULED, token_refresh_context())
 
     # Then every account in the family was refreshed, each with its own new working pair
     assert {r["secret_id"]: r["action"] for r in answer["results"]} == {
@@ -98,12 +89,12 @@ def test_an_account_connected_later_is_found_by_the_next_run_and_fresh_ones_are_
     sandbox: Sandbox, secrets: Any
 ) -> None:
     # Given a run that refreshed every account
-    token_refresh_app.lambda_handler(SCHEDULED, FakeContext())
+    token_refresh_app.lambda_handler(SCHEDULED, token_refresh_context())
     # ... and an account connected since (`make connect ARGS="--secret-id <CC_SECRET_ID>/late"`)
     seed_oauth_secret(sandbox, f"{BASE}/late", expires_in=600)
 
     # When the next hourly run comes
-    answer = token_refresh_app.lambda_handler(SCHEDULED, FakeContext())
+    answer = token_refresh_app.lambda_handler(SCHEDULED, token_refresh_context())
 
     # Then it refreshed the new account and skipped the ones refreshed an hour ago
     actions = {r["secret_id"]: (r["action"], r["reason"]) for r in answer["results"]}
@@ -140,7 +131,7 @@ def test_a_failed_listing_still_refreshes_cc_secret_id_then_fails_loudly(
 
     # When the scheduled run comes / Then the invocation fails (the TokenRefreshErrors alarm counts it) ...
     with pytest.raises(TransientError, match="AccessDeniedException"):
-        token_refresh_app.lambda_handler(SCHEDULED, FakeContext())
+        token_refresh_app.lambda_handler(SCHEDULED, token_refresh_context())
     # ... after CC_SECRET_ID was refreshed all the same
     assert _secret(secrets, BASE)["refresh_token"] != before["refresh_token"]
 
@@ -150,7 +141,7 @@ def test_an_event_naming_secret_ids_refreshes_exactly_those(secrets: Any) -> Non
     before = {secret_id: _secret(secrets, secret_id) for secret_id in [BASE, *ACCOUNTS]}
 
     # When it runs
-    answer = token_refresh_app.lambda_handler({**SCHEDULED, "secret_ids": [ACCOUNTS[1]]}, FakeContext())
+    answer = token_refresh_app.lambda_handler({**SCHEDULED, "secret_ids": [ACCOUNTS[1]]}, token_refresh_context())
 
     # Then only that account was refreshed; nothing was listed or touched besides
     assert [r["secret_id"] for r in answer["results"]] == [ACCOUNTS[1]]
@@ -172,7 +163,7 @@ def test_with_an_arn_cc_secret_id_only_that_secret_is_refreshed_and_nothing_is_l
     monkeypatch.setattr(StagedSecretStore, "list_accounts", unexpected)
 
     # When the scheduled run comes
-    answer = token_refresh_app.lambda_handler(SCHEDULED, FakeContext())
+    answer = token_refresh_app.lambda_handler(SCHEDULED, token_refresh_context())
 
     # Then it refreshed that one secret
     assert [(r["secret_id"], r["action"]) for r in answer["results"]] == [(arn, "refreshed")]

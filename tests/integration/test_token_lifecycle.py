@@ -41,6 +41,7 @@ from signup_relay.token_refresh import (
     StagedSecretStore,
     fingerprint,
 )
+from tests.integration.relay_fixtures import token_refresh_context
 from tests.oauth_secret import seed_oauth_secret
 
 SECRET_ID = "signup-relay/constant-contact"
@@ -285,16 +286,6 @@ def test_a_crash_before_anything_is_stored_with_rotating_tokens_raises_the_alarm
 # --- the function and the upsert side's refresher -----------------------------------------------------------
 
 
-class FakeContext:
-    function_name = "signup-relay-TokenRefreshFunction"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:signup-relay-TokenRefreshFunction"
-    aws_request_id = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
-
-
 class InProcessLambda:
     """`lambda:Invoke` of the token_refresh handler in this process, with Lambda's error envelope."""
 
@@ -304,7 +295,7 @@ class InProcessLambda:
     def invoke(self, *, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, Any]:  # noqa: N803
         self.payloads.append(Payload)
         try:
-            body = token_refresh_app.lambda_handler(json.loads(Payload), FakeContext())
+            body = token_refresh_app.lambda_handler(json.loads(Payload), token_refresh_context())
         except Exception as exc:
             error = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
             return {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": _Body(json.dumps(error))}
@@ -333,7 +324,7 @@ def test_the_scheduled_function_refreshes_ahead_of_expiry(rotating: Stack, capsy
     before = rotating.secret()
     # When EventBridge's schedule invokes the function
     event = {"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
-    answer = token_refresh_app.lambda_handler(event, FakeContext())
+    answer = token_refresh_app.lambda_handler(event, token_refresh_context())
     # Then it refreshed, recorded the version it replaced, and emitted the TokenRefreshed metric
     secret = rotating.secret()
     assert answer["results"][0]["action"] == "refreshed" and secret["refresh_token"] != before["refresh_token"]
@@ -354,7 +345,9 @@ def test_the_function_emits_the_alarm_metric_on_invalid_grant(
     time.sleep(1.1)  # the token endpoint allows 1 request/s
     # When the scheduled function runs
     with caplog.at_level(logging.INFO), pytest.raises(ReauthorizationRequiredError):
-        token_refresh_app.lambda_handler({"source": "aws.events", "detail-type": "Scheduled Event"}, FakeContext())
+        token_refresh_app.lambda_handler(
+            {"source": "aws.events", "detail-type": "Scheduled Event"}, token_refresh_context()
+        )
     # Then the invocation failed with the alarm metric and one error line telling the operator to reconnect
     output = capsys.readouterr().out
     assert INVALID_GRANT_METRIC in _emitted_metrics(output)
