@@ -106,19 +106,29 @@ def _secret_exists(secrets_client: Any) -> bool:
     return bool(secrets_client.list_secrets()["SecretList"])
 
 
+def _connect_fails(
+    options: ConnectOptions, secrets_client: Any, *, out: io.StringIO | None = None, **person: Any
+) -> ConnectError:
+    """Run connect to the ConnectError it must end in (the person's `clock` or `open_url`), for its message."""
+    with pytest.raises(ConnectError) as raised:
+        connect(options, http=requests.Session(), secrets_client=secrets_client, out=out or io.StringIO(), **person)
+    return raised.value
+
+
+def _visit_on_first_wait(person: PersonAtTheBrowser, wait: int) -> float:
+    """The person opens the verification page during the first poll interval (approving or denying there)."""
+    if wait == 1:
+        person.visit_verification_page()
+    return -1
+
+
 # --- device flow ------------------------------------------------------------------------------------
 
 
 def test_device_flow_approved_stores_a_secret_that_works_and_refreshes(sandbox: Sandbox, secrets_client: Any) -> None:
     # Given a person who approves the code on the verification page while connect polls
     out = io.StringIO()
-
-    def approve_on_first_wait(person: PersonAtTheBrowser, wait: int) -> float:
-        if wait == 1:
-            person.visit_verification_page()
-        return -1
-
-    person = PersonAtTheBrowser(sandbox, out, approve_on_first_wait)
+    person = PersonAtTheBrowser(sandbox, out, _visit_on_first_wait)
     # When connect runs the device flow (a public client: no secret)
     connect(_options(sandbox), http=requests.Session(), secrets_client=secrets_client, clock=person, out=out)
     # Then it printed the URL and code, stored the design §7 secret, and the access token works
@@ -171,23 +181,12 @@ def test_device_flow_denied_says_so_and_stores_nothing(sandbox: Sandbox, secrets
     # Given a person who clicks Deny on the verification page
     sandbox.oauth_decision = "deny"
     out = io.StringIO()
-
-    def deny(person: PersonAtTheBrowser, wait: int) -> float:
-        if wait == 1:
-            person.visit_verification_page()
-        return -1
-
     # When connect polls
-    with pytest.raises(ConnectError) as raised:
-        connect(
-            _options(sandbox),
-            http=requests.Session(),
-            secrets_client=secrets_client,
-            clock=PersonAtTheBrowser(sandbox, out, deny),
-            out=out,
-        )
+    error = _connect_fails(
+        _options(sandbox), secrets_client, out=out, clock=PersonAtTheBrowser(sandbox, out, _visit_on_first_wait)
+    )
     # Then the message says access was denied and how to retry; no secret was written
-    assert "denied" in raised.value.message and "Run connect again" in raised.value.message
+    assert "denied" in error.message and "Run connect again" in error.message
     assert not _secret_exists(secrets_client)
 
 
@@ -199,16 +198,11 @@ def test_device_flow_expired_code_says_so_and_stores_nothing(sandbox: Sandbox, s
         return 601.0
 
     # When connect polls
-    with pytest.raises(ConnectError) as raised:
-        connect(
-            _options(sandbox),
-            http=requests.Session(),
-            secrets_client=secrets_client,
-            clock=PersonAtTheBrowser(sandbox, out, walk_away),
-            out=out,
-        )
+    error = _connect_fails(
+        _options(sandbox), secrets_client, out=out, clock=PersonAtTheBrowser(sandbox, out, walk_away)
+    )
     # Then the message says the code expired; no secret was written
-    assert "expired" in raised.value.message and not _secret_exists(secrets_client)
+    assert "expired" in error.message and not _secret_exists(secrets_client)
 
 
 # --- authorization code + PKCE --------------------------------------------------------------------------
@@ -219,93 +213,74 @@ def _follow(url: str) -> None:
     requests.get(url, timeout=5)
 
 
-@pytest.fixture
-def live_sandbox() -> Iterator[Sandbox]:
-    with Sandbox(rate_limit_per_second=0) as running:
-        yield running
-
-
-def test_pkce_flow_approved_updates_an_existing_secret(live_sandbox: Sandbox, secrets_client: Any) -> None:
+def test_pkce_flow_approved_updates_an_existing_secret(cc_sandbox_unthrottled: Sandbox, secrets_client: Any) -> None:
     # Given an existing secret (a previous connection) and a confidential app with a client secret
     secrets_client.create_secret(Name=SECRET_ID, SecretString=json.dumps({"access_token": "old"}))
-    options = _options(live_sandbox, flow="pkce", client_secret=live_sandbox.client_secret)
+    options = _options(cc_sandbox_unthrottled, flow="pkce", client_secret=cc_sandbox_unthrottled.client_secret)
     out = io.StringIO()
     # When connect runs the PKCE flow and the person approves in the browser
     result = connect(options, http=requests.Session(), secrets_client=secrets_client, open_url=_follow, out=out)
     # Then the secret was updated in place with a working token and its client secret
     secret = _stored(secrets_client)
-    assert secret["access_token"] != "old" and _token_works(live_sandbox, secret["access_token"])
-    assert secret["client_secret"] == live_sandbox.client_secret and result.stored_version_id
+    assert secret["access_token"] != "old" and _token_works(cc_sandbox_unthrottled, secret["access_token"])
+    assert secret["client_secret"] == cc_sandbox_unthrottled.client_secret and result.stored_version_id
     assert "code_challenge_method=S256" in out.getvalue() and "offline_access" in out.getvalue()
 
 
-def test_pkce_flow_denied_says_so_and_stores_nothing(live_sandbox: Sandbox, secrets_client: Any) -> None:
+def test_pkce_flow_denied_says_so_and_stores_nothing(cc_sandbox_unthrottled: Sandbox, secrets_client: Any) -> None:
     # Given a person who clicks Deny on the consent page
-    live_sandbox.oauth_decision = "deny"
+    cc_sandbox_unthrottled.oauth_decision = "deny"
     # When connect waits for the redirect
-    with pytest.raises(ConnectError) as raised:
-        connect(
-            _options(live_sandbox, flow="pkce"),
-            http=requests.Session(),
-            secrets_client=secrets_client,
-            open_url=_follow,
-            out=io.StringIO(),
-        )
+    error = _connect_fails(_options(cc_sandbox_unthrottled, flow="pkce"), secrets_client, open_url=_follow)
     # Then the message says access was denied; no secret was written
-    assert "denied" in raised.value.message and not _secret_exists(secrets_client)
+    assert "denied" in error.message and not _secret_exists(secrets_client)
 
 
-def test_pkce_flow_expired_code_says_so_and_stores_nothing(live_sandbox: Sandbox, secrets_client: Any) -> None:
+def test_pkce_flow_expired_code_says_so_and_stores_nothing(
+    cc_sandbox_unthrottled: Sandbox, secrets_client: Any
+) -> None:
     # Given a person whose redirect arrives after the code's 5 minutes
     def slow_browser(url: str) -> None:
         consent = requests.get(url, allow_redirects=False, timeout=5)
-        live_sandbox.clock.advance(301)
+        cc_sandbox_unthrottled.clock.advance(301)
         requests.get(consent.headers["Location"], timeout=5)
 
     # When connect exchanges the code
-    with pytest.raises(ConnectError) as raised:
-        connect(
-            _options(live_sandbox, flow="pkce"),
-            http=requests.Session(),
-            secrets_client=secrets_client,
-            open_url=slow_browser,
-            out=io.StringIO(),
-        )
+    error = _connect_fails(_options(cc_sandbox_unthrottled, flow="pkce"), secrets_client, open_url=slow_browser)
     # Then the message explains the 5-minute lifetime; no secret was written
-    assert "expired" in raised.value.message and "5 minutes" in raised.value.message
+    assert "expired" in error.message and "5 minutes" in error.message
     assert not _secret_exists(secrets_client)
 
 
-def test_pkce_flow_rejects_a_redirect_with_the_wrong_state(live_sandbox: Sandbox, secrets_client: Any) -> None:
+def test_pkce_flow_rejects_a_redirect_with_the_wrong_state(
+    cc_sandbox_unthrottled: Sandbox, secrets_client: Any
+) -> None:
     # Given a redirect whose state is not the one connect sent (a forged or stale callback)
     def forged(url: str) -> None:
         consent = requests.get(url, allow_redirects=False, timeout=5)
         requests.get(re.sub(r"state=[^&]+", "state=forged", consent.headers["Location"]), timeout=5)
 
     # When connect receives it
-    with pytest.raises(ConnectError) as raised:
-        connect(
-            _options(live_sandbox, flow="pkce"),
-            http=requests.Session(),
-            secrets_client=secrets_client,
-            open_url=forged,
-            out=io.StringIO(),
-        )
+    error = _connect_fails(_options(cc_sandbox_unthrottled, flow="pkce"), secrets_client, open_url=forged)
     # Then the code is not exchanged and nothing is stored
-    assert "state" in raised.value.message and not _secret_exists(secrets_client)
-    assert live_sandbox.token_requests == []
+    assert "state" in error.message and not _secret_exists(secrets_client)
+    assert cc_sandbox_unthrottled.token_requests == []
 
 
-def test_pkce_dry_run_prints_the_secret_with_tokens_masked(live_sandbox: Sandbox, secrets_client: Any) -> None:
+def test_pkce_dry_run_prints_the_secret_with_tokens_masked(
+    cc_sandbox_unthrottled: Sandbox, secrets_client: Any
+) -> None:
     # Given a dry run
     out = io.StringIO()
-    options = _options(live_sandbox, flow="pkce", client_secret=live_sandbox.client_secret, dry_run=True)
+    options = _options(
+        cc_sandbox_unthrottled, flow="pkce", client_secret=cc_sandbox_unthrottled.client_secret, dry_run=True
+    )
     # When connect completes the flow
     result = connect(options, http=requests.Session(), secrets_client=secrets_client, open_url=_follow, out=out)
     # Then it printed every key with the tokens and client secret masked, and stored nothing
     printed = out.getvalue()
     assert "Dry run" in printed and '"refresh_token_type": "rotating"' in printed and "****" in printed
-    for hidden in (result.secret["access_token"], result.secret["refresh_token"], live_sandbox.client_secret):
+    for hidden in (result.secret["access_token"], result.secret["refresh_token"], cc_sandbox_unthrottled.client_secret):
         assert hidden not in printed
     assert not _secret_exists(secrets_client)
 
@@ -313,12 +288,18 @@ def test_pkce_dry_run_prints_the_secret_with_tokens_masked(live_sandbox: Sandbox
 # --- the command line ---------------------------------------------------------------------------------------
 
 
-def test_python_m_signup_relay_connect_runs_the_device_flow_dry_run(live_sandbox: Sandbox) -> None:
+def test_python_m_signup_relay_connect_runs_the_device_flow_dry_run(cc_sandbox_unthrottled: Sandbox) -> None:
     # Given a sandbox that approves device requests at once and polls every second
-    live_sandbox.auto_approve_devices = True
-    live_sandbox.oauth.device_poll_interval = 1
-    args = ["--client-id", live_sandbox.client_id, "--device-url", live_sandbox.device_authorize_url, "--dry-run"]
-    env = {**os.environ, "CC_TOKEN_URL": live_sandbox.token_url, "PYTHONPATH": os.pathsep.join(sys.path)}
+    cc_sandbox_unthrottled.auto_approve_devices = True
+    cc_sandbox_unthrottled.oauth.device_poll_interval = 1
+    args = [
+        "--client-id",
+        cc_sandbox_unthrottled.client_id,
+        "--device-url",
+        cc_sandbox_unthrottled.device_authorize_url,
+        "--dry-run",
+    ]
+    env = {**os.environ, "CC_TOKEN_URL": cc_sandbox_unthrottled.token_url, "PYTHONPATH": os.pathsep.join(sys.path)}
     # When a person runs the module from a shell
     done = subprocess.run(
         [sys.executable, "-m", "signup_relay.connect", *args], env=env, capture_output=True, text=True, timeout=60
@@ -326,5 +307,5 @@ def test_python_m_signup_relay_connect_runs_the_device_flow_dry_run(live_sandbox
     # Then it succeeded, printed the masked secret, and no token leaked to the terminal
     assert done.returncode == 0, done.stderr
     assert "Dry run" in done.stdout and '"access_token": "****' in done.stdout
-    issued = [r for r in live_sandbox.token_requests if r["status"] == 200]
+    issued = [r for r in cc_sandbox_unthrottled.token_requests if r["status"] == 200]
     assert len(issued) == 1 and "eyJ" not in done.stdout
