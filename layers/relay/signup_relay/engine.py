@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from signup_relay import token_refresh
 from signup_relay.config import Settings, get_settings
 from signup_relay.constant_contact.client import ConstantContactClient, Pacer, get_session
 from signup_relay.constant_contact.names import NameDirectory
@@ -41,7 +40,15 @@ def get_refresher() -> Refresher:
 
     TokenRefreshFunction when TOKEN_REFRESH_FUNCTION is set (deployed), else in-process (the local stack).
     """
+    from signup_relay import token_refresh
+
     return token_refresh.get_refresher()
+
+
+def _request_refresh(account_secret_id: str, stale_access_token: str) -> None:
+    # Resolved on the first 401 that survives a re-read, not at wiring: an upsert that never sees one skips the
+    # refresh module's import (~15-25 ms) and, deployed, the Lambda client its refresher creates (~100 ms).
+    get_refresher()(account_secret_id, stale_access_token)
 
 
 def get_upserter(account: str | None = None) -> Upserter:
@@ -56,7 +63,7 @@ def get_upserter(account: str | None = None) -> Upserter:
 
 @lru_cache(maxsize=16)
 def _upserter(secret_id: str, settings: Settings) -> Upserter:
-    tokens = TokenProvider(secret_id, refresher=get_refresher(), max_age_seconds=settings.secret_max_age_seconds)
+    tokens = TokenProvider(secret_id, refresher=_request_refresh, max_age_seconds=settings.secret_max_age_seconds)
     client = ConstantContactClient(
         base_url=settings.cc_api_base_url, tokens=tokens, session=get_session(), pacer=get_pacer()
     )
@@ -67,4 +74,6 @@ def clear_caches() -> None:
     """Forget the wiring, the refresher's included (tests, the local stack)."""
     _upserter.cache_clear()
     _pacer.cache_clear()
+    from signup_relay import token_refresh
+
     token_refresh.clear_caches()
