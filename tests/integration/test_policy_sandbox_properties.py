@@ -17,14 +17,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.parameters import base as parameters_base
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
+from local.aws_resources import reset_relay_caches
 from local.cc_sandbox import Sandbox
 from signup_relay import engine
-from signup_relay.config import get_settings
 from signup_relay.models import Consent, ConsentEvidence, Outcome, Signup, UpsertOptions
 from tests.oauth_secret import seed_oauth_secret
 
@@ -55,7 +54,7 @@ def sandbox() -> Iterator[Sandbox]:
         env.setenv("CC_SECRET_ID", SECRET_ID)
         env.setenv("CC_RATE_LIMIT_PER_SECOND", "0")
         env.delenv("TOKEN_REFRESH_FUNCTION", raising=False)
-        _forget_wiring()
+        reset_relay_caches()
         for name in LISTS:
             cc.seed_list(name)
         for label in FIELDS:
@@ -63,13 +62,7 @@ def sandbox() -> Iterator[Sandbox]:
         for tag in TAGS:
             cc.seed_tag(tag)
         yield cc
-        _forget_wiring()
-
-
-def _forget_wiring() -> None:
-    get_settings.cache_clear()
-    engine.clear_caches()
-    parameters_base.DEFAULT_PROVIDERS.clear()  # its boto3 client must be created inside this module's mock
+        reset_relay_caches()
 
 
 # --- strategies ---------------------------------------------------------------------------------------

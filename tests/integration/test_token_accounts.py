@@ -15,9 +15,8 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from functions.token_refresh import app as token_refresh_app
+from local.aws_resources import reset_relay_caches
 from local.cc_sandbox import Sandbox
-from signup_relay import token_refresh
-from signup_relay.config import get_settings
 from signup_relay.errors import TransientError
 from signup_relay.token_refresh import StagedSecretStore
 from tests.integration.relay_fixtures import token_refresh_context
@@ -27,11 +26,6 @@ BASE = "signup-relay/constant-contact"
 ACCOUNTS = [f"{BASE}/acme", f"{BASE}/beta"]
 NOT_ACCOUNTS = [f"{BASE}-old", f"{BASE}x/acme", "other/constant-contact"]  # outside the IAM family
 SCHEDULED = {"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
-
-
-def _forget_wiring() -> None:
-    get_settings.cache_clear()
-    token_refresh.clear_caches()
 
 
 @pytest.fixture
@@ -48,9 +42,9 @@ def secrets(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
             seed_oauth_secret(sandbox, secret_id, expires_in=600)  # within the 2 h margin: due
         monkeypatch.setenv("CC_TOKEN_URL", sandbox.token_url)
         monkeypatch.setenv("CC_SECRET_ID", BASE)
-        _forget_wiring()
+        reset_relay_caches()
         yield boto3.client("secretsmanager")
-        _forget_wiring()
+        reset_relay_caches()
 
 
 def _secret(client: Any, secret_id: str) -> dict[str, Any]:
@@ -155,7 +149,7 @@ def test_with_an_arn_cc_secret_id_only_that_secret_is_refreshed_and_nothing_is_l
     # Given CC_SECRET_ID given as the secret's ARN (the stack's IAM then covers that secret only)
     arn = secrets.describe_secret(SecretId=BASE)["ARN"]
     monkeypatch.setenv("CC_SECRET_ID", arn)
-    _forget_wiring()
+    reset_relay_caches()
 
     def unexpected(self: StagedSecretStore, base: str) -> list[str]:
         raise AssertionError("an ARN has no family to list")

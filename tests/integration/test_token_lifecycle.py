@@ -21,13 +21,12 @@ from typing import Any
 import boto3
 import pytest
 import requests
-from aws_lambda_powertools.utilities.parameters import base as parameters_base
 from moto import mock_aws
 
 from functions.token_refresh import app as token_refresh_app
+from local.aws_resources import reset_relay_caches
 from local.cc_sandbox import Sandbox
 from signup_relay import engine, token_refresh
-from signup_relay.config import get_settings
 from signup_relay.errors import ReauthorizationRequiredError, TransientError
 from signup_relay.models import Consent, ConsentEvidence, Outcome, Signup
 from signup_relay.token_refresh import (
@@ -74,12 +73,6 @@ class Stack:
         return answer.status_code == 200
 
 
-def _forget_wiring() -> None:
-    get_settings.cache_clear()
-    engine.clear_caches()
-    parameters_base.DEFAULT_PROVIDERS.clear()  # their boto3 clients must be created inside this test's mock
-
-
 def _stack(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, *, expires_in: int | None = None) -> Iterator[Stack]:
     with mock_aws():
         seed_oauth_secret(sandbox, SECRET_ID, expires_in=expires_in)
@@ -87,9 +80,9 @@ def _stack(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, *, expires_in: int
         monkeypatch.setenv("CC_TOKEN_URL", sandbox.token_url)
         monkeypatch.setenv("CC_SECRET_ID", SECRET_ID)
         monkeypatch.delenv("TOKEN_REFRESH_FUNCTION", raising=False)
-        _forget_wiring()
+        reset_relay_caches()
         yield Stack(sandbox, boto3.client("secretsmanager"))
-        _forget_wiring()
+        reset_relay_caches()
 
 
 @pytest.fixture
@@ -109,7 +102,7 @@ def _use_lambda(monkeypatch: pytest.MonkeyPatch, lambda_client: Any) -> None:
     """Deployed wiring: TOKEN_REFRESH_FUNCTION set, `lambda:Invoke` answered by `lambda_client`."""
     monkeypatch.setenv("TOKEN_REFRESH_FUNCTION", "TokenRefreshFunction")
     monkeypatch.setattr(token_refresh, "get_lambda_client", lru_cache(maxsize=1)(lambda: lambda_client))
-    _forget_wiring()
+    reset_relay_caches()
 
 
 class CrashingStore(StagedSecretStore):

@@ -14,12 +14,11 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.parameters import base as parameters_base
 from moto import mock_aws
 
+from local.aws_resources import reset_relay_caches
 from local.cc_sandbox import Sandbox
 from signup_relay import engine, token_refresh
-from signup_relay.config import get_settings
 from signup_relay.errors import ConflictError, ServerError
 from signup_relay.models import Address, Consent, ConsentEvidence, Outcome, Signup, UpsertOptions
 from tests.oauth_secret import seed_oauth_secret
@@ -60,15 +59,9 @@ def _wire(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, *, requests_per_sec
         monkeypatch.setenv("CC_SECRET_ID", SECRET_ID)
         monkeypatch.setenv("CC_RATE_LIMIT_PER_SECOND", str(requests_per_second))
         monkeypatch.delenv("TOKEN_REFRESH_FUNCTION", raising=False)
-        _forget_wiring()
+        reset_relay_caches()
         yield Engine(sandbox, boto3.client("secretsmanager"))
-        _forget_wiring()
-
-
-def _forget_wiring() -> None:
-    get_settings.cache_clear()
-    engine.clear_caches()
-    parameters_base.DEFAULT_PROVIDERS.clear()  # its boto3 client must be created inside this test's mock
+        reset_relay_caches()
 
 
 @pytest.fixture
@@ -430,7 +423,7 @@ def test_upsert_never_calls_the_token_endpoint_when_a_refresh_function_is_set(
     function = RefreshFunctionStandIn(cc.sandbox)
     monkeypatch.setenv("TOKEN_REFRESH_FUNCTION", "signup-relay-TokenRefreshFunction")
     monkeypatch.setattr(token_refresh, "get_lambda_client", lru_cache(maxsize=1)(lambda: function))
-    _forget_wiring()
+    reset_relay_caches()
     assert cc.upsert(signup("first@example.com")).outcome is Outcome.CREATED
     cc.sandbox.clear_request_log()
     cc.sandbox.expire_access_tokens()
