@@ -29,18 +29,12 @@ SCHEDULED = {"version": "0", "source": "aws.events", "detail-type": "Scheduled E
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(rate_limit_per_second=0) as running:
-        yield running
-
-
-@pytest.fixture
-def secrets(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def secrets(cc_sandbox_unthrottled: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """moto Secrets Manager, CC_SECRET_ID and two more accounts due for refresh, plus secrets outside the family."""
     with mock_aws():
         for secret_id in [BASE, *ACCOUNTS, *NOT_ACCOUNTS]:
-            seed_oauth_secret(sandbox, secret_id, expires_in=600)  # within the 2 h margin: due
-        monkeypatch.setenv("CC_TOKEN_URL", sandbox.token_url)
+            seed_oauth_secret(cc_sandbox_unthrottled, secret_id, expires_in=600)  # within the 2 h margin: due
+        monkeypatch.setenv("CC_TOKEN_URL", cc_sandbox_unthrottled.token_url)
         monkeypatch.setenv("CC_SECRET_ID", BASE)
         reset_relay_caches()
         yield boto3.client("secretsmanager")
@@ -58,7 +52,9 @@ def _token_works(sandbox: Sandbox, access_token: str) -> bool:
     return answer.status_code == 200
 
 
-def test_the_scheduled_run_refreshes_cc_secret_id_and_every_account_under_it(sandbox: Sandbox, secrets: Any) -> None:
+def test_the_scheduled_run_refreshes_cc_secret_id_and_every_account_under_it(
+    cc_sandbox_unthrottled: Sandbox, secrets: Any
+) -> None:
     # Given CC_SECRET_ID, two accounts named <CC_SECRET_ID>/<name>, and look-alike secrets outside that family,
     # all due for refresh
     before = {secret_id: _secret(secrets, secret_id) for secret_id in [BASE, *ACCOUNTS, *NOT_ACCOUNTS]}
@@ -74,18 +70,18 @@ def test_the_scheduled_run_refreshes_cc_secret_id_and_every_account_under_it(san
     for secret_id in [BASE, *ACCOUNTS]:
         after = _secret(secrets, secret_id)
         assert after["refresh_token"] != before[secret_id]["refresh_token"], secret_id
-        assert after["previous_version_id"] and _token_works(sandbox, after["access_token"]), secret_id
+        assert after["previous_version_id"] and _token_works(cc_sandbox_unthrottled, after["access_token"]), secret_id
     # ... and the secrets outside it (which the deployed IAM could not write anyway) were left alone
     assert all(_secret(secrets, secret_id) == before[secret_id] for secret_id in NOT_ACCOUNTS)
 
 
 def test_an_account_connected_later_is_found_by_the_next_run_and_fresh_ones_are_skipped(
-    sandbox: Sandbox, secrets: Any
+    cc_sandbox_unthrottled: Sandbox, secrets: Any
 ) -> None:
     # Given a run that refreshed every account
     token_refresh_app.lambda_handler(SCHEDULED, token_refresh_context())
     # ... and an account connected since (`make connect ARGS="--secret-id <CC_SECRET_ID>/late"`)
-    seed_oauth_secret(sandbox, f"{BASE}/late", expires_in=600)
+    seed_oauth_secret(cc_sandbox_unthrottled, f"{BASE}/late", expires_in=600)
 
     # When the next hourly run comes
     answer = token_refresh_app.lambda_handler(SCHEDULED, token_refresh_context())
@@ -96,7 +92,7 @@ def test_an_account_connected_later_is_found_by_the_next_run_and_fresh_ones_are_
     assert all(actions[secret_id] == ("skipped", "fresh") for secret_id in [BASE, *ACCOUNTS])
 
 
-def test_the_listing_pages_through_every_account(secrets: Any, sandbox: Sandbox) -> None:
+def test_the_listing_pages_through_every_account(secrets: Any, cc_sandbox_unthrottled: Sandbox) -> None:
     # Given more accounts than one ListSecrets page holds (pages of 1 here)
     class OnePerPage:
         def __init__(self, client: Any) -> None:

@@ -86,10 +86,9 @@ def _stack(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, *, expires_in: int
 
 
 @pytest.fixture
-def rotating(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+def rotating(cc_sandbox_unthrottled: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     """24 h access tokens, rotating refresh tokens, the secret due for refresh (expires within the margin)."""
-    with Sandbox(rate_limit_per_second=0) as sandbox:
-        yield from _stack(sandbox, monkeypatch, expires_in=600)
+    yield from _stack(cc_sandbox_unthrottled, monkeypatch, expires_in=600)
 
 
 @pytest.fixture
