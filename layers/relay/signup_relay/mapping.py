@@ -163,7 +163,7 @@ class _Answers:
             typed = answer.kind in KIND_OF_FIELD.values()  # a typed answer (email, phone...) is not a name
             names = (
                 label_key(answer.label or ""),
-                label_key(_last_segment(answer.key)),
+                label_key(answer.key),
                 label_key(answer.key.rsplit(".", 1)[-1]),  # a compound's part: "Address.address2"
             )
             if not typed and any(name in labels for name in names):
@@ -173,11 +173,6 @@ class _Answers:
             if len(candidates) == 1:
                 return candidates[0]
         return None
-
-
-def _last_segment(key: str) -> str:
-    # 'q4_email' (Jotform) -> 'email'; 'fields.email.value' (Elementor) stays as-is for the explicit lookup.
-    return re.sub(r"^q\d+_", "", key)
 
 
 class _Mapper:
