@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
-from signup_relay.errors import ConfigError, ReceiveError
+from signup_relay.errors import ConfigError, PayloadTooLargeError, ReceiveError, SecretUnavailableError
 from signup_relay.models import FailureRecord, QueuedSignup, RawRequest, Signup
 from signup_relay.observability import logger, mask_email
 
@@ -73,8 +73,6 @@ def fetch_webhook_secret(ref: SecretRef, *, max_age: int) -> str:
     from aws_lambda_powertools.utilities import parameters
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 
-    from signup_relay.errors import SecretUnavailableError
-
     try:
         values = parameters.get_secret(ref.secret_id, transform="json", max_age=max_age)
     except TransformParameterError as error:
@@ -110,8 +108,6 @@ def accept_webhook(
     Authenticated-but-unusable deliveries (415, 400, 422) are kept in the DLQ with their reason before the
     error is raised; if the DLQ cannot take them the sender gets a 503 and retries.
     """
-    from signup_relay.errors import PayloadTooLargeError
-
     route = routes.get(route_name)
     if len(request.body) > max_body_bytes:
         raise PayloadTooLargeError(f"body is {len(request.body)} bytes; the limit is {max_body_bytes}")
