@@ -88,10 +88,10 @@ invoke: build ## sam local invoke ReceiveFunction with events/generic_signup.jso
 	$(SAM) local invoke ReceiveFunction -e events/generic_signup.json --env-vars env.json
 
 connect: $(VENV)/.installed ## Authorize a Constant Contact account and store the secret
-	$(PY) -m signup_relay.connect $(ARGS)
+	$(PY) -m signup_relay.ops.connect $(ARGS)
 
 dlq: $(VENV)/.installed ## Dead-lettered sign-ups of stack STACK: list (default); ARGS="show ID", "replay", "purge"
-	$(PY) -m signup_relay.dlq --stack-name $(STACK) $(ARGS)
+	$(PY) -m signup_relay.ops.dlq --stack-name $(STACK) $(ARGS)
 
 logs: $(SAM_VENV)/.installed ## Tail a function's logs in stack STACK (FUNCTION, default UpsertFunction)
 	$(SAM) logs --stack-name $(STACK) -n $(FUNCTION) --tail

@@ -103,8 +103,8 @@ def constant_contact_secret(
     Unlike `connect`, a pair without a refresh token is accepted (an external account given an access token only).
     """
     # Imported on use, as in reset_relay_caches: importing this module must not set up signup_relay's logging.
-    from signup_relay.connect import oauth_secret
-    from signup_relay.token_refresh import TokenGrant
+    from signup_relay.ops.connect import oauth_secret
+    from signup_relay.tokens.refresh import TokenGrant
 
     return oauth_secret(
         client_id=client_id,
@@ -136,7 +136,7 @@ def reset_relay_caches() -> None:
     """Forget every cached client, setting and wiring of signup_relay (after the environment changed)."""
     from aws_lambda_powertools.utilities import parameters
 
-    from signup_relay.aws.dlq import get_dead_letter_queue
+    from signup_relay.aws.dead_letters import get_dead_letter_queue
     from signup_relay.aws.queue import get_signup_queue, get_sqs_client
     from signup_relay.config import get_settings
     from signup_relay.routes import get_routes
@@ -147,8 +147,8 @@ def reset_relay_caches() -> None:
     # Powertools keeps its default providers (and their boto3 clients) across calls.
     parameters.base.DEFAULT_PROVIDERS.clear()
     try:
-        from signup_relay import engine
         from signup_relay.constant_contact import client
+        from signup_relay.upsert import wiring as engine
     except ImportError:  # the engine is optional for receive-only uses
         return
     engine.clear_caches()  # its refresher's clients too

@@ -10,7 +10,7 @@ call `load_event(name, fresh=True)`, which re-signs such an event at the current
 event stays stale, a wrong-secret event stays wrongly signed).
 
 This module does not import signup_relay: its signers are an independent implementation of each scheme,
-so the tests that verify these events with signup_relay.sources cross-check both.
+so the tests that verify these events with signup_relay.receive.sources cross-check both.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@
 - A poller feeds the queue's consumer (the upsert handler) real SQS-shaped batches, deletes what succeeded and
   leaves batchItemFailures to reappear after their visibility timeout; moto applies the redrive policy.
 - GET /_local/status: queue depth, DLQ records, outcome counts and per-submission results, as JSON.
-- GET /_local/dlq and POST /_local/dlq/replay: the `dlq` tool's list and replay (signup_relay.dlq) on this
+- GET /_local/dlq and POST /_local/dlq/replay: the `dlq` tool's list and replay (signup_relay.ops.dlq) on this
   process's moto, which the CLI cannot reach.
 """
 
@@ -502,7 +502,7 @@ class LocalStack:
 
     def _refresh_tokens_on_schedule(self) -> None:
         """The deployed EventBridge schedule, in-process: the single writer's scheduled check, once a minute."""
-        from signup_relay.token_refresh import run_token_refresh
+        from signup_relay.tokens.refresh import run_token_refresh
 
         while not self._stopping.wait(self.token_refresh_interval):
             try:
@@ -569,12 +569,12 @@ class LocalStack:
         """GET /_local/dlq: the `dlq list --json` shape. POST /_local/dlq/replay with a JSON body
         {"route", "error_class", "id" (one or a list), "dry_run"}: the `dlq replay --json` shape; receive-stage
         records are re-parsed with the routes file as it is now."""
-        from signup_relay import dlq
-        from signup_relay.aws.dlq import DeadLetterQueue
-        from signup_relay.aws.dlq_reader import DeadLetterReader
+        from signup_relay.aws.dead_letter_reader import DeadLetterReader
+        from signup_relay.aws.dead_letters import DeadLetterQueue
         from signup_relay.aws.queue import SignupQueue
         from signup_relay.config import get_settings
         from signup_relay.errors import ConfigError
+        from signup_relay.ops import dlq
         from signup_relay.routes import load_routes
 
         reader = DeadLetterReader(url=self.resources.dlq_url, client=self._sqs, visibility_timeout=30)

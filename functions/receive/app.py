@@ -10,9 +10,9 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from signup_relay.config import get_settings
 from signup_relay.errors import ReceiveError, RelayError
-from signup_relay.intake import accept_webhook, fetch_webhook_secret, redact_mapping
 from signup_relay.models import RawRequest
 from signup_relay.observability import logger, metrics
+from signup_relay.receive.intake import accept_webhook, fetch_webhook_secret, redact_mapping
 
 app = APIGatewayHttpResolver()
 
@@ -23,7 +23,7 @@ def _json(status: int, body: dict[str, Any]) -> Response:
 
 @app.post("/hooks/<route>")
 def receive_webhook(route: str) -> Response:
-    from signup_relay.aws.dlq import get_dead_letter_queue
+    from signup_relay.aws.dead_letters import get_dead_letter_queue
     from signup_relay.aws.queue import get_signup_queue
     from signup_relay.routes import get_routes
 

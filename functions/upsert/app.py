@@ -8,12 +8,12 @@ from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, proce
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from signup_relay.aws.dlq import get_dead_letter_queue
+from signup_relay.aws.dead_letters import get_dead_letter_queue
 from signup_relay.aws.queue import get_signup_queue
 from signup_relay.config import get_settings
-from signup_relay.engine import get_upserter
 from signup_relay.observability import logger, metrics, tracer
-from signup_relay.processing import QueuedMessage, process_message
+from signup_relay.upsert.attempt import QueuedMessage, process_message
+from signup_relay.upsert.wiring import get_upserter
 
 # A failed item also fails the rest of its message group in the batch: one person's sign-ups stay in order.
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)

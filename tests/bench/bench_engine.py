@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from moto import mock_aws
 
 from local.cc_sandbox import Sandbox
-from signup_relay import engine
 from signup_relay.config import get_settings
 from signup_relay.constant_contact.client import NAME_LOOKUP_OPERATIONS
 from signup_relay.models import Consent, ConsentEvidence, Signup
+from signup_relay.upsert import wiring as engine
 from tests.oauth_secret import seed_oauth_secret
 
 SIGNUPS = 1000

@@ -117,7 +117,7 @@ def wait_until_drained(stack: DeployedStack, timeout: float) -> bool:
 
 def dead_letters(stack: DeployedStack) -> list[dict[str, Any]]:
     """Every DLQ record decoded (FailureRecord JSON, or a redriven QueuedSignup), left in the DLQ."""
-    from signup_relay.aws.dlq_reader import DeadLetterReader
+    from signup_relay.aws.dead_letter_reader import DeadLetterReader
 
     reader = DeadLetterReader(url=stack.dlq_url, client=stack.sqs, visibility_timeout=30, wait_seconds=1)
     held = []

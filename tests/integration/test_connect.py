@@ -22,8 +22,8 @@ import requests
 from moto import mock_aws
 
 from local.cc_sandbox import Sandbox
-from signup_relay.connect import ConnectError, ConnectOptions, connect
-from signup_relay.token_refresh import RefreshRequest, SingleWriter, StagedSecretStore
+from signup_relay.ops.connect import ConnectError, ConnectOptions, connect
+from signup_relay.tokens.refresh import RefreshRequest, SingleWriter, StagedSecretStore
 
 SECRET_ID = "signup-relay/constant-contact"
 
@@ -302,7 +302,7 @@ def test_python_m_signup_relay_connect_runs_the_device_flow_dry_run(cc_sandbox_u
     env = {**os.environ, "CC_TOKEN_URL": cc_sandbox_unthrottled.token_url, "PYTHONPATH": os.pathsep.join(sys.path)}
     # When a person runs the module from a shell
     done = subprocess.run(
-        [sys.executable, "-m", "signup_relay.connect", *args], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "signup_relay.ops.connect", *args], env=env, capture_output=True, text=True, timeout=60
     )
     # Then it succeeded, printed the masked secret, and no token leaked to the terminal
     assert done.returncode == 0, done.stderr

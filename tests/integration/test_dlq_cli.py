@@ -1,6 +1,6 @@
 """The `dlq` CLI in-process against moto, the real receive and upsert handlers, and the sandbox over HTTP.
 
-`python -m signup_relay.dlq` in a subprocess could not see this process's moto, so the tests call `main(argv)`.
+`python -m signup_relay.ops.dlq` in a subprocess could not see this process's moto, so the tests call `main(argv)`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from local.aws_resources import LocalResources, constant_contact_secret, peek_me
 from local.cc_sandbox import Sandbox
 from local.demo import send
 from local.stack import LocalStack, sqs_event
-from signup_relay import dlq
-from signup_relay.aws import dlq_reader
+from signup_relay.aws import dead_letter_reader as dlq_reader
+from signup_relay.ops import dlq
 from tests.conftest import load_event
 from tests.integration.relay_fixtures import dlq_records
 
@@ -99,7 +99,7 @@ def assert_ada_is_on_the_events_list(sandbox: Sandbox) -> None:
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    """`python -m signup_relay.dlq --wait 0 <args>` in this process: (exit status, stdout)."""
+    """`python -m signup_relay.ops.dlq --wait 0 <args>` in this process: (exit status, stdout)."""
     capsys.readouterr()  # drop what the handlers printed (logs, metrics) before the command
     code = dlq.main(["--wait", "0", *args])
     return code, capsys.readouterr().out

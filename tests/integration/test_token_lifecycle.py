@@ -26,10 +26,10 @@ from moto import mock_aws
 from functions.token_refresh import app as token_refresh_app
 from local.aws_resources import reset_relay_caches
 from local.cc_sandbox import Sandbox
-from signup_relay import engine, token_refresh
 from signup_relay.errors import ReauthorizationRequiredError, TransientError
 from signup_relay.models import Consent, ConsentEvidence, Outcome, Signup
-from signup_relay.token_refresh import (
+from signup_relay.tokens import refresh as token_refresh
+from signup_relay.tokens.refresh import (
     INVALID_GRANT_METRIC,
     LambdaRefresher,
     LocalRefresher,
@@ -40,6 +40,7 @@ from signup_relay.token_refresh import (
     StagedSecretStore,
     fingerprint,
 )
+from signup_relay.upsert import wiring as engine
 from tests.integration.relay_fixtures import token_refresh_context
 from tests.oauth_secret import seed_oauth_secret
 

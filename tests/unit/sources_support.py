@@ -9,8 +9,8 @@ from typing import Any
 
 from local.events import demo_secrets, event_body, load_event
 from signup_relay.models import RawRequest, Signup
+from signup_relay.receive.sources import receive_submission
 from signup_relay.routes import Route, Routes, load_routes
-from signup_relay.sources import receive_submission
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL = ROOT / "tests" / "fixtures" / "real"

@@ -19,8 +19,8 @@ from signup_relay.errors import (
     UnknownRouteError,
     UnsupportedMediaTypeError,
 )
-from signup_relay.intake import accept_webhook, contact_key, redact_mapping, submission_id
 from signup_relay.models import FailureRecord, QueuedSignup, RawRequest, Signup
+from signup_relay.receive.intake import accept_webhook, contact_key, redact_mapping, submission_id
 from signup_relay.routes import Routes
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)

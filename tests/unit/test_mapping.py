@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from signup_relay.errors import SubmissionInvalidError
-from signup_relay.mapping import map_submission, normalize_email, parse_month_day, split_full_name
 from signup_relay.models import Consent
+from signup_relay.receive.mapping import map_submission, normalize_email, parse_month_day, split_full_name
+from signup_relay.receive.submission import Answer, Submission
 from signup_relay.routes import parse_routes
-from signup_relay.submission import Answer, Submission
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ import pytest
 
 from signup_relay.errors import ValidationError
 from signup_relay.models import Address, Consent, ConsentEvidence, Signup
-from signup_relay.policy import (
+from signup_relay.upsert.policy import (
     ContactState,
     ResolvedIds,
     build_consent_note,

@@ -22,7 +22,7 @@ from signup_relay.constant_contact.client import CallMeter
 from signup_relay.constant_contact.names import Resolution
 from signup_relay.errors import ValidationError
 from signup_relay.models import Address, Consent, ConsentEvidence, Signup, UpsertOptions
-from signup_relay.policy import (
+from signup_relay.upsert.policy import (
     BIRTHDAY_CLEAR_NAMES,
     MAX_ADDRESSES,
     MAX_CUSTOM_FIELDS,

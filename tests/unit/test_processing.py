@@ -10,7 +10,7 @@ import pytest
 
 from signup_relay.errors import ConflictError, QuotaExceededError, ServerError, ThrottledError, ValidationError
 from signup_relay.models import FailureRecord, Outcome, QueuedSignup, Signup, UpsertResult
-from signup_relay.processing import QueuedMessage, RetryLater, process_message, retry_delay
+from signup_relay.upsert.attempt import QueuedMessage, RetryLater, process_message, retry_delay
 
 NOW = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
 SIGNUP = Signup(email="ada@example.com", route="generic", source="generic")

@@ -8,7 +8,7 @@ import pytest
 
 from signup_relay.errors import SubmissionInvalidError, UndecodableBodyError, UnsupportedMediaTypeError
 from signup_relay.models import Consent, RawRequest
-from signup_relay.sources import get_source, receive_submission
+from signup_relay.receive.sources import get_source, receive_submission
 from tests.unit.sources_support import multipart_content_type, now, real_fixture, receive, sample
 
 # events/ sample -> the contact it must become (fields not listed are checked elsewhere).
@@ -314,7 +314,7 @@ def test_real_typeform_delivery_maps_through_a_route():
     body = real_fixture("typeform/sdk-use-all-field-types.json")
     request = RawRequest(headers={"content-type": "application/json"}, body=body)
     # When mapped (verification is covered elsewhere)
-    from signup_relay.mapping import map_submission
+    from signup_relay.receive.mapping import map_submission
 
     signup = map_submission(get_source("typeform").parse(request), route, now=now())
     # Then the email and phone come from the typed answers

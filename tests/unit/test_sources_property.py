@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from signup_relay.errors import ReceiveError
-from signup_relay.mapping import map_submission
 from signup_relay.models import RawRequest, Signup
+from signup_relay.receive.mapping import map_submission
+from signup_relay.receive.sources import SOURCE_NAMES, get_source, receive_submission
 from signup_relay.routes import parse_routes
-from signup_relay.sources import SOURCE_NAMES, get_source, receive_submission
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 SECRET = "property-test-secret-0123456789"

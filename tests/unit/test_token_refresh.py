@@ -22,7 +22,7 @@ from moto import mock_aws
 from requests.adapters import HTTPAdapter
 
 from signup_relay.errors import AuthError, ConfigError, ReauthorizationRequiredError, TransientError
-from signup_relay.token_refresh import (
+from signup_relay.tokens.refresh import (
     INVALID_GRANT_METRIC,
     PENDING_STAGE,
     LambdaRefresher,

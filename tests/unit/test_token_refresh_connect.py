@@ -12,7 +12,7 @@ import time
 import pytest
 
 from local.aws_resources import constant_contact_secret
-from signup_relay.connect import (
+from signup_relay.ops.connect import (
     DEFAULT_AUTHORIZE_URL,
     DEFAULT_DEVICE_URL,
     ConnectError,
@@ -22,7 +22,7 @@ from signup_relay.connect import (
     pkce_pair,
     secret_from_grant,
 )
-from signup_relay.token_refresh import TokenGrant
+from signup_relay.tokens.refresh import TokenGrant
 
 OPTIONS = ConnectOptions(secret_id="s", client_id="key-1", client_secret="shh-secret-value")
 GRANT = TokenGrant(

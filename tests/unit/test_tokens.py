@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from signup_relay.errors import AuthError
-from signup_relay.tokens import TokenProvider
+from signup_relay.tokens.reader import TokenProvider
 
 SECRET_ID = "signup-relay/constant-contact"
 

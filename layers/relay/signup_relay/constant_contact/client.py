@@ -46,7 +46,7 @@ NAME_LOOKUP_OPERATIONS = frozenset(
 
 
 class AccessTokenSource(Protocol):
-    """Where the client gets its bearer token, and what it asks after a 401 (see `signup_relay.tokens`)."""
+    """Where the client gets its bearer token, and what it asks after a 401 (see `signup_relay.tokens.reader`)."""
 
     def access_token(self) -> str: ...
 

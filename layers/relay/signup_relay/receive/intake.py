@@ -1,0 +1,155 @@
+"""Accept one webhook delivery: route, size, secret, source (verify + parse + map), queue; or a typed error.
+
+Collaborators come in as arguments (routes, secret fetcher, queue, DLQ, clock); `functions/receive/app.py`
+wires the real ones. Heavy modules (boto3, the sources) load on first use to keep the receive cold start lean.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
+
+from signup_relay.errors import ConfigError, PayloadTooLargeError, ReceiveError, SecretUnavailableError
+from signup_relay.models import FailureRecord, QueuedSignup, RawRequest, Signup
+from signup_relay.observability import logger, mask_email
+
+if TYPE_CHECKING:
+    from signup_relay.aws.dead_letters import DeadLetterQueue
+    from signup_relay.aws.queue import SignupQueue
+    from signup_relay.routes import Route, Routes, SecretRef
+
+REDACTED = "[redacted]"
+# Header and query names whose values authenticate the sender: never logged, never kept in the DLQ.
+_SECRET_NAME = re.compile(
+    r"authorization|cookie|token|secret|signature|password|passwd|api[-_]?key|hmac|handshake", re.I
+)
+
+
+class ReceiveSubmission(Protocol):
+    def __call__(self, route: Route, request: RawRequest, *, secret: str, now: datetime) -> Signup: ...
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A queued sign-up: `id` is answered to the sender and is the FIFO dedupe id."""
+
+    id: str
+    message_id: str
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def contact_key(email: str) -> str:
+    """FIFO message group id: one group per person, so their sign-ups are applied in order."""
+    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
+
+
+def submission_id(delivery_id: str | None, body: bytes) -> str:
+    """The source's delivery id when it has one (SQS-safe, else hashed), else sha256 of the raw body."""
+    from signup_relay.aws.queue import sqs_safe_id
+
+    if delivery_id and delivery_id.strip():
+        return sqs_safe_id(delivery_id.strip())
+    return hashlib.sha256(body).hexdigest()
+
+
+def redact_mapping(values: Mapping[str, str], secret: str = "") -> dict[str, str]:
+    """Values of secret-looking names, and any value containing the route secret, replaced by [redacted]."""
+    return {
+        name: REDACTED if _SECRET_NAME.search(name) or (secret and secret in value) else value
+        for name, value in values.items()
+    }
+
+
+def fetch_webhook_secret(ref: SecretRef, *, max_age: int) -> str:
+    """The route's secret: `ref.key` of the JSON secret `ref.secret_id` (Powertools Parameters, cached)."""
+    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
+
+    try:
+        values = parameters.get_secret(ref.secret_id, transform="json", max_age=max_age)
+    except TransformParameterError as error:
+        raise ConfigError(f"secret {ref.secret_id!r} is not a JSON object") from error
+    except GetParameterError as error:
+        raise SecretUnavailableError("the webhook secret is unavailable, retry later") from error
+    value = values.get(ref.key) if isinstance(values, dict) else None
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"secret {ref.secret_id!r} has no string key {ref.key!r}")
+    return value
+
+
+def _receive_submission(route: Route, request: RawRequest, *, secret: str, now: datetime) -> Signup:
+    from signup_relay.receive.sources import receive_submission
+
+    return receive_submission(route, request, secret=secret, now=now)
+
+
+def accept_webhook(
+    route_name: str,
+    request: RawRequest,
+    *,
+    routes: Routes,
+    fetch_secret: Callable[[SecretRef], str],
+    queue: SignupQueue,
+    dlq: DeadLetterQueue,
+    max_body_bytes: int,
+    clock: Callable[[], datetime] = utc_now,
+    receive: ReceiveSubmission = _receive_submission,
+) -> Accepted:
+    """Authenticate, parse and queue one delivery; raise a ReceiveError (HTTP status) otherwise.
+
+    Authenticated-but-unusable deliveries (415, 400, 422) are kept in the DLQ with their reason before the
+    error is raised; if the DLQ cannot take them the sender gets a 503 and retries.
+    """
+    route = routes.get(route_name)
+    if len(request.body) > max_body_bytes:
+        raise PayloadTooLargeError(f"body is {len(request.body)} bytes; the limit is {max_body_bytes}")
+    secret = fetch_secret(route.secret)
+    now = clock()
+    try:
+        signup = receive(route, request, secret=secret, now=now)
+    except ReceiveError as error:
+        if error.keep_in_dlq:
+            _keep_rejected_delivery(route_name, request, error, secret=secret, dlq=dlq, now=now)
+        raise
+
+    queued = QueuedSignup(id=submission_id(signup.delivery_id, request.body), received_at=now, signup=signup)
+    message_id = queue.send(queued.model_dump_json(), group_id=contact_key(signup.email), dedupe_id=queued.id)
+    logger.info(
+        "sign-up queued",
+        extra={"route": route_name, "source": signup.source, "queued_id": queued.id, "email": mask_email(signup.email)},
+    )
+    return Accepted(id=queued.id, message_id=message_id)
+
+
+def _keep_rejected_delivery(
+    route_name: str, request: RawRequest, error: ReceiveError, *, secret: str, dlq: DeadLetterQueue, now: datetime
+) -> None:
+    # Some senders echo the secret in the body (Jotform's webhookURL, a `token` field): cut it out.
+    from signup_relay.receive.sources import redact_secret
+
+    body = redact_secret(request.body, secret)
+    record = FailureRecord(
+        stage="receive",
+        route=route_name,
+        error_class=error.error_class,
+        message=error.message,
+        failed_at=now,
+        field_errors=dict(getattr(error, "field_errors", {})),
+        queued_id=hashlib.sha256(request.body).hexdigest(),
+        content_type=request.headers.get("content-type"),
+        body_base64=base64.b64encode(body).decode("ascii"),
+        headers=redact_mapping(request.headers, secret),
+    )
+    dlq.send(record, group_id=f"receive-{route_name}", dedupe_id=f"receive-{route_name}-{record.queued_id}")
+    logger.warning(
+        "delivery kept in the DLQ",
+        extra={"route": route_name, "error_class": error.error_class, "queued_id": record.queued_id},
+    )

@@ -1,0 +1,77 @@
+"""Form sources: one module per sender, each with `verify(request, secret, now)` and `parse(request)`.
+
+`receive_submission` is the entry point of the receive side: authenticate, parse, map to a Signup.
+Modules are imported on first use, so a container only loads the parsers its routes need.
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import datetime
+from functools import cache
+from typing import Protocol, cast, get_args
+from urllib.parse import quote, quote_plus
+
+from signup_relay.models import RawRequest, Signup
+from signup_relay.receive.mapping import map_submission
+from signup_relay.receive.sources._common import TOKEN_HEADER, TOKEN_QUERY_PARAMETER
+from signup_relay.receive.submission import Submission
+from signup_relay.routes import Route, SourceKind
+
+__all__ = [
+    "SOURCE_NAMES",
+    "TOKEN_HEADER",
+    "TOKEN_QUERY_PARAMETER",
+    "Source",
+    "get_source",
+    "receive_submission",
+    "redact_secret",
+]
+
+SOURCE_NAMES: tuple[str, ...] = get_args(SourceKind)
+
+
+class Source(Protocol):
+    """What every source module provides."""
+
+    NAME: str
+
+    def verify(self, request: RawRequest, secret: str, now: datetime) -> None:
+        """Raise SignatureError unless the request is authentic (and fresh, where the scheme has a timestamp)."""
+        ...
+
+    def parse(self, request: RawRequest) -> Submission:
+        """The submission in the body; UnsupportedMediaTypeError / UndecodableBodyError when unreadable."""
+        ...
+
+
+@cache
+def get_source(name: str) -> Source:
+    """The module of a source kind (imported on first use)."""
+    if name not in SOURCE_NAMES:
+        raise ValueError(f"unknown source kind {name!r}")
+    return cast(Source, importlib.import_module(f"{__name__}.{name}"))
+
+
+def receive_submission(route: Route, request: RawRequest, *, secret: str, now: datetime) -> Signup:
+    """Verify, parse and map one delivery for `route`.
+
+    Raises SignatureError (401), UnsupportedMediaTypeError (415), UndecodableBodyError (400) or
+    SubmissionInvalidError (422, with field_errors); never anything else for any body or headers.
+    """
+    source = get_source(route.source)
+    source.verify(request, secret, now)
+    submission = source.parse(request)
+    return map_submission(submission, route, now=now, secret=secret)
+
+
+def redact_secret(data: bytes, secret: str) -> bytes:
+    """`data` with every plain or URL-encoded copy of `secret` replaced (for bodies kept in the DLQ).
+
+    Jotform and Wufoo echo the route token inside the body (the webhook URL, a HandshakeKey field).
+    """
+    if not secret:
+        return data
+    for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
+        data = data.replace(form.encode(), b"[redacted]")
+    return data

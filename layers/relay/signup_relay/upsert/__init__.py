@@ -1,0 +1,1 @@
+"""Upsert side: a queued sign-up in, a Constant Contact contact out (policy, bodies, retry or dead-letter)."""

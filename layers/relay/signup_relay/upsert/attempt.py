@@ -1,0 +1,170 @@
+"""Process one queued sign-up: upsert it, then decide retry or DLQ (design §2). One place for that decision.
+
+- success, or an outcome other than REJECTED: the item succeeds.
+- REJECTED or a PermanentError: a FailureRecord goes to the DLQ and the item succeeds (retrying cannot help).
+- TransientError (or anything unexpected): the message is kept invisible for a backoff and the item fails, so
+  SQS redelivers it; on the last allowed attempt it goes to the DLQ with its reason instead of being redriven
+  bare.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from pydantic import ValidationError as ModelValidationError
+
+from signup_relay.errors import PermanentError, QuotaExceededError, RelayError, ThrottledError
+from signup_relay.models import FailureRecord, Outcome, QueuedSignup, Signup, UpsertResult
+from signup_relay.observability import logger, mask_email, metrics
+
+if TYPE_CHECKING:
+    from signup_relay.aws.dead_letters import DeadLetterQueue
+    from signup_relay.aws.queue import SignupQueue
+
+MAX_VISIBILITY_SECONDS = 43_200  # SQS maximum (12 h)
+THROTTLED_DELAY_SECONDS = 2
+BASE_DELAY_SECONDS = 10
+MAX_BACKOFF_SECONDS = 900
+
+
+class Upserter(Protocol):
+    def upsert(self, signup: Signup) -> UpsertResult: ...
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    """The parts of an SQS record that processing needs."""
+
+    message_id: str
+    receipt_handle: str
+    body: str
+    group_id: str
+    attempts: int  # ApproximateReceiveCount: 1 on the first delivery
+
+
+@dataclass(frozen=True)
+class Processed:
+    queued_id: str | None
+    outcome: Outcome
+    contact_id: str | None = None
+    dead_lettered: bool = False
+
+
+class RetryLater(Exception):
+    """The item must fail so SQS redelivers it after `delay_seconds`."""
+
+    def __init__(self, cause: BaseException, delay_seconds: int) -> None:
+        super().__init__(f"retry in {delay_seconds}s: {type(cause).__name__}: {cause}")
+        self.cause = cause
+        self.delay_seconds = delay_seconds
+
+
+def retry_delay(error: BaseException, attempts: int, now: datetime) -> int:
+    """Seconds to keep a failed message invisible: ~1 s after a throttle, until 00:00 UTC after the daily quota,
+    else exponential from 10 s (capped at 15 min)."""
+    if isinstance(error, ThrottledError):
+        return THROTTLED_DELAY_SECONDS
+    if isinstance(error, QuotaExceededError):
+        midnight = (now.astimezone(UTC) + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        return min(MAX_VISIBILITY_SECONDS, int((midnight - now).total_seconds()) + 60)
+    return min(MAX_BACKOFF_SECONDS, BASE_DELAY_SECONDS * 2 ** max(0, attempts - 1))
+
+
+def process_message(
+    message: QueuedMessage,
+    *,
+    upserter_for: Callable[[str | None], Upserter],
+    queue: SignupQueue,
+    dlq: DeadLetterQueue,
+    max_attempts: int,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Processed:
+    """Upsert one queued sign-up; raise RetryLater to fail the item, return normally to succeed it."""
+    try:
+        queued = QueuedSignup.model_validate_json(message.body)
+    except ModelValidationError as error:
+        # Not something receive wrote: keep the bytes for a human, never retry.
+        record = _failure(message, None, "invalid_message", str(error.errors(include_url=False)[:3]), clock())
+        record.body_base64 = base64.b64encode(message.body.encode("utf-8")).decode("ascii")
+        return _dead_letter(message, None, record, dlq)
+
+    signup = queued.signup
+    context = {
+        "queued_id": queued.id,
+        "route": signup.route,
+        "source": signup.source,
+        "email": mask_email(signup.email),
+        "attempts": message.attempts,
+    }
+    try:
+        result = upserter_for(signup.account).upsert(signup)
+    except PermanentError as error:
+        record = _failure(message, queued, error.error_class, error.message, clock())
+        return _dead_letter(message, queued, record, dlq)
+    except Exception as error:  # transient by default: a bug or an outage must not lose the sign-up
+        error_class = error.error_class if isinstance(error, RelayError) else f"unexpected:{type(error).__name__}"
+        if message.attempts >= max_attempts:
+            record = _failure(message, queued, error_class, str(error), clock())
+            return _dead_letter(message, queued, record, dlq)
+        delay = retry_delay(error, message.attempts, clock())
+        queue.delay_retry(message.receipt_handle, delay)
+        log = logger.warning if isinstance(error, RelayError) else logger.exception
+        log(
+            "sign-up deferred",
+            extra={**context, "outcome": Outcome.DEFERRED.value, "error_class": error_class, "retry_in_seconds": delay},
+        )
+        metrics.add_metric(name=Outcome.DEFERRED.value, unit="Count", value=1)
+        raise RetryLater(error, delay) from error
+
+    if result.outcome is Outcome.REJECTED:
+        record = _failure(message, queued, "rejected", result.reason or "rejected by the upsert policy", clock())
+        return _dead_letter(message, queued, record, dlq)
+
+    logger.info(
+        "sign-up upserted",
+        extra={**context, "outcome": result.outcome.value, "contact_id": result.contact_id, "calls": result.calls},
+    )
+    metrics.add_metric(name=result.outcome.value, unit="Count", value=1)
+    return Processed(queued_id=queued.id, outcome=result.outcome, contact_id=result.contact_id)
+
+
+def _failure(
+    message: QueuedMessage, queued: QueuedSignup | None, error_class: str, text: str, now: datetime
+) -> FailureRecord:
+    return FailureRecord(
+        stage="upsert",
+        route=queued.signup.route if queued else "",
+        error_class=error_class,
+        message=text,
+        attempts=message.attempts,
+        failed_at=now,
+        signup=queued.signup if queued else None,
+        queued_id=queued.id if queued else None,
+        received_at=queued.received_at if queued else None,
+    )
+
+
+def _dead_letter(
+    message: QueuedMessage, queued: QueuedSignup | None, record: FailureRecord, dlq: DeadLetterQueue
+) -> Processed:
+    # Deduplicated by the SQS message id: a redelivery after a lost delete does not write a second record.
+    dlq.send(record, group_id=message.group_id or message.message_id, dedupe_id=f"upsert-{message.message_id}")
+    logger.warning(
+        "sign-up dead-lettered",
+        extra={
+            "queued_id": record.queued_id,
+            "route": record.route,
+            "outcome": Outcome.REJECTED.value,
+            "error_class": record.error_class,
+            "reason": record.message,
+            "attempts": record.attempts,
+            "email": mask_email(queued.signup.email) if queued else "",
+        },
+    )
+    metrics.add_metric(name=Outcome.REJECTED.value, unit="Count", value=1)
+    metrics.add_metric(name="dead_lettered", unit="Count", value=1)
+    return Processed(queued_id=record.queued_id, outcome=Outcome.REJECTED, dead_lettered=True)
