@@ -136,20 +136,9 @@ def reset_relay_caches() -> None:
     """Forget every cached client, setting and wiring of signup_relay (after the environment changed)."""
     from aws_lambda_powertools.utilities import parameters
 
-    from signup_relay.aws.dead_letters import get_dead_letter_queue
-    from signup_relay.aws.queue import get_signup_queue, get_sqs_client
-    from signup_relay.config import get_settings
-    from signup_relay.routes import get_routes
+    from signup_relay import caches
 
-    for cached in (get_settings, get_sqs_client, get_signup_queue, get_dead_letter_queue, get_routes):
-        cached.cache_clear()
+    caches.clear_all()
     parameters.clear_caches()
     # Powertools keeps its default providers (and their boto3 clients) across calls.
     parameters.base.DEFAULT_PROVIDERS.clear()
-    try:
-        from signup_relay.constant_contact import client
-        from signup_relay.upsert import wiring as engine
-    except ImportError:  # the engine is optional for receive-only uses
-        return
-    engine.clear_caches()  # its refresher's clients too
-    client.get_session.cache_clear()

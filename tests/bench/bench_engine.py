@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 
 from moto import mock_aws
 
+from local.aws_resources import reset_relay_caches
 from local.cc_sandbox import Sandbox
-from signup_relay.config import get_settings
 from signup_relay.constant_contact.client import NAME_LOOKUP_OPERATIONS
 from signup_relay.models import Consent, ConsentEvidence, Signup
 from signup_relay.upsert import wiring as engine
@@ -111,8 +111,7 @@ def run(report: Callable[[str], None] = print) -> dict[str, float]:
                 "SECRET_MAX_AGE_SECONDS": "3600",
             }
         )
-        get_settings.cache_clear()
-        engine.clear_caches()
+        reset_relay_caches()
         # moto only while the secret is created and first read: its HTTP interception (`responses`) would
         # otherwise sit in every engine request and be measured as engine CPU. The token stays cached.
         with mock_aws():

@@ -1,11 +1,12 @@
-"""Settings read once, lazily, from the environment (design §9). Clear with `get_settings.cache_clear()`."""
+"""Settings read once, lazily, from the environment (design §9). Cleared by `signup_relay.caches.clear_all()`."""
 
 from __future__ import annotations
 
 import os
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+
+from signup_relay.caches import per_container
 
 DEFAULT_API_BASE_URL = "https://api.cc.email/v3"
 DEFAULT_TOKEN_URL = "https://authz.constantcontact.com/oauth2/default/v1/token"
@@ -52,7 +53,7 @@ def per_container_rate(rate_limit_per_second: float, max_concurrency: int) -> fl
     return rate_limit_per_second / max_concurrency
 
 
-@lru_cache(maxsize=1)
+@per_container(maxsize=1)
 def get_settings() -> Settings:
     env = os.environ
     rate_limit = _float("CC_RATE_LIMIT_PER_SECOND", 4.0)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from signup_relay.caches import per_container
 from signup_relay.config import get_settings, secret_in_family
 from signup_relay.errors import ConfigError, UnknownRouteError
 from signup_relay.models import Consent, UpsertOptions
@@ -273,7 +273,7 @@ def load_routes(path: str | Path) -> Routes:
     return parse_routes(data, origin=f"routes file {str(path)!r}")
 
 
-@lru_cache(maxsize=1)
+@per_container(maxsize=1)
 def get_routes() -> Routes:
-    """The routes of settings.routes_file, loaded once per container. Clear with `get_routes.cache_clear()`."""
+    """The routes of settings.routes_file, loaded once per container. Cleared by `caches.clear_all()`."""
     return load_routes(get_settings().routes_file)

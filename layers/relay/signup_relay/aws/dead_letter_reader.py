@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
+
+from signup_relay.caches import per_container
 
 # The stack's Outputs (template.yaml) that name the queues.
 DLQ_OUTPUT = "DeadLetterQueueUrl"
@@ -94,7 +95,7 @@ def _dead_letter(message: dict[str, Any]) -> DeadLetter:
     )
 
 
-@lru_cache(maxsize=1)
+@per_container(maxsize=1)
 def get_cloudformation_client() -> Any:
     import boto3
 

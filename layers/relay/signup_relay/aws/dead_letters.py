@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from signup_relay.aws.queue import get_sqs_client, send_fifo
+from signup_relay.caches import per_container
 from signup_relay.config import get_settings
 from signup_relay.models import FailureRecord
 
@@ -21,6 +21,6 @@ class DeadLetterQueue:
         return send_fifo(self.client, self.url, record.model_dump_json(), group_id=group_id, dedupe_id=dedupe_id)
 
 
-@lru_cache(maxsize=1)
+@per_container(maxsize=1)
 def get_dead_letter_queue() -> DeadLetterQueue:
     return DeadLetterQueue(url=get_settings().dlq_url, client=get_sqs_client())

@@ -6,9 +6,9 @@ import hashlib
 import re
 from contextlib import suppress
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
+from signup_relay.caches import per_container
 from signup_relay.config import get_settings
 from signup_relay.errors import QueueUnavailableError
 
@@ -24,7 +24,7 @@ def sqs_safe_id(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-@lru_cache(maxsize=1)
+@per_container(maxsize=1)
 def get_sqs_client() -> Any:
     """One SQS client per container, with short timeouts: webhook senders give up after 5-30 s."""
     import boto3
@@ -72,6 +72,6 @@ class SignupQueue:
             )
 
 
-@lru_cache(maxsize=1)
+@per_container(maxsize=1)
 def get_signup_queue() -> SignupQueue:
     return SignupQueue(url=get_settings().queue_url, client=get_sqs_client())

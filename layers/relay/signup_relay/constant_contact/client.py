@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import urljoin
 
@@ -20,6 +19,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from signup_relay.caches import per_container
 from signup_relay.errors import (
     AuthError,
     ConflictError,
@@ -53,7 +53,7 @@ class AccessTokenSource(Protocol):
     def after_unauthorized(self, stale_access_token: str) -> str: ...
 
 
-@lru_cache(maxsize=1)
+@per_container(maxsize=1)
 def get_session() -> requests.Session:
     """The container's one HTTP session. urllib3 retries connection failures only: nothing was sent yet."""
     retry = Retry(

@@ -30,11 +30,9 @@ import base64
 import hashlib
 import json
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
 
 import requests
@@ -47,6 +45,8 @@ from botocore.exceptions import (
 )
 from pydantic import BaseModel, ConfigDict, Field
 
+from signup_relay.caches import per_container
+from signup_relay.clock import SYSTEM_CLOCK, Clock
 from signup_relay.config import secret_in_family
 from signup_relay.errors import (
     AuthError,
@@ -76,26 +76,6 @@ T = TypeVar("T")
 
 
 # --- collaborators ------------------------------------------------------------------------------
-
-
-class Clock(Protocol):
-    def time(self) -> float: ...
-
-    def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    """Wall-clock time and real sleeps."""
-
-    def time(self) -> float:
-        return time.time()
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds)
-
-
-SYSTEM_CLOCK = SystemClock()
 
 
 class MetricSink(Protocol):
@@ -810,7 +790,7 @@ def handle_refresh_event(
 # --- wiring from settings (cached getters) -------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
+@per_container(maxsize=1)
 def get_secretsmanager_client() -> SecretsManagerClient:
     """The container's Secrets Manager client (the single writer's store)."""
     import boto3
@@ -818,7 +798,7 @@ def get_secretsmanager_client() -> SecretsManagerClient:
     return boto3.client("secretsmanager")
 
 
-@lru_cache(maxsize=1)
+@per_container(maxsize=1)
 def get_lambda_client() -> LambdaClient:
     """The container's Lambda client (the upsert side's LambdaRefresher)."""
     import boto3
@@ -826,7 +806,7 @@ def get_lambda_client() -> LambdaClient:
     return boto3.client("lambda")
 
 
-@lru_cache(maxsize=1)
+@per_container(maxsize=1)
 def get_single_writer() -> SingleWriter:
     """The container's single writer, wired from settings (CC_TOKEN_URL) and its cached clients."""
     from signup_relay.config import get_settings
@@ -845,12 +825,6 @@ def get_refresher() -> Refresher:
     if function_name:
         return LambdaRefresher(function_name, get_lambda_client())
     return LocalRefresher(get_single_writer())
-
-
-def clear_caches() -> None:
-    """Forget the cached clients and writer (tests, the local stack after its environment changed)."""
-    for cached in (get_secretsmanager_client, get_lambda_client, get_single_writer):
-        cached.cache_clear()
 
 
 def run_token_refresh(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
+from signup_relay.caches import per_container
 from signup_relay.config import Settings, get_settings
 from signup_relay.constant_contact.client import ConstantContactClient, Pacer, get_session
 from signup_relay.constant_contact.names import NameDirectory
@@ -30,7 +30,7 @@ def get_pacer() -> Pacer:
     return _pacer(get_settings().cc_requests_per_second)
 
 
-@lru_cache(maxsize=4)
+@per_container(maxsize=4)
 def _pacer(requests_per_second: float) -> Pacer:
     return Pacer(requests_per_second)
 
@@ -61,19 +61,10 @@ def get_upserter(account: str | None = None) -> Upserter:
     return _upserter(account or settings.cc_secret_id, settings)
 
 
-@lru_cache(maxsize=16)
+@per_container(maxsize=16)
 def _upserter(secret_id: str, settings: Settings) -> Upserter:
     tokens = TokenProvider(secret_id, refresher=_request_refresh, max_age_seconds=settings.secret_max_age_seconds)
     client = ConstantContactClient(
         base_url=settings.cc_api_base_url, tokens=tokens, session=get_session(), pacer=get_pacer()
     )
     return Upserter(client=client, names=NameDirectory(client), tokens=tokens)
-
-
-def clear_caches() -> None:
-    """Forget the wiring, the refresher's included (tests, the local stack)."""
-    _upserter.cache_clear()
-    _pacer.cache_clear()
-    from signup_relay.tokens import refresh as token_refresh
-
-    token_refresh.clear_caches()
