@@ -17,10 +17,10 @@ from local.aws_resources import LocalResources, create_queues
 from signup_relay.aws.dead_letter_reader import DeadLetterReader
 from signup_relay.aws.dead_letters import DeadLetterQueue
 from signup_relay.aws.queue import SignupQueue
+from signup_relay.emails import contact_key
 from signup_relay.errors import ConfigError
 from signup_relay.models import FailureRecord, QueuedSignup, Signup, UpsertOptions
 from signup_relay.ops import dlq
-from signup_relay.receive.intake import contact_key
 from signup_relay.routes import Routes, parse_routes
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)

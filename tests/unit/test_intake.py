@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from signup_relay.aws.queue import sqs_safe_id
+from signup_relay.emails import contact_key
 from signup_relay.errors import (
     PayloadTooLargeError,
     QueueUnavailableError,
@@ -20,7 +21,7 @@ from signup_relay.errors import (
     UnsupportedMediaTypeError,
 )
 from signup_relay.models import FailureRecord, QueuedSignup, RawRequest, Signup
-from signup_relay.receive.intake import accept_webhook, contact_key, redact_mapping, submission_id
+from signup_relay.receive.intake import accept_webhook, redact_mapping, submission_id
 from signup_relay.routes import Routes
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from signup_relay.emails import normalize_email
 from signup_relay.errors import SubmissionInvalidError
 from signup_relay.models import Consent
-from signup_relay.receive.mapping import map_submission, normalize_email, parse_month_day, split_full_name
+from signup_relay.receive.mapping import map_submission, parse_month_day, split_full_name
 from signup_relay.receive.submission import Answer, Submission
 from signup_relay.routes import parse_routes
 

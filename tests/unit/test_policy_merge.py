@@ -11,17 +11,16 @@ import pytest
 
 from signup_relay.errors import ValidationError
 from signup_relay.models import Address, Consent, ConsentEvidence, Signup
-from signup_relay.upsert.policy import (
-    ContactState,
+from signup_relay.upsert.bodies import (
     ResolvedIds,
     build_consent_note,
     build_create_body,
     build_merged_put,
     build_sign_up_form_body,
-    contact_state,
     merge_phone_numbers,
     merge_street_addresses,
 )
+from signup_relay.upsert.policy import ContactState, contact_state
 from tests.unit.cc_schemas import POST_PROPERTIES, PUT_PROPERTIES, SIGN_UP_FORM_PROPERTIES
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "cc"

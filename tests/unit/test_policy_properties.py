@@ -19,11 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from signup_relay.constant_contact.client import CallMeter
-from signup_relay.constant_contact.names import Resolution
-from signup_relay.errors import ValidationError
-from signup_relay.models import Address, Consent, ConsentEvidence, Signup, UpsertOptions
-from signup_relay.upsert.policy import (
-    BIRTHDAY_CLEAR_NAMES,
+from signup_relay.constant_contact.limits import (
     MAX_ADDRESSES,
     MAX_CUSTOM_FIELDS,
     MAX_LISTS,
@@ -32,16 +28,20 @@ from signup_relay.upsert.policy import (
     MAX_PHONES,
     MAX_TAGS,
     SIGN_UP_FORM_MAX_EMAIL,
+)
+from signup_relay.constant_contact.names import Resolution
+from signup_relay.errors import ValidationError
+from signup_relay.models import Address, Consent, ConsentEvidence, Signup, UpsertOptions
+from signup_relay.upsert.bodies import (
+    BIRTHDAY_CLEAR_NAMES,
     TEXT_FIELDS,
-    ContactState,
     ResolvedIds,
     build_consent_note,
     build_create_body,
     build_merged_put,
     build_sign_up_form_body,
-    contact_state,
-    upsert_contact,
 )
+from signup_relay.upsert.policy import ContactState, contact_state, upsert_contact
 from tests.unit.cc_schemas import SIGN_UP_FORM_PROPERTIES
 
 PERMISSIONS = ("explicit", "implicit", "not_set", "pending_confirmation", "temp_hold", "unsubscribed")

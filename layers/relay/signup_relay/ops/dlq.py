@@ -33,10 +33,11 @@ from urllib.parse import unquote
 from pydantic import ValidationError as ModelValidationError
 
 from signup_relay.aws.dead_letter_reader import DLQ_OUTPUT, QUEUE_OUTPUT, DeadLetter, DeadLetterReader
+from signup_relay.emails import contact_key
 from signup_relay.errors import ConfigError, ReceiveError, RelayError, UnknownRouteError
 from signup_relay.models import FailureRecord, QueuedSignup, RawRequest, Signup
 from signup_relay.observability import mask_email, mask_emails_in
-from signup_relay.receive.intake import REDACTED, contact_key, redact_mapping, submission_id
+from signup_relay.receive.intake import REDACTED, redact_mapping, submission_id
 
 if TYPE_CHECKING:
     from signup_relay.aws.dead_letters import DeadLetterQueue

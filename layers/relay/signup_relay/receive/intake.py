@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
+from signup_relay.emails import contact_key
 from signup_relay.errors import ConfigError, PayloadTooLargeError, ReceiveError, SecretUnavailableError
 from signup_relay.models import FailureRecord, QueuedSignup, RawRequest, Signup
 from signup_relay.observability import logger, mask_email
@@ -44,11 +45,6 @@ class Accepted:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def contact_key(email: str) -> str:
-    """FIFO message group id: one group per person, so their sign-ups are applied in order."""
-    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
 
 
 def submission_id(delivery_id: str | None, body: bytes) -> str:

@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable
 from datetime import date, datetime
 
+from signup_relay.constant_contact.limits import CUSTOM_FIELD_VALUE_LENGTH, FIELD_LENGTHS, NAME_LENGTH
+from signup_relay.emails import is_valid_email, normalize_email
 from signup_relay.errors import SubmissionInvalidError
 from signup_relay.models import Address, Consent, ConsentEvidence, Signup
 from signup_relay.receive.submission import (
@@ -23,24 +25,6 @@ from signup_relay.receive.submission import (
     Submission,
 )
 from signup_relay.routes import ConsentField, Route
-
-# Constant Contact V3 limits (ContactPostRequest / ContactPutRequest), so an upsert never gets a 400 for length.
-LIMITS = {
-    "email": 80,
-    "first_name": 50,
-    "last_name": 50,
-    "job_title": 50,
-    "company_name": 50,
-    "phone": 25,
-    "street": 255,
-    "city": 50,
-    "state": 50,
-    "postal_code": 50,
-    "country": 50,
-    "anniversary": 10,
-}
-CUSTOM_FIELD_LIMIT = 255
-NAME_LIMIT = 255  # list and tag names taken from a form
 
 # Default labels/keys per contact field, compared after lower-casing and dropping everything but a-z0-9.
 DEFAULT_LABELS: dict[str, frozenset[str]] = {
@@ -82,10 +66,6 @@ KIND_OF_FIELD = {
 }
 YES_WORDS = frozenset({"yes", "y", "true", "on", "1", "checked", "agree", "accepted", "ok"})
 NO_VALUES = frozenset({"", "no", "n", "false", "off", "0", "unchecked", "none", "null"})
-EMAIL = re.compile(
-    r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z]{2,63}|xn--[a-z0-9-]{2,59})$"
-)
 PHONE = re.compile(r"^[0-9+().\-\s/#*]*(\s*(x|ext\.?|extension)\s*[0-9]+)?$", re.IGNORECASE)
 MONTHS = {
     name: number
@@ -114,19 +94,6 @@ CLEARABLE = ("first_name", "last_name", "job_title", "company_name", "phone", "a
 def label_key(text: str) -> str:
     """'Your E-mail *' -> 'youremail': how default labels are compared."""
     return re.sub(r"[^a-z0-9]", "", text.lower())
-
-
-def normalize_email(raw: str) -> str:
-    """Strip and lower-case (Constant Contact stores addresses lower-cased); drop a `mailto:` prefix."""
-    email = raw.strip().strip("<>").strip()
-    if email[:7].lower() == "mailto:":
-        email = email[7:]
-    return email.lower()
-
-
-def is_valid_email(email: str) -> bool:
-    local, _, _domain = email.partition("@")
-    return bool(EMAIL.match(email)) and len(local) <= 64
 
 
 class _Answers:
@@ -202,7 +169,7 @@ class _Mapper:
             if self.route.allow_clearing and field in CLEARABLE:
                 self.cleared.append(field)
             return None
-        return self.fit(field, value, LIMITS.get(field))
+        return self.fit(field, value, FIELD_LENGTHS.get(field))
 
     def fit(self, field: str, value: str, limit: int | None) -> str | None:
         if limit is None or len(value) <= limit:
@@ -279,8 +246,8 @@ def _email(m: _Mapper) -> str | None:
         m.errors["email"] = f"missing: {answer.label or answer.key!r} is empty"
         return None
     email = normalize_email(values[0])
-    if len(email) > LIMITS["email"]:
-        m.errors["email"] = f"{len(email)} characters; Constant Contact allows at most {LIMITS['email']}"
+    if len(email) > FIELD_LENGTHS["email"]:
+        m.errors["email"] = f"{len(email)} characters; Constant Contact allows at most {FIELD_LENGTHS['email']}"
         return None
     if not is_valid_email(email):
         m.errors["email"] = f"{answer.label or answer.key!r} is not a valid email address"
@@ -295,8 +262,8 @@ def _names(m: _Mapper) -> tuple[str | None, str | None]:
         full = m.answer("full_name")
         if full is not None and full.text.strip():
             split_first, split_last = split_full_name(full.text)
-            first = m.fit("first_name", split_first, LIMITS["first_name"]) if split_first else None
-            last = m.fit("last_name", split_last, LIMITS["last_name"]) if split_last else None
+            first = m.fit("first_name", split_first, FIELD_LENGTHS["first_name"]) if split_first else None
+            last = m.fit("last_name", split_last, FIELD_LENGTHS["last_name"]) if split_last else None
             if "first_name" in m.cleared:
                 m.cleared.remove("first_name")
             if "last_name" in m.cleared:
@@ -328,7 +295,7 @@ def _address(m: _Mapper) -> Address | None:
     street = m.text("street")
     street2 = m.text("street2")
     if street2:
-        street = m.fit("street", f"{street}, {street2}" if street else street2, LIMITS["street"])
+        street = m.fit("street", f"{street}, {street2}" if street else street2, FIELD_LENGTHS["street"])
     parts = {name: m.text(name) for name in ("city", "state", "postal_code", "country")}
     if street is None and not any(parts.values()):
         return None
@@ -421,7 +388,7 @@ def _custom_fields(m: _Mapper) -> dict[str, str]:
         text = text.strip()
         if not text:
             continue
-        fitted = m.fit(f"custom_fields.{custom_field}", text, CUSTOM_FIELD_LIMIT)
+        fitted = m.fit(f"custom_fields.{custom_field}", text, CUSTOM_FIELD_VALUE_LENGTH)
         if fitted is not None:
             values[custom_field] = fitted
     return values
@@ -453,7 +420,7 @@ def _lists(m: _Mapper) -> tuple[str, ...]:
                     name = mapping.get(choice.casefold())
                     if name is not None:
                         lists.append(name)
-                elif len(choice) <= NAME_LIMIT:
+                elif len(choice) <= NAME_LENGTH:
                     lists.append(choice)
     return tuple(dict.fromkeys(lists))
 
@@ -491,4 +458,4 @@ def _evidence_fields(m: _Mapper, evidence: ConsentEvidence) -> dict[str, str]:
         names.ip: evidence.ip,
         names.text: evidence.text,
     }
-    return {name: value[:CUSTOM_FIELD_LIMIT] for name, value in values.items() if name and value}
+    return {name: value[:CUSTOM_FIELD_VALUE_LENGTH] for name, value in values.items() if name and value}
