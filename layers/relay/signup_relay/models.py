@@ -53,7 +53,8 @@ class ConsentEvidence(_Frozen):
 
 
 class UpsertOptions(_Frozen):
-    """Per-route policy carried with each queued sign-up (a DLQ replay applies its route's current options)."""
+    """The upsert options of a route, declared once: a route's keys in the routes file (`Route` inherits these
+    fields) and the policy carried with each queued sign-up (a DLQ replay applies its route's current options)."""
 
     create_missing_lists: bool = False
     create_missing_custom_fields: bool = False

@@ -137,8 +137,11 @@ class EvidenceFields(_Strict):
     text: str | None = None
 
 
-class Route(_Strict):
-    """One form: how to authenticate and parse it, and how its answers become a contact."""
+class Route(_Strict, UpsertOptions):
+    """One form: how to authenticate and parse it, and how its answers become a contact.
+
+    The upsert options (create_missing_lists, ...) are inherited from `UpsertOptions`, where they are declared.
+    """
 
     name: str
     source: SourceKind
@@ -150,15 +153,7 @@ class Route(_Strict):
     tags: tuple[str, ...] = ()
     custom_fields: dict[str, str] = Field(default_factory=dict)  # form field -> CC custom field name
     consent_custom_fields: EvidenceFields | None = None
-    record_consent_note: bool = True
-    # sign_up_form cannot carry notes: writing the note there costs a GET + merged PUT more (2 calls).
-    consent_note_on_sign_up_form: bool = False
-    create_missing_lists: bool = False
-    create_missing_custom_fields: bool = False
-    create_missing_tags: bool = True
     allow_clearing: bool = False
-    allow_create_without_consent: bool = False
-    send_resubscribe_email: bool = False
     too_long: Literal["reject", "truncate"] = "reject"
     phone_kind: Literal["home", "work", "mobile", "other"] = "mobile"
     address_kind: Literal["home", "work", "other"] = "home"
@@ -182,15 +177,8 @@ class Route(_Strict):
 
     @property
     def options(self) -> UpsertOptions:
-        return UpsertOptions(
-            create_missing_lists=self.create_missing_lists,
-            create_missing_custom_fields=self.create_missing_custom_fields,
-            create_missing_tags=self.create_missing_tags,
-            allow_create_without_consent=self.allow_create_without_consent,
-            send_resubscribe_email=self.send_resubscribe_email,
-            record_consent_note=self.record_consent_note,
-            consent_note_on_sign_up_form=self.consent_note_on_sign_up_form,
-        )
+        """This route's upsert options, as carried with each of its queued sign-ups."""
+        return UpsertOptions(**{name: getattr(self, name) for name in UpsertOptions.model_fields})
 
 
 class Routes(_Strict):
