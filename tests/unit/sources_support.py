@@ -9,7 +9,7 @@ from typing import Any
 
 from local.events import demo_secrets, event_body, load_event
 from signup_relay.models import RawRequest, Signup
-from signup_relay.receive.sources import receive_submission
+from signup_relay.receive.intake import receive_submission
 from signup_relay.routes import Route, Routes, load_routes
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""intake: ids, redaction, and which receive failures are kept in the DLQ (fakes for queue, DLQ and source)."""
+"""intake: ids, redaction, and which receive failures are kept in the DLQ (real generic deliveries; fake queues)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from signup_relay.errors import (
     UnknownRouteError,
     UnsupportedMediaTypeError,
 )
-from signup_relay.models import FailureRecord, QueuedSignup, RawRequest, Signup
+from signup_relay.models import FailureRecord, QueuedSignup, RawRequest
 from signup_relay.receive.intake import accept_webhook, redact_mapping, submission_id
 from signup_relay.routes import Routes
 
@@ -58,31 +58,27 @@ class FakeDlq:
         return "d-1"
 
 
-def source_returning(signup: Signup):
-    def receive(route, request, *, secret, now):
-        return signup
-
-    return receive
+SECRET = "s3cret-token"
 
 
-def source_raising(error: Exception):
-    def receive(route, request, *, secret, now):
-        raise error
+def delivery(body: bytes, *, content_type: str = "application/json", token: str = SECRET, **headers: str) -> RawRequest:
+    """A generic (Zapier-style) delivery: the route token in X-Signup-Relay-Token."""
+    return RawRequest(
+        headers={"content-type": content_type, "x-signup-relay-token": token, **headers},
+        body=body,
+    )
 
-    return receive
 
-
-def accept(request: RawRequest, receive, queue=None, dlq=None, route="generic", max_body_bytes=1024):
+def accept(request: RawRequest, queue=None, dlq=None, route="generic", max_body_bytes=1024):
     return accept_webhook(
         route,
         request,
         routes=ROUTES,
-        fetch_secret=lambda ref: "s3cret-token",
+        fetch_secret=lambda ref: SECRET,
         queue=queue or FakeQueue(),
         dlq=dlq or FakeDlq(),
         max_body_bytes=max_body_bytes,
         clock=lambda: NOW,
-        receive=receive,
     )
 
 
@@ -136,47 +132,54 @@ def test_redact_mapping_hides_secret_names_and_secret_values():
 
 
 def test_accepted_signup_is_queued_under_the_contact_group_and_delivery_id():
-    # Given a source that yields a sign-up with a delivery id
+    # Given an authentic delivery with a delivery id
     queue = FakeQueue()
-    signup = Signup(email="Ada@Example.com", route="generic", delivery_id="generic:d-1")
+    request = delivery(b'{"email": "Ada@Example.com", "first_name": "Ada"}', **{"idempotency-key": "d-1"})
     # When accepted
-    accepted = accept(RawRequest(body=b"{}"), source_returning(signup), queue=queue)
-    # Then the id is the delivery id and the message carries the sign-up
+    accepted = accept(request, queue=queue)
+    # Then the id is the route's delivery id and the message carries the mapped sign-up
     assert accepted.id == "generic:d-1"
     [sent] = queue.sent
     assert sent["group_id"] == contact_key("ada@example.com")
     assert sent["dedupe_id"] == "generic:d-1"
     queued = QueuedSignup.model_validate_json(sent["body"])
-    assert (queued.id, queued.received_at, queued.signup) == ("generic:d-1", NOW, signup)
+    assert (queued.id, queued.received_at) == ("generic:d-1", NOW)
+    assert (queued.signup.email, queued.signup.first_name, queued.signup.route) == ("ada@example.com", "Ada", "generic")
+    assert queued.signup.delivery_id == "generic:d-1"
 
 
 @pytest.mark.parametrize(
-    "error",
+    ("content_type", "body", "error"),
     [
-        UnsupportedMediaTypeError("xml"),
-        UndecodableBodyError("bad json"),
-        SubmissionInvalidError("no email", field_errors={"email": "missing"}),
+        ("text/xml", b"<s3cret-token/>", UnsupportedMediaTypeError),
+        ("application/json", b'{"email": "s3cret-token', UndecodableBodyError),
+        ("application/json", b'{"name": "s3cret-token"}', SubmissionInvalidError),
     ],
 )
-def test_authenticated_but_unusable_deliveries_are_kept_with_their_reason(error):
-    # Given a source that refuses the body after authenticating it
-    dlq = FakeDlq()
-    request = RawRequest(headers={"content-type": "text/xml", "x-signup-relay-token": "t"}, body=b"<s3cret-token/>")
+def test_authenticated_but_unusable_deliveries_are_kept_with_their_reason(content_type, body, error):
+    # Given an authentic delivery that cannot be used, echoing the secret in its body
+    dlq, queue = FakeDlq(), FakeQueue()
     # When accepted
-    with pytest.raises(type(error)):
-        accept(request, source_raising(error), dlq=dlq)
-    # Then the DLQ keeps the reason and the body, with the secret cut out
+    with pytest.raises(error) as raised:
+        accept(delivery(body, content_type=content_type), queue=queue, dlq=dlq)
+    # Then nothing is queued and the DLQ keeps the reason and the body, with the secret cut out
+    assert queue.sent == []
     [record] = dlq.records
-    assert (record.stage, record.route, record.error_class) == ("receive", "generic", error.error_class)
-    assert record.field_errors == getattr(error, "field_errors", {})
+    assert (record.stage, record.route, record.error_class) == ("receive", "generic", raised.value.error_class)
+    assert record.message == raised.value.message
+    assert record.field_errors == getattr(raised.value, "field_errors", {})
+    if error is SubmissionInvalidError:
+        assert "email" in record.field_errors
+    assert record.queued_id == hashlib.sha256(body).hexdigest()
     assert record.headers["x-signup-relay-token"] == "[redacted]"
-    assert base64.b64decode(record.body_base64 or "") == b"<[redacted]/>"
+    assert SECRET.encode() not in base64.b64decode(record.body_base64 or "")
+    assert base64.b64decode(record.body_base64 or "") == body.replace(SECRET.encode(), b"[redacted]")
 
 
-def test_bad_signature_stores_nothing():
+def test_bad_token_stores_nothing():
     dlq, queue = FakeDlq(), FakeQueue()
     with pytest.raises(SignatureError):
-        accept(RawRequest(body=b"{}"), source_raising(SignatureError("bad")), queue=queue, dlq=dlq)
+        accept(delivery(b'{"email": "ada@example.com"}', token="not-the-token"), queue=queue, dlq=dlq)
     assert dlq.records == [] and queue.sent == []
 
 
@@ -194,11 +197,10 @@ def test_unknown_route_and_oversized_body_are_refused_before_the_secret_is_read(
                 queue=FakeQueue(),
                 dlq=FakeDlq(),
                 max_body_bytes=1024,
-                receive=source_raising(AssertionError("not reached")),
             )
 
 
 def test_unusable_delivery_that_the_dlq_cannot_keep_answers_503():
     # Given a DLQ that is down / When an unusable delivery arrives / Then the sender is told to retry
     with pytest.raises(QueueUnavailableError):
-        accept(RawRequest(body=b"{}"), source_raising(UndecodableBodyError("bad")), dlq=FakeDlq(fail=True))
+        accept(delivery(b"{not json"), dlq=FakeDlq(fail=True))

@@ -8,7 +8,8 @@ import pytest
 
 from signup_relay.errors import SubmissionInvalidError, UndecodableBodyError, UnsupportedMediaTypeError
 from signup_relay.models import Consent, RawRequest
-from signup_relay.receive.sources import get_source, receive_submission
+from signup_relay.receive.intake import receive_submission
+from signup_relay.receive.sources import get_source
 from tests.unit.sources_support import multipart_content_type, now, real_fixture, receive, sample
 
 # events/ sample -> the contact it must become (fields not listed are checked elsewhere).

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from signup_relay.errors import ReceiveError
 from signup_relay.models import RawRequest, Signup
+from signup_relay.receive.intake import receive_submission
 from signup_relay.receive.mapping import map_submission
-from signup_relay.receive.sources import SOURCE_NAMES, get_source, receive_submission
+from signup_relay.receive.sources import SOURCE_NAMES, get_source
 from signup_relay.routes import parse_routes
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)

@@ -9,7 +9,8 @@ import pytest
 
 from local.events import SCENARIOS
 from signup_relay.errors import SignatureError
-from signup_relay.receive.sources import SOURCE_NAMES, get_source, receive_submission
+from signup_relay.receive.intake import receive_submission
+from signup_relay.receive.sources import SOURCE_NAMES, get_source
 from signup_relay.receive.sources._common import parse_datetime
 from tests.unit.sources_support import now, request_from_event, sample
 

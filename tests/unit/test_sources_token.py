@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from signup_relay.errors import SignatureError
-from signup_relay.receive.sources import get_source, receive_submission
+from signup_relay.receive.intake import receive_submission
+from signup_relay.receive.sources import get_source
 from tests.unit.sources_support import now, sample
 
 TOKEN_SAMPLES = [

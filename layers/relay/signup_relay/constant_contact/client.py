@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urljoin
 
@@ -38,11 +37,6 @@ READ_TIMEOUT_SECONDS = 15.0
 DEFAULT_REQUESTS_PER_SECOND = 4.0
 THROTTLE_BACKOFF_SECONDS = 1.0
 THROTTLE_RETRIES = 2
-
-# Operations whose only purpose is resolving list / custom field / tag names (reported apart in the benchmark).
-NAME_LOOKUP_OPERATIONS = frozenset(
-    {"lists.list", "lists.create", "custom_fields.list", "custom_fields.create", "tags.list", "tags.create"}
-)
 
 
 class AccessTokenSource(Protocol):
@@ -105,14 +99,9 @@ class Pacer:
 
 @dataclass
 class CallMeter:
-    """Constant Contact calls made while the meter was open, in total and by operation."""
+    """Constant Contact calls made while the meter was open (each try of a retried call counts)."""
 
     calls: int = 0
-    by_operation: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def name_lookup_calls(self) -> int:
-        return sum(n for op, n in self.by_operation.items() if op in NAME_LOOKUP_OPERATIONS)
 
 
 @dataclass(frozen=True)
@@ -182,10 +171,8 @@ class ConstantContactClient:
     def _record(self, operation: str) -> None:
         with self._lock:
             self.total.calls += 1
-            self.total.by_operation[operation] += 1
         for meter in self._local.__dict__.get("meters", []):
             meter.calls += 1
-            meter.by_operation[operation] += 1
 
     # --- transport ---------------------------------------------------------------------------------
 

@@ -6,17 +6,18 @@ wires the real ones. Heavy modules (boto3, the sources) load on first use to kee
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING
 
+from signup_relay.aws.dead_letters import dead_letter
+from signup_relay.clock import utc_now
 from signup_relay.emails import contact_key
 from signup_relay.errors import ConfigError, PayloadTooLargeError, ReceiveError, SecretUnavailableError
-from signup_relay.models import FailureRecord, QueuedSignup, RawRequest, Signup
+from signup_relay.models import QueuedSignup, RawRequest, Signup
 from signup_relay.observability import logger, mask_email
 
 if TYPE_CHECKING:
@@ -31,20 +32,12 @@ _SECRET_NAME = re.compile(
 )
 
 
-class ReceiveSubmission(Protocol):
-    def __call__(self, route: Route, request: RawRequest, *, secret: str, now: datetime) -> Signup: ...
-
-
 @dataclass(frozen=True)
 class Accepted:
     """A queued sign-up: `id` is answered to the sender and is the FIFO dedupe id."""
 
     id: str
     message_id: str
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def submission_id(delivery_id: str | None, body: bytes) -> str:
@@ -81,10 +74,19 @@ def fetch_webhook_secret(ref: SecretRef, *, max_age: int) -> str:
     return value
 
 
-def _receive_submission(route: Route, request: RawRequest, *, secret: str, now: datetime) -> Signup:
-    from signup_relay.receive.sources import receive_submission
+def receive_submission(route: Route, request: RawRequest, *, secret: str, now: datetime) -> Signup:
+    """Verify, parse and map one delivery for `route`: the receive side's three steps, in this one place.
 
-    return receive_submission(route, request, secret=secret, now=now)
+    Raises SignatureError (401), UnsupportedMediaTypeError (415), UndecodableBodyError (400) or
+    SubmissionInvalidError (422, with field_errors); never anything else for any body or headers.
+    """
+    from signup_relay.receive.mapping import map_submission
+    from signup_relay.receive.sources import get_source
+
+    source = get_source(route.source)
+    source.verify(request, secret, now)
+    submission = source.parse(request)
+    return map_submission(submission, route, now=now, secret=secret)
 
 
 def accept_webhook(
@@ -97,7 +99,6 @@ def accept_webhook(
     dlq: DeadLetterQueue,
     max_body_bytes: int,
     clock: Callable[[], datetime] = utc_now,
-    receive: ReceiveSubmission = _receive_submission,
 ) -> Accepted:
     """Authenticate, parse and queue one delivery; raise a ReceiveError (HTTP status) otherwise.
 
@@ -110,7 +111,7 @@ def accept_webhook(
     secret = fetch_secret(route.secret)
     now = clock()
     try:
-        signup = receive(route, request, secret=secret, now=now)
+        signup = receive_submission(route, request, secret=secret, now=now)
     except ReceiveError as error:
         if error.keep_in_dlq:
             _keep_rejected_delivery(route_name, request, error, secret=secret, dlq=dlq, now=now)
@@ -131,17 +132,16 @@ def _keep_rejected_delivery(
     # Some senders echo the secret in the body (Jotform's webhookURL, a `token` field): cut it out.
     from signup_relay.receive.sources import redact_secret
 
-    body = redact_secret(request.body, secret)
-    record = FailureRecord(
-        stage="receive",
+    record = dead_letter(
+        "receive",
         route=route_name,
         error_class=error.error_class,
-        message=error.message,
+        reason=error.message,
         failed_at=now,
-        field_errors=dict(getattr(error, "field_errors", {})),
-        queued_id=hashlib.sha256(request.body).hexdigest(),
+        field_errors=getattr(error, "field_errors", {}),
+        body=redact_secret(request.body, secret),
+        body_id=hashlib.sha256(request.body).hexdigest(),
         content_type=request.headers.get("content-type"),
-        body_base64=base64.b64encode(body).decode("ascii"),
         headers=redact_mapping(request.headers, secret),
     )
     dlq.send(record, group_id=f"receive-{route_name}", dedupe_id=f"receive-{route_name}-{record.queued_id}")

@@ -1,4 +1,6 @@
-"""Process one queued sign-up: upsert it, then decide retry or DLQ (design §2). One place for that decision.
+"""One attempt at a queued sign-up: upsert it, then succeed, retry later or dead-letter (docs/architecture.md §4).
+
+The one place that decides retry or DLQ:
 
 - success, or an outcome other than REJECTED: the item succeeds.
 - REJECTED or a PermanentError: a FailureRecord goes to the DLQ and the item succeeds (retrying cannot help).
@@ -9,7 +11,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from pydantic import ValidationError as ModelValidationError
 
+from signup_relay.aws.dead_letters import INVALID_MESSAGE_CLASS, REJECTED_CLASS, dead_letter, error_class_of
+from signup_relay.clock import utc_now
 from signup_relay.errors import PermanentError, QuotaExceededError, RelayError, ThrottledError
 from signup_relay.models import FailureRecord, Outcome, QueuedSignup, Signup, UpsertResult
 from signup_relay.observability import logger, mask_email, metrics
@@ -81,15 +84,21 @@ def process_message(
     queue: SignupQueue,
     dlq: DeadLetterQueue,
     max_attempts: int,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    clock: Callable[[], datetime] = utc_now,
 ) -> Processed:
     """Upsert one queued sign-up; raise RetryLater to fail the item, return normally to succeed it."""
     try:
         queued = QueuedSignup.model_validate_json(message.body)
     except ModelValidationError as error:
         # Not something receive wrote: keep the bytes for a human, never retry.
-        record = _failure(message, None, "invalid_message", str(error.errors(include_url=False)[:3]), clock())
-        record.body_base64 = base64.b64encode(message.body.encode("utf-8")).decode("ascii")
+        record = dead_letter(
+            "upsert",
+            error_class=INVALID_MESSAGE_CLASS,
+            reason=str(error.errors(include_url=False)[:3]),
+            failed_at=clock(),
+            attempts=message.attempts,
+            body=message.body.encode("utf-8"),
+        )
         return _dead_letter(message, None, record, dlq)
 
     signup = queued.signup
@@ -103,10 +112,10 @@ def process_message(
     try:
         result = upserter_for(signup.account).upsert(signup)
     except PermanentError as error:
-        record = _failure(message, queued, error.error_class, error.message, clock())
+        record = _failure(message, queued, error_class_of(error), error.message, clock())
         return _dead_letter(message, queued, record, dlq)
     except Exception as error:  # transient by default: a bug or an outage must not lose the sign-up
-        error_class = error.error_class if isinstance(error, RelayError) else f"unexpected:{type(error).__name__}"
+        error_class = error_class_of(error)
         if message.attempts >= max_attempts:
             record = _failure(message, queued, error_class, str(error), clock())
             return _dead_letter(message, queued, record, dlq)
@@ -121,7 +130,7 @@ def process_message(
         raise RetryLater(error, delay) from error
 
     if result.outcome is Outcome.REJECTED:
-        record = _failure(message, queued, "rejected", result.reason or "rejected by the upsert policy", clock())
+        record = _failure(message, queued, REJECTED_CLASS, result.reason or "rejected by the upsert policy", clock())
         return _dead_letter(message, queued, record, dlq)
 
     logger.info(
@@ -133,18 +142,10 @@ def process_message(
 
 
 def _failure(
-    message: QueuedMessage, queued: QueuedSignup | None, error_class: str, text: str, now: datetime
+    message: QueuedMessage, queued: QueuedSignup, error_class: str, reason: str, now: datetime
 ) -> FailureRecord:
-    return FailureRecord(
-        stage="upsert",
-        route=queued.signup.route if queued else "",
-        error_class=error_class,
-        message=text,
-        attempts=message.attempts,
-        failed_at=now,
-        signup=queued.signup if queued else None,
-        queued_id=queued.id if queued else None,
-        received_at=queued.received_at if queued else None,
+    return dead_letter(
+        "upsert", error_class=error_class, reason=reason, failed_at=now, attempts=message.attempts, queued=queued
     )
 
 

@@ -1,4 +1,4 @@
-"""Wiring of the upsert engine from settings, cached per container: `get_upserter(account).upsert(signup)`."""
+"""The upsert side wired from settings, cached per container: `get_upserter(account).upsert(signup)`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from signup_relay.upsert.policy import upsert_contact
 
 
 @dataclass
-class Upserter:
+class AccountUpserter:
     """One Constant Contact account's client, name directory and tokens."""
 
     client: ConstantContactClient
@@ -51,7 +51,7 @@ def _request_refresh(account_secret_id: str, stale_access_token: str) -> None:
     get_refresher()(account_secret_id, stale_access_token)
 
 
-def get_upserter(account: str | None = None) -> Upserter:
+def get_upserter(account: str | None = None) -> AccountUpserter:
     """The cached upserter for an account secret id (None = settings.cc_secret_id).
 
     Cached per (secret id, settings): caches survive across invocations of a container, and settings that
@@ -62,9 +62,9 @@ def get_upserter(account: str | None = None) -> Upserter:
 
 
 @per_container(maxsize=16)
-def _upserter(secret_id: str, settings: Settings) -> Upserter:
+def _upserter(secret_id: str, settings: Settings) -> AccountUpserter:
     tokens = TokenProvider(secret_id, refresher=_request_refresh, max_age_seconds=settings.secret_max_age_seconds)
     client = ConstantContactClient(
         base_url=settings.cc_api_base_url, tokens=tokens, session=get_session(), pacer=get_pacer()
     )
-    return Upserter(client=client, names=NameDirectory(client), tokens=tokens)
+    return AccountUpserter(client=client, names=NameDirectory(client), tokens=tokens)

@@ -1,7 +1,7 @@
 """Form sources: one module per sender, each with `verify(request, secret, now)` and `parse(request)`.
 
-`receive_submission` is the entry point of the receive side: authenticate, parse, map to a Signup.
-Modules are imported on first use, so a container only loads the parsers its routes need.
+Modules are imported on first use, so a container only loads the parsers its routes need; the receive use
+case (`receive.intake`) runs verify -> parse -> map.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from functools import cache
 from typing import Protocol, cast, get_args
 from urllib.parse import quote, quote_plus
 
-from signup_relay.models import RawRequest, Signup
-from signup_relay.receive.mapping import map_submission
+from signup_relay.models import RawRequest
 from signup_relay.receive.sources._common import TOKEN_HEADER, TOKEN_QUERY_PARAMETER
 from signup_relay.receive.submission import Submission
-from signup_relay.routes import Route, SourceKind
+from signup_relay.routes import SourceKind
 
 __all__ = [
     "SOURCE_NAMES",
@@ -24,7 +23,6 @@ __all__ = [
     "TOKEN_QUERY_PARAMETER",
     "Source",
     "get_source",
-    "receive_submission",
     "redact_secret",
 ]
 
@@ -51,18 +49,6 @@ def get_source(name: str) -> Source:
     if name not in SOURCE_NAMES:
         raise ValueError(f"unknown source kind {name!r}")
     return cast(Source, importlib.import_module(f"{__name__}.{name}"))
-
-
-def receive_submission(route: Route, request: RawRequest, *, secret: str, now: datetime) -> Signup:
-    """Verify, parse and map one delivery for `route`.
-
-    Raises SignatureError (401), UnsupportedMediaTypeError (415), UndecodableBodyError (400) or
-    SubmissionInvalidError (422, with field_errors); never anything else for any body or headers.
-    """
-    source = get_source(route.source)
-    source.verify(request, secret, now)
-    submission = source.parse(request)
-    return map_submission(submission, route, now=now, secret=secret)
 
 
 def redact_secret(data: bytes, secret: str) -> bytes:
