@@ -1,4 +1,7 @@
-"""receive: POST /hooks/{route} -> verify, parse, queue -> 200 {"accepted": true, "id": ...} (design §6)."""
+"""receive: POST /hooks/{route} -> verify, parse, queue -> 200 {"accepted": true, "id": ...}
+
+The HTTP contract is docs/architecture.md §3.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""token_refresh: the single writer of the Constant Contact OAuth secret (design §7), scheduled and on demand.
+"""token_refresh: the single writer of the Constant Contact OAuth secret
+scheduled and on demand (docs/architecture.md §6).
 
 Scheduled (EventBridge): refresh every account whose access token nears expiry, or whose last refresh is a
 week old (keeps refresh tokens alive past Constant Contact's 180-day idle limit). On demand (invoked

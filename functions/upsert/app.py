@@ -1,4 +1,7 @@
-"""upsert: SQS FIFO batches -> Constant Contact upserts, partial batch failures, DLQ for the hopeless (design §2)."""
+"""upsert: SQS FIFO batches -> Constant Contact upserts, partial batch failures, DLQ for the hopeless.
+
+Data flow: docs/architecture.md §1.
+"""
 
 from __future__ import annotations
 

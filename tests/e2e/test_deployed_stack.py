@@ -1,4 +1,4 @@
-"""Opt-in end-to-end tests against a DEPLOYED stack (design §11): `make test-e2e`, never part of `make test`.
+"""Opt-in end-to-end tests against a DEPLOYED stack: `make test-e2e`, never part of `make test`.
 
 Needs AWS credentials for the stack's account (the shell's own: tests/conftest.py fakes them for every other test,
 these put the real ones back) and:
@@ -144,7 +144,7 @@ def test_a_generic_signup_is_accepted_and_leaves_the_queue_without_a_dead_letter
     # When a generic sender posts it to the deployed API with the route token
     status, answer = post_signup(stack, {"email": email, "first_name": "End", "last_name": "To-End"}, token=stack.token)
 
-    # Then receive accepts it with its queued id (design §6) ...
+    # Then receive accepts it with its queued id (docs/architecture.md §3) ...
     assert status == 200, answer
     assert answer.get("accepted") is True and answer.get("id"), answer
     queued_id = answer["id"]
@@ -165,6 +165,6 @@ def test_a_wrong_token_is_refused_and_nothing_is_queued(deployed_stack: Deployed
     # When a sign-up is posted with it
     status, answer = post_signup(stack, {"email": email}, token="not-the-route-token-" + uuid.uuid4().hex)
 
-    # Then it is refused with 401 and no id (nothing stored, design §6)
+    # Then it is refused with 401 and no id (nothing stored, docs/architecture.md §3)
     assert status == 401, answer
     assert "id" not in answer and answer.get("error"), answer

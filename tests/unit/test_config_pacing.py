@@ -1,4 +1,5 @@
-"""The throughput contract (design §8): the API key's limit is shared by the upsert containers that run at once."""
+"""The throughput contract (docs/architecture.md §7):
+the API key's limit is shared by the upsert containers that run at once."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Which calls the upsert policy makes for each prior state and consent (design §3), with a recording client."""
+"""Which calls the upsert policy makes for each prior state and consent, with a recording client.
+
+The table is docs/architecture.md §2.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Settings read once, lazily, from the environment (design §9). Cleared by `signup_relay.caches.clear_all()`."""
+"""Settings read once, lazily, from the environment (docs/architecture.md §9).
+
+Cleared by `signup_relay.caches.clear_all()`.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +30,8 @@ class Settings:
     cc_requests_per_second: float = 4.0
     webhook_secret_id: str = "signup-relay/webhooks"  # default Secrets Manager id of the routes' webhook secrets
     max_receive_count: int = 5  # the queue's redrive maxReceiveCount: upsert dead-letters on the last attempt
-    cc_rate_limit_per_second: float = 4.0  # Constant Contact's limit per API key (design §8); 0 disables pacing
+    # Constant Contact's limit per API key (docs/architecture.md §7); 0 disables pacing.
+    cc_rate_limit_per_second: float = 4.0
     upsert_max_concurrency: int = 1  # upsert containers running at once (template: UpsertMaxConcurrency)
 
 
@@ -44,7 +48,7 @@ def _float(name: str, default: float) -> float:
 def per_container_rate(rate_limit_per_second: float, max_concurrency: int) -> float:
     """The pace of one upsert container: the API key's limit split between the containers that may run at once.
 
-    The one place the throughput contract of design §8 is computed (0 = no pacing).
+    The one place the throughput contract of docs/architecture.md §7 is computed (0 = no pacing).
     """
     if rate_limit_per_second < 0:
         raise ValueError("CC_RATE_LIMIT_PER_SECOND must be >= 0")

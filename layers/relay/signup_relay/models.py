@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Consent(StrEnum):
-    """What the person agreed to on this sign-up (design §3)."""
+    """What the person agreed to on this sign-up (docs/architecture.md §2)."""
 
     EXPLICIT = "explicit"  # ticked a box / asked to be emailed on this form
     IMPLICIT = "implicit"  # a business relationship, no explicit opt-in

@@ -1,4 +1,7 @@
-"""The routes file: one route per form, validated at load (design §4). `get_routes()` reads ROUTES_FILE once."""
+"""The routes file: one route per form, validated at load.
+
+Reference: README, "Routes file reference". `get_routes()` reads ROUTES_FILE once.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The upsert policy (design §3): one sign-up in, one honest outcome out, no data or consent lost.
+"""The upsert policy (docs/architecture.md §2): one sign-up in, one honest outcome out, no data or consent lost.
 
 Every sign-up starts with one lookup, `GET /contacts?email=...&status=all&include=<all subresources>`:
 the prior state decides the path and lets us report revived / resubscribed / kept_unsubscribed truthfully,
@@ -119,8 +119,11 @@ def pick_contact(contacts: Sequence[Mapping[str, Any]], email: str) -> dict[str,
 
 
 def upsert_contact(signup: Signup, *, client: UpsertClient, names: UpsertNames) -> UpsertResult:
-    """Upsert one sign-up per design §3. Returns the outcome (REJECTED with a reason when the sign-up cannot
-    be applied as configured) or raises a TransientError / PermanentError subclass."""
+    """Upsert one sign-up by the policy (docs/architecture.md §2).
+
+    Returns the outcome (REJECTED with a reason when the sign-up cannot be applied as configured) or raises a
+    TransientError / PermanentError subclass.
+    """
     with client.meter() as meter:
         try:
             result = _Upsert(signup, client, names).run()
