@@ -574,7 +574,8 @@ class LocalStack:
         from signup_relay.aws.queue import SignupQueue
         from signup_relay.config import get_settings
         from signup_relay.errors import ConfigError
-        from signup_relay.ops import dlq
+        from signup_relay.ops.dlq.replay import replay_dead_letters
+        from signup_relay.ops.dlq.selection import Selection, list_dead_letters
         from signup_relay.routes import load_routes
 
         reader = DeadLetterReader(url=self.resources.dlq_url, client=self._sqs, visibility_timeout=30)
@@ -582,7 +583,7 @@ class LocalStack:
         try:
             if (method, path) == ("GET", "/_local/dlq"):
                 with self._state_lock:  # not while /_local/status holds the records
-                    status, payload = 200, dlq.list_dead_letters(reader).to_json()
+                    status, payload = 200, list_dead_letters(reader).to_json()
             elif (method, path) == ("POST", "/_local/dlq/replay"):
                 length = int(request.headers.get("content-length") or 0)
                 data = json.loads(request.rfile.read(length)) if length else {}
@@ -590,12 +591,12 @@ class LocalStack:
                     raise ValueError("the body must be a JSON object")
                 routes_file = get_settings().routes_file
                 with self._state_lock:
-                    report = dlq.replay_dead_letters(
+                    report = replay_dead_letters(
                         reader,
                         queue=SignupQueue(url=self.resources.queue_url, client=self._sqs),
                         dlq=DeadLetterQueue(url=self.resources.dlq_url, client=self._sqs),
                         load_routes=lambda: load_routes(routes_file),
-                        selection=dlq.Selection.from_mapping(data),
+                        selection=Selection.from_mapping(data),
                         dry_run=bool(data.get("dry_run")),
                     )
                 status, payload = 200, report.to_json()
