@@ -37,17 +37,20 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from local import sandbox_seed, stack_config
 from local.template import HttpRoute, http_routes, sqs_consumers
+
+if TYPE_CHECKING:
+    from signup_relay.ops.dlq.selection import Selection
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -575,7 +578,7 @@ class LocalStack:
         from signup_relay.config import get_settings
         from signup_relay.errors import ConfigError
         from signup_relay.ops.dlq.replay import replay_dead_letters
-        from signup_relay.ops.dlq.selection import Selection, list_dead_letters
+        from signup_relay.ops.dlq.selection import list_dead_letters
         from signup_relay.routes import load_routes
 
         reader = DeadLetterReader(url=self.resources.dlq_url, client=self._sqs, visibility_timeout=30)
@@ -596,7 +599,7 @@ class LocalStack:
                         queue=SignupQueue(url=self.resources.queue_url, client=self._sqs),
                         dlq=DeadLetterQueue(url=self.resources.dlq_url, client=self._sqs),
                         load_routes=lambda: load_routes(routes_file),
-                        selection=Selection.from_mapping(data),
+                        selection=dlq_selection(data),
                         dry_run=bool(data.get("dry_run")),
                     )
                 status, payload = 200, report.to_json()
@@ -607,6 +610,18 @@ class LocalStack:
     def drained(self) -> bool:
         depth = self.queue_depth()
         return depth["visible"] == 0 and depth["in_flight"] == 0 and not self._busy.is_set()
+
+
+def dlq_selection(data: Mapping[str, Any]) -> Selection:
+    """The records a POST /_local/dlq/replay body selects: {"route", "error_class", "id" (one or a list)}."""
+    from signup_relay.ops.dlq.selection import Selection
+
+    ids = data.get("id") or data.get("ids") or ()
+    return Selection(
+        route=data.get("route") or None,
+        error_class=data.get("error_class") or None,
+        ids=(ids,) if isinstance(ids, str) else tuple(str(i) for i in ids),
+    )
 
 
 def main() -> int:

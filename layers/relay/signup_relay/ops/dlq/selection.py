@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,16 +28,6 @@ class Selection:
         if self.error_class is not None and entry.error_class != self.error_class:
             return False
         return not self.ids or any(_id_matches(wanted, entry) for wanted in self.ids)
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> Selection:
-        """From a JSON request body: {"route", "error_class", "id" (one or a list)}."""
-        ids = data.get("id") or data.get("ids") or ()
-        return cls(
-            route=data.get("route") or None,
-            error_class=data.get("error_class") or None,
-            ids=(ids,) if isinstance(ids, str) else tuple(str(i) for i in ids),
-        )
 
 
 def _id_matches(wanted: str, entry: Entry) -> bool:
