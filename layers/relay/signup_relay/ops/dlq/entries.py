@@ -165,13 +165,9 @@ def decode_entry(letter: DeadLetter) -> Entry:
         except ModelValidationError:
             return Entry(letter, "unreadable")
         queued = None
-        if record.stage == "upsert" and record.signup is not None:
-            # Records written before `received_at` existed: the failure time is the closest we have.
-            queued = QueuedSignup(
-                id=record.queued_id or letter.message_id,
-                received_at=record.received_at or record.failed_at,
-                signup=record.signup,
-            )
+        if record.stage == "upsert" and record.signup is not None and record.queued_id and record.received_at:
+            # The queued sign-up as upsert kept it (upsert/attempt.py writes all three together).
+            queued = QueuedSignup(id=record.queued_id, received_at=record.received_at, signup=record.signup)
         elif record.stage == "upsert" and record.body_base64:
             # `invalid_message`: the original body, kept for a human; replayable if it is a QueuedSignup now.
             try:
