@@ -1,4 +1,4 @@
-"""`make dev`: the whole stack on 127.0.0.1 with no Docker, no AWS and no internet (design §10).
+"""`make dev`: the whole stack on 127.0.0.1 with no Docker, no AWS and no internet (docs/architecture.md).
 
 - HTTP: the template's HttpApi routes (read from template.yaml), each request turned into an API Gateway
   payload v2 event and given to the real handler in-process (one invocation at a time per function, as a
@@ -37,17 +37,20 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from local import sandbox_seed, stack_config
 from local.template import HttpRoute, http_routes, sqs_consumers
+
+if TYPE_CHECKING:
+    from signup_relay.ops.dlq.selection import Selection
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -57,7 +60,8 @@ TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", 
 CC_ENV = ("CC_API_BASE_URL", "CC_TOKEN_URL", "CC_CLIENT_ID", "CC_CLIENT_SECRET", "CC_ACCESS_TOKEN", "CC_REFRESH_TOKEN")
 # Upsert "containers" the poller runs. One: the handler's module state (its batch processor) serves one invocation
 # at a time, as in Lambda. The handlers see UPSERT_MAX_CONCURRENCY=1, so this one container paces itself to the
-# whole CC_RATE_LIMIT_PER_SECOND (design §8), as the deployed ones share it UpsertMaxConcurrency ways.
+# whole CC_RATE_LIMIT_PER_SECOND, as the deployed ones share it UpsertMaxConcurrency ways (the throughput contract:
+# docs/architecture.md).
 UPSERT_CONTAINERS = 1
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -574,7 +578,8 @@ class LocalStack:
         from signup_relay.aws.queue import SignupQueue
         from signup_relay.config import get_settings
         from signup_relay.errors import ConfigError
-        from signup_relay.ops import dlq
+        from signup_relay.ops.dlq.replay import replay_dead_letters
+        from signup_relay.ops.dlq.selection import list_dead_letters
         from signup_relay.routes import load_routes
 
         reader = DeadLetterReader(url=self.resources.dlq_url, client=self._sqs, visibility_timeout=30)
@@ -582,7 +587,7 @@ class LocalStack:
         try:
             if (method, path) == ("GET", "/_local/dlq"):
                 with self._state_lock:  # not while /_local/status holds the records
-                    status, payload = 200, dlq.list_dead_letters(reader).to_json()
+                    status, payload = 200, list_dead_letters(reader).to_json()
             elif (method, path) == ("POST", "/_local/dlq/replay"):
                 length = int(request.headers.get("content-length") or 0)
                 data = json.loads(request.rfile.read(length)) if length else {}
@@ -590,12 +595,12 @@ class LocalStack:
                     raise ValueError("the body must be a JSON object")
                 routes_file = get_settings().routes_file
                 with self._state_lock:
-                    report = dlq.replay_dead_letters(
+                    report = replay_dead_letters(
                         reader,
                         queue=SignupQueue(url=self.resources.queue_url, client=self._sqs),
                         dlq=DeadLetterQueue(url=self.resources.dlq_url, client=self._sqs),
                         load_routes=lambda: load_routes(routes_file),
-                        selection=dlq.Selection.from_mapping(data),
+                        selection=dlq_selection(data),
                         dry_run=bool(data.get("dry_run")),
                     )
                 status, payload = 200, report.to_json()
@@ -606,6 +611,18 @@ class LocalStack:
     def drained(self) -> bool:
         depth = self.queue_depth()
         return depth["visible"] == 0 and depth["in_flight"] == 0 and not self._busy.is_set()
+
+
+def dlq_selection(data: Mapping[str, Any]) -> Selection:
+    """The records a POST /_local/dlq/replay body selects: {"route", "error_class", "id" (one or a list)}."""
+    from signup_relay.ops.dlq.selection import Selection
+
+    ids = data.get("id") or data.get("ids") or ()
+    return Selection(
+        route=data.get("route") or None,
+        error_class=data.get("error_class") or None,
+        ids=(ids,) if isinstance(ids, str) else tuple(str(i) for i in ids),
+    )
 
 
 def main() -> int:

@@ -22,7 +22,7 @@ from local.cc_sandbox import Sandbox
 from local.demo import send
 from local.stack import LocalStack, sqs_event
 from signup_relay.aws import dead_letter_reader as dlq_reader
-from signup_relay.ops import dlq
+from signup_relay.ops.dlq.cli import main
 from tests.conftest import load_event
 from tests.integration.relay_fixtures import dlq_records
 
@@ -101,7 +101,7 @@ def assert_ada_is_on_the_events_list(sandbox: Sandbox) -> None:
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     """`python -m signup_relay.ops.dlq --wait 0 <args>` in this process: (exit status, stdout)."""
     capsys.readouterr()  # drop what the handlers printed (logs, metrics) before the command
-    code = dlq.main(["--wait", "0", *args])
+    code = main(["--wait", "0", *args])
     return code, capsys.readouterr().out
 
 
@@ -261,7 +261,7 @@ def test_show_prints_one_record_in_full_with_the_email_masked(relay, lambda_cont
 
 
 def test_show_of_an_unknown_id_exits_1(relay, capsys):
-    code = dlq.main(["--wait", "0", "show", "0000000000"])
+    code = main(["--wait", "0", "show", "0000000000"])
     assert code == 1
     assert "0 DLQ records match" in capsys.readouterr().err
 
@@ -304,7 +304,7 @@ def test_stack_name_reads_the_queue_urls_from_the_stack_outputs(relay, lambda_co
     monkeypatch.delenv("DLQ_URL")
     monkeypatch.delenv("QUEUE_URL")
     reset_relay_caches()
-    assert dlq.main(["--wait", "0", "list"]) == 2  # nowhere to read from
+    assert main(["--wait", "0", "list"]) == 2  # nowhere to read from
     assert "no DLQ URL" in capsys.readouterr().err
 
     # When the operator names the stack

@@ -20,7 +20,10 @@ from signup_relay.aws.queue import SignupQueue
 from signup_relay.emails import contact_key
 from signup_relay.errors import ConfigError
 from signup_relay.models import FailureRecord, QueuedSignup, Signup, UpsertOptions
-from signup_relay.ops import dlq
+from signup_relay.ops.dlq.cli import format_entry, format_listing, format_replay, resolve_queue_urls
+from signup_relay.ops.dlq.purge import purge_dead_letters
+from signup_relay.ops.dlq.replay import ReplayReport, replay_dead_letters
+from signup_relay.ops.dlq.selection import Selection, find_dead_letter, list_dead_letters
 from signup_relay.routes import Routes, parse_routes
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
@@ -61,7 +64,7 @@ class Queues:
         return found
 
     def dlq_ids(self) -> set[str]:
-        return {entry.id for entry in dlq.list_dead_letters(self.reader()).entries}
+        return {entry.id for entry in list_dead_letters(self.reader()).entries}
 
 
 @pytest.fixture
@@ -81,6 +84,7 @@ def upsert_failure(
         failed_at=NOW,
         signup=signup,
         queued_id=queued_id,
+        received_at=NOW,
     )
 
 
@@ -116,8 +120,8 @@ def redrive(queues: Queues, queued: QueuedSignup, *, dedupe: str = "redrive-1") 
     )
 
 
-def replay(queues: Queues, routes: Routes = FIXED_ROUTES, **kwargs: Any) -> dlq.ReplayReport:
-    return dlq.replay_dead_letters(
+def replay(queues: Queues, routes: Routes = FIXED_ROUTES, **kwargs: Any) -> ReplayReport:
+    return replay_dead_letters(
         queues.reader(), queue=queues.queue, dlq=queues.dlq, load_routes=lambda: routes, clock=lambda: NOW, **kwargs
     )
 
@@ -132,7 +136,7 @@ def test_list_prints_one_line_per_record_with_masked_emails_and_a_count_by_error
     keep(queues, receive_failure({"email": "bob@example.net"}), dedupe="r-1")
 
     # When they are listed
-    text = dlq.format_listing(dlq.list_dead_letters(queues.reader()))
+    text = format_listing(list_dead_letters(queues.reader()))
 
     # Then each has a line with its stage, route, class, masked email and attempts, then the summary; no raw email
     lines = text.splitlines()
@@ -150,8 +154,8 @@ def test_listing_leaves_the_records_readable_by_the_next_reader(queues):
     keep(queues, upsert_failure(), dedupe="u-1")
 
     # When it is listed twice in a row
-    first = dlq.list_dead_letters(queues.reader(visibility_timeout=300))
-    second = dlq.list_dead_letters(queues.reader())
+    first = list_dead_letters(queues.reader(visibility_timeout=300))
+    second = list_dead_letters(queues.reader())
 
     # Then the second reader sees it too (the first released it)
     assert [e.id for e in first.entries] == [e.id for e in second.entries]
@@ -167,7 +171,7 @@ def test_redriven_signups_and_unreadable_messages_are_listed_for_what_they_are(q
     )
 
     # When they are listed as JSON
-    data = dlq.list_dead_letters(queues.reader()).to_json()
+    data = list_dead_letters(queues.reader()).to_json()
 
     # Then the redriven one is an upsert-stage "redriven" record of its route, the other is "unreadable"
     by_class = {record["error_class"]: record for record in data["records"]}
@@ -184,10 +188,10 @@ def test_show_masks_emails_in_the_body_and_the_signup_and_keeps_secrets_redacted
     record = receive_failure({"email": "bob@example.net", "ref": "bob%40example.net", "token": "[redacted]"})
     keep(queues, record, dedupe="r-1")
     keep(queues, upsert_failure(), dedupe="u-1")
-    listing = dlq.list_dead_letters(queues.reader())
+    listing = list_dead_letters(queues.reader())
 
     # When each is shown by a prefix of its id
-    shown = [dlq.format_entry(dlq.find_dead_letter(queues.reader(), entry.id[:8])) for entry in listing.entries]
+    shown = [format_entry(find_dead_letter(queues.reader(), entry.id[:8])) for entry in listing.entries]
 
     # Then the field errors, headers and body are there, every email masked
     text = "\n".join(shown)
@@ -200,7 +204,7 @@ def test_show_masks_emails_in_the_body_and_the_signup_and_keeps_secrets_redacted
 def test_show_of_an_unknown_id_is_a_lookup_error(queues):
     keep(queues, upsert_failure(), dedupe="u-1")
     with pytest.raises(LookupError, match="0 DLQ records match"):
-        dlq.find_dead_letter(queues.reader(), "no-such-record")
+        find_dead_letter(queues.reader(), "no-such-record")
 
 
 # --- replay ----------------------------------------------------------------------------------------
@@ -241,20 +245,16 @@ def test_replay_resends_a_redriven_signup(queues):
 
 
 def test_replay_keeps_when_the_signup_was_received(queues):
-    # Given an upsert record of a sign-up received a day before it failed, and one written before records kept that
+    # Given an upsert record of a sign-up received a day before it failed
     received_at = datetime(2026, 2, 28, 10, 0, tzinfo=UTC)
     keep(queues, upsert_failure().model_copy(update={"received_at": received_at}), dedupe="u-1")
-    keep(queues, upsert_failure(GRACE, queued_id="typeform-newsletter:d-2"), dedupe="u-2")
 
-    # When both are replayed
+    # When it is replayed
     replay(queues)
 
-    # Then the first is queued with its receipt time, the older record with its failure time (the closest known)
+    # Then it is queued with its receipt time, not its failure time
     bodies = [QueuedSignup.model_validate_json(m["Body"]) for m in queues.drain(queues.resources.queue_url)]
-    assert {body.id: body.received_at for body in bodies} == {
-        "generic:d-1": received_at,
-        "typeform-newsletter:d-2": NOW,
-    }
+    assert {body.id: body.received_at for body in bodies} == {"generic:d-1": received_at}
 
 
 def test_receive_record_is_queued_once_the_routes_file_maps_it(queues):
@@ -286,7 +286,7 @@ def test_receive_record_that_still_fails_stays_in_the_dlq_with_its_new_reason(qu
 
     # Then nothing is queued and the DLQ holds one record for it, with the new reason and one more attempt
     assert queues.drain(queues.resources.queue_url) == []
-    [entry] = dlq.list_dead_letters(queues.reader()).entries
+    [entry] = list_dead_letters(queues.reader()).entries
     assert (entry.error_class, entry.attempts, entry.message) == (
         "invalid_submission",
         2,
@@ -301,7 +301,7 @@ def test_receive_record_that_still_fails_stays_in_the_dlq_with_its_new_reason(qu
 def test_receive_record_of_a_route_that_no_longer_exists_stays_with_that_reason(queues):
     keep(queues, receive_failure({"email": "bob@example.net"}, route="gone"), dedupe="r-1")
     replay(queues, FIXED_ROUTES)
-    [entry] = dlq.list_dead_letters(queues.reader()).entries
+    [entry] = list_dead_letters(queues.reader()).entries
     assert (entry.error_class, entry.message) == ("unknown_route", "no route named 'gone'")
 
 
@@ -318,14 +318,14 @@ def test_dry_run_changes_nothing_and_says_what_would_happen(queues):
     assert sorted(result.action for result in report.results) == ["would_replay", "would_still_fail"]
     assert queues.dlq_ids() == before
     assert queues.drain(queues.resources.queue_url) == []
-    assert dlq.format_replay(report).splitlines()[-1] == "dry run, nothing changed: 1 would replay, 1 would still fail"
+    assert format_replay(report).splitlines()[-1] == "dry run, nothing changed: 1 would replay, 1 would still fail"
 
 
 @pytest.mark.parametrize(
     ("selection", "replayed_routes"),
     [
-        (dlq.Selection(route="typeform-newsletter"), ["typeform-newsletter"]),
-        (dlq.Selection(error_class="server"), ["generic"]),
+        (Selection(route="typeform-newsletter"), ["typeform-newsletter"]),
+        (Selection(error_class="server"), ["generic"]),
     ],
 )
 def test_filters_replay_only_the_selected_records(queues, selection, replayed_routes):
@@ -346,9 +346,9 @@ def test_filters_replay_only_the_selected_records(queues, selection, replayed_ro
 def test_replay_by_id_takes_just_that_record(queues):
     keep(queues, upsert_failure(ADA), dedupe="u-1")
     keep(queues, upsert_failure(GRACE, queued_id="typeform:t-1"), dedupe="u-2")
-    grace = next(e for e in dlq.list_dead_letters(queues.reader()).entries if e.route == "typeform-newsletter")
+    grace = next(e for e in list_dead_letters(queues.reader()).entries if e.route == "typeform-newsletter")
 
-    replay(queues, selection=dlq.Selection(ids=(grace.id,)))
+    replay(queues, selection=Selection(ids=(grace.id,)))
 
     [message] = queues.drain(queues.resources.queue_url)
     assert QueuedSignup.model_validate_json(message["Body"]).signup == GRACE
@@ -374,14 +374,14 @@ def test_replay_reaches_records_queued_behind_others_of_the_same_group(queues):
     # Given twelve 422 deliveries of one route (one FIFO group: a read returns at most ten of them)
     for n in range(12):
         keep(queues, receive_failure({"email": f"person{n}@example.net"}), dedupe=f"r-{n}")
-    listing = dlq.list_dead_letters(queues.reader())
+    listing = list_dead_letters(queues.reader())
 
     # When they are replayed after the fix
     report = replay(queues, FIXED_ROUTES)
 
     # Then the list could show ten and said two more wait, and the replay took all twelve, in order
     assert (len(listing.entries), listing.not_read) == (10, 2)
-    assert "about 2 more record(s) could not be read now" in dlq.format_listing(listing)
+    assert "about 2 more record(s) could not be read now" in format_listing(listing)
     emails = [
         QueuedSignup.model_validate_json(m["Body"]).signup.email for m in queues.drain(queues.resources.queue_url)
     ]
@@ -395,7 +395,7 @@ def test_a_record_whose_resend_fails_stays_in_the_dlq(queues):
     broken = SignupQueue(url=queues.resources.queue_url + "-missing", client=queues.client)
 
     # When the record is replayed
-    report = dlq.replay_dead_letters(queues.reader(), queue=broken, dlq=queues.dlq, load_routes=lambda: FIXED_ROUTES)
+    report = replay_dead_letters(queues.reader(), queue=broken, dlq=queues.dlq, load_routes=lambda: FIXED_ROUTES)
 
     # Then it is reported as an error and is still in the DLQ
     assert [result.action for result in report.results] == ["error"]
@@ -469,7 +469,7 @@ def test_an_unreadable_routes_file_leaves_upsert_records_in_the_dlq(queues):
         raise ConfigError("cannot read routes file 'routes.yaml': No such file or directory")
 
     # When it is replayed
-    report = dlq.replay_dead_letters(queues.reader(), queue=queues.queue, dlq=queues.dlq, load_routes=broken_routes)
+    report = replay_dead_letters(queues.reader(), queue=queues.queue, dlq=queues.dlq, load_routes=broken_routes)
 
     # Then nothing is queued: the record stays in the DLQ with the reason reported
     assert [(r.action, r.detail) for r in report.results] == [
@@ -495,10 +495,10 @@ def test_purge_deletes_only_the_selected_records(queues):
     # Given two records
     keep(queues, upsert_failure(ADA), dedupe="u-1")
     keep(queues, upsert_failure(GRACE, queued_id="typeform:t-1"), dedupe="u-2")
-    ada = next(e for e in dlq.list_dead_letters(queues.reader()).entries if e.route == "generic")
+    ada = next(e for e in list_dead_letters(queues.reader()).entries if e.route == "generic")
 
     # When one is purged by its queued id
-    report = dlq.purge_dead_letters(queues.reader(), dlq.Selection(ids=("generic:d-1",)))
+    report = purge_dead_letters(queues.reader(), Selection(ids=("generic:d-1",)))
 
     # Then only that one is gone, and nothing was queued
     assert [entry.id for entry in report.purged] == [ada.id]
@@ -508,8 +508,8 @@ def test_purge_deletes_only_the_selected_records(queues):
 
 def test_short_id_prefixes_select_nothing(queues):
     keep(queues, upsert_failure(), dedupe="u-1")
-    [entry] = dlq.list_dead_letters(queues.reader()).entries
-    report = dlq.purge_dead_letters(queues.reader(), dlq.Selection(ids=(entry.id[:3],)))
+    [entry] = list_dead_letters(queues.reader()).entries
+    report = purge_dead_letters(queues.reader(), Selection(ids=(entry.id[:3],)))
     assert report.purged == () and len(queues.dlq_ids()) == 1
 
 
@@ -527,7 +527,7 @@ def test_short_id_prefixes_select_nothing(queues):
 )
 def test_queue_urls_come_from_flags_then_the_named_stack_then_the_environment(flags, stack, expected):
     outputs = {"DeadLetterQueueUrl": "s-dlq", "SignupQueueUrl": "s-queue"}
-    urls = dlq.resolve_queue_urls(
+    urls = resolve_queue_urls(
         dlq_url=flags[0],
         queue_url=flags[1],
         stack_name=stack,
