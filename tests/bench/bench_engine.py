@@ -21,7 +21,8 @@ from moto import mock_aws
 
 from local.aws_resources import reset_relay_caches
 from local.cc_sandbox import Sandbox
-from signup_relay.models import Consent, ConsentEvidence, Signup
+from signup_relay.models import ConsentEvidence, Signup
+from signup_relay.routes import Consent
 from signup_relay.upsert import wiring as engine
 from tests.oauth_secret import seed_oauth_secret
 

@@ -23,7 +23,8 @@ from moto import mock_aws
 
 from local.aws_resources import reset_relay_caches
 from local.cc_sandbox import Sandbox
-from signup_relay.models import Consent, ConsentEvidence, Outcome, Signup, UpsertOptions
+from signup_relay.models import ConsentEvidence, Outcome, Signup
+from signup_relay.routes import Consent, UpsertOptions
 from signup_relay.upsert import wiring as engine
 from tests.oauth_secret import seed_oauth_secret
 

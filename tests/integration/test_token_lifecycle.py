@@ -27,7 +27,8 @@ from functions.token_refresh import app as token_refresh_app
 from local.aws_resources import reset_relay_caches
 from local.cc_sandbox import Sandbox
 from signup_relay.errors import ReauthorizationRequiredError, TransientError
-from signup_relay.models import Consent, ConsentEvidence, Outcome, Signup
+from signup_relay.models import ConsentEvidence, Outcome, Signup
+from signup_relay.routes import Consent
 from signup_relay.tokens import refresh as token_refresh
 from signup_relay.tokens.refresh import (
     INVALID_GRANT_METRIC,

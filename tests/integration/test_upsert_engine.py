@@ -19,7 +19,8 @@ from moto import mock_aws
 from local.aws_resources import reset_relay_caches
 from local.cc_sandbox import Sandbox
 from signup_relay.errors import ConflictError, ServerError
-from signup_relay.models import Address, Consent, ConsentEvidence, Outcome, Signup, UpsertOptions
+from signup_relay.models import Address, ConsentEvidence, Outcome, Signup
+from signup_relay.routes import Consent, UpsertOptions
 from signup_relay.tokens import refresh as token_refresh
 from signup_relay.upsert import wiring as engine
 from tests.oauth_secret import seed_oauth_secret

@@ -19,12 +19,12 @@ from signup_relay.aws.dead_letters import DeadLetterQueue
 from signup_relay.aws.queue import SignupQueue
 from signup_relay.emails import contact_key
 from signup_relay.errors import ConfigError
-from signup_relay.models import FailureRecord, QueuedSignup, Signup, UpsertOptions
+from signup_relay.models import FailureRecord, QueuedSignup, Signup
 from signup_relay.ops.dlq.cli import format_entry, format_listing, format_replay, resolve_queue_urls
 from signup_relay.ops.dlq.purge import purge_dead_letters
 from signup_relay.ops.dlq.replay import ReplayReport, replay_dead_letters
 from signup_relay.ops.dlq.selection import Selection, find_dead_letter, list_dead_letters
-from signup_relay.routes import Routes, parse_routes
+from signup_relay.routes import Routes, UpsertOptions, parse_routes
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 ADA = Signup(email="ada.lovelace@example.com", first_name="Ada", route="generic", source="generic")

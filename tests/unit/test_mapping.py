@@ -8,10 +8,9 @@ import pytest
 
 from signup_relay.emails import normalize_email
 from signup_relay.errors import SubmissionInvalidError
-from signup_relay.models import Consent
 from signup_relay.receive.mapping import map_submission, parse_month_day, split_full_name
 from signup_relay.receive.submission import Answer, Submission
-from signup_relay.routes import parse_routes
+from signup_relay.routes import Consent, parse_routes
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from signup_relay.errors import ValidationError
-from signup_relay.models import Address, Consent, ConsentEvidence, Signup
+from signup_relay.models import Address, ConsentEvidence, Signup
+from signup_relay.routes import Consent
 from signup_relay.upsert.bodies import (
     ResolvedIds,
     build_consent_note,

@@ -15,7 +15,8 @@ import pytest
 from signup_relay.constant_contact.client import CallMeter
 from signup_relay.constant_contact.names import Resolution
 from signup_relay.errors import ConflictError
-from signup_relay.models import Consent, ConsentEvidence, Outcome, Signup, UpsertOptions
+from signup_relay.models import ConsentEvidence, Outcome, Signup
+from signup_relay.routes import Consent, UpsertOptions
 from signup_relay.upsert.policy import upsert_contact
 
 LIST_ID = "list-0000-0000-0000-0000-000000000001"

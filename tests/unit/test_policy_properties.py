@@ -31,7 +31,8 @@ from signup_relay.constant_contact.limits import (
 )
 from signup_relay.constant_contact.names import Resolution
 from signup_relay.errors import ValidationError
-from signup_relay.models import Address, Consent, ConsentEvidence, Signup, UpsertOptions
+from signup_relay.models import Address, ConsentEvidence, Signup
+from signup_relay.routes import Consent, UpsertOptions
 from signup_relay.upsert.bodies import (
     BIRTHDAY_CLEAR_NAMES,
     TEXT_FIELDS,

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from signup_relay.models import UpsertOptions
-from signup_relay.routes import Route
+from signup_relay.routes import Route, UpsertOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUTE_KEYS = sorted(name for name in Route.model_fields if name != "name")  # `name` is the mapping key itself

@@ -6,9 +6,8 @@ import pytest
 import yaml
 
 from signup_relay.errors import ConfigError, UnknownRouteError
-from signup_relay.models import Consent
 from signup_relay.receive.sources import SOURCE_NAMES, get_source
-from signup_relay.routes import ConsentField, get_routes, load_routes, parse_routes
+from signup_relay.routes import Consent, ConsentField, get_routes, load_routes, parse_routes
 from tests.unit.sources_support import ROOT, example_routes
 
 

@@ -7,9 +7,10 @@ import json
 import pytest
 
 from signup_relay.errors import SubmissionInvalidError, UndecodableBodyError, UnsupportedMediaTypeError
-from signup_relay.models import Consent, RawRequest
+from signup_relay.models import RawRequest
 from signup_relay.receive.intake import receive_submission
 from signup_relay.receive.sources import get_source
+from signup_relay.routes import Consent
 from tests.unit.sources_support import multipart_content_type, now, real_fixture, receive, sample
 
 # events/ sample -> the contact it must become (fields not listed are checked elsewhere).

@@ -8,13 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-class Consent(StrEnum):
-    """What the person agreed to on this sign-up (docs/architecture.md §2)."""
-
-    EXPLICIT = "explicit"  # ticked a box / asked to be emailed on this form
-    IMPLICIT = "implicit"  # a business relationship, no explicit opt-in
-    NONE = "none"  # no consent captured: create only if the route allows
+from signup_relay.routes import Consent, UpsertOptions
 
 
 class Outcome(StrEnum):
@@ -50,20 +44,6 @@ class ConsentEvidence(_Frozen):
     form: str | None = None
     ip: str | None = None
     text: str | None = None  # the checkbox label or consent wording, when the form sends it
-
-
-class UpsertOptions(_Frozen):
-    """The upsert options of a route, declared once: a route's keys in the routes file (`Route` inherits these
-    fields) and the policy carried with each queued sign-up (a DLQ replay applies its route's current options)."""
-
-    create_missing_lists: bool = False
-    create_missing_custom_fields: bool = False
-    create_missing_tags: bool = True
-    allow_create_without_consent: bool = False  # consent=none creates a contact only if True
-    send_resubscribe_email: bool = False  # one-time resubscribe email for unsubscribed contacts
-    record_consent_note: bool = True
-    # sign_up_form cannot carry notes: writing the consent note there costs a GET + PUT (2 more calls).
-    consent_note_on_sign_up_form: bool = False
 
 
 class Signup(_Frozen):

@@ -6,6 +6,7 @@ Reference: README, "Routes file reference". `get_routes()` reads ROUTES_FILE onc
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from signup_relay.caches import per_container
 from signup_relay.config import get_settings, secret_in_family
 from signup_relay.errors import ConfigError, UnknownRouteError
-from signup_relay.models import Consent, UpsertOptions
 
 SourceKind = Literal[
     "generic",
@@ -43,6 +43,28 @@ ROUTE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Consent(StrEnum):
+    """What the person agreed to on this sign-up (docs/architecture.md §2)."""
+
+    EXPLICIT = "explicit"  # ticked a box / asked to be emailed on this form
+    IMPLICIT = "implicit"  # a business relationship, no explicit opt-in
+    NONE = "none"  # no consent captured: create only if the route allows
+
+
+class UpsertOptions(_Strict):
+    """A route's upsert options, declared once: keys of the routes file (`Route` inherits them) and the policy
+    carried with each of its queued sign-ups (a DLQ replay applies its route's current options)."""
+
+    create_missing_lists: bool = False
+    create_missing_custom_fields: bool = False
+    create_missing_tags: bool = True
+    allow_create_without_consent: bool = False  # consent=none creates a contact only if True
+    send_resubscribe_email: bool = False  # one-time resubscribe email for unsubscribed contacts
+    record_consent_note: bool = True
+    # sign_up_form cannot carry notes: writing the consent note there costs a GET + PUT (2 more calls).
+    consent_note_on_sign_up_form: bool = False
 
 
 def _default_secret_id() -> str:
@@ -140,10 +162,10 @@ class EvidenceFields(_Strict):
     text: str | None = None
 
 
-class Route(_Strict, UpsertOptions):
+class Route(UpsertOptions):
     """One form: how to authenticate and parse it, and how its answers become a contact.
 
-    The upsert options (create_missing_lists, ...) are inherited from `UpsertOptions`, where they are declared.
+    Its upsert options (create_missing_lists, ...) are the fields of `UpsertOptions` above, declared there once.
     """
 
     name: str
