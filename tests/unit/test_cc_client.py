@@ -9,7 +9,13 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from signup_relay.constant_contact.client import ConstantContactClient, Pacer, parse_error_body
+from signup_relay.constant_contact.client import (
+    SERVER_BACKOFF_SECONDS,
+    SERVER_RETRIES,
+    ConstantContactClient,
+    Pacer,
+    parse_error_body,
+)
 from signup_relay.errors import (
     AuthError,
     ConflictError,
@@ -140,9 +146,11 @@ def test_quota_exceeded_is_raised_at_once() -> None:
     ],
 )
 def test_statuses_map_to_typed_errors(status: int, body: Any, error: type[Exception]) -> None:
-    client, _, _, _ = make_client((status, body))
+    # Given the same answer every time (a 5xx is tried 1 + SERVER_RETRIES times)
+    client, adapter, _, _ = make_client(*[(status, body)] * (1 + SERVER_RETRIES))
     with pytest.raises(error):
         client.update_contact("c1", {"update_source": "Contact"})
+    assert len(adapter.sent) == (1 + SERVER_RETRIES if status >= 500 else 1)
 
 
 def test_validation_errors_carry_constant_contacts_key_and_message() -> None:
@@ -154,10 +162,56 @@ def test_validation_errors_carry_constant_contacts_key_and_message() -> None:
     assert caught.value.details["error_key"] == "contacts.api.validation.error"
 
 
-def test_a_connection_failure_is_a_server_error() -> None:
-    client, _, _, _ = make_client(requests.ConnectionError("refused"))
+def test_a_connection_failure_that_lasts_is_a_server_error() -> None:
+    client, adapter, _, sleeps = make_client(*[requests.ConnectionError("refused")] * (1 + SERVER_RETRIES))
     with pytest.raises(ServerError):
         client.get_contact("c1")
+    assert len(adapter.sent) == 1 + SERVER_RETRIES
+    assert len(sleeps) == SERVER_RETRIES
+
+
+@pytest.mark.parametrize(
+    ("operation", "first"),
+    [
+        ("get", (503, None)),
+        ("update", (500, [{"error_key": "server_error", "error_message": "oops"}])),
+        ("sign_up_form", requests.ReadTimeout("answer lost")),
+        ("create", (502, None)),
+    ],
+)
+def test_a_transient_failure_is_sent_again_inside_the_call(operation: str, first: Any) -> None:
+    # Given one 5xx or lost answer, then success
+    client, adapter, _, sleeps = make_client(first, (200, {"contact_id": "c1"}))
+    # When the call is made
+    call = {
+        "get": lambda: client.get_contact("c1"),
+        "update": lambda: client.update_contact("c1", {"update_source": "Contact"}),
+        "sign_up_form": lambda: client.sign_up_form({"email_address": "a@example.com"}),
+        "create": lambda: client.create_contact({"email_address": {"address": "a@example.com"}}),
+    }[operation]
+    # Then it succeeds on the second send, after a jittered wait within the first backoff step
+    assert call()["contact_id"] == "c1"
+    assert len(adapter.sent) == 2
+    assert len(sleeps) == 1 and 0 <= sleeps[0] <= SERVER_BACKOFF_SECONDS
+
+
+def test_a_lost_post_answer_ends_in_a_conflict_the_caller_resolves() -> None:
+    # Given a POST that was written but whose answer was lost: the second send meets the stored contact
+    client, adapter, _, _ = make_client(
+        requests.ReadTimeout("answer lost"),
+        (409, [{"error_key": "contacts.api.conflict", "error_message": "Email already exists"}]),
+    )
+    # Then the 409 surfaces (the policy looks the contact up), never a second contact
+    with pytest.raises(ConflictError):
+        client.create_contact({"email_address": {"address": "a@example.com"}})
+    assert len(adapter.sent) == 2
+
+
+def test_the_resubscribe_email_call_is_never_sent_twice() -> None:
+    client, adapter, _, sleeps = make_client((503, None), (200, {}))
+    with pytest.raises(ServerError):
+        client.resubscribe_contact("c1", ["l1"])
+    assert len(adapter.sent) == 1 and sleeps == []
 
 
 def test_both_error_shapes_parse() -> None:

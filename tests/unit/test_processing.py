@@ -116,6 +116,7 @@ def test_transient_error_on_the_last_attempt_goes_to_the_dlq_with_its_class():
     processed, queue, dlq = run(ServerError("503 from Constant Contact"), attempts=5, max_attempts=5)
     # Then the item succeeds into the DLQ with the error, its reason and the sign-up; no retry is scheduled
     assert processed.dead_lettered is True
+    assert processed.outcome is Outcome.FAILED  # transient: not `rejected`, which means refused for good
     record = dlq.sent[0]["record"]
     assert (record.error_class, record.attempts) == ("server", 5)
     assert (record.message, record.signup) == ("503 from Constant Contact", SIGNUP)

@@ -19,8 +19,9 @@ class Outcome(StrEnum):
     REVIVED = "revived"
     RESUBSCRIBED = "resubscribed"
     KEPT_UNSUBSCRIBED = "kept_unsubscribed"
-    REJECTED = "rejected"
-    DEFERRED = "deferred"
+    REJECTED = "rejected"  # refused for good (the policy, a 4xx): retrying cannot help
+    DEFERRED = "deferred"  # a transient failure: SQS delivers it again
+    FAILED = "failed"  # a transient failure that outlasted every attempt: dead-lettered, replay when it is over
 
 
 class _Frozen(BaseModel):

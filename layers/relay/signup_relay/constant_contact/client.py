@@ -6,6 +6,7 @@ every failure is a `TransientError` or `PermanentError` subclass from `signup_re
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -37,6 +38,13 @@ READ_TIMEOUT_SECONDS = 15.0
 DEFAULT_REQUESTS_PER_SECOND = 4.0
 THROTTLE_BACKOFF_SECONDS = 1.0
 THROTTLE_RETRIES = 2
+# A 5xx, a dropped connection or a lost answer is tried again inside the attempt, with full jitter.
+SERVER_RETRIES = 2
+SERVER_BACKOFF_SECONDS = 0.5
+# Operations that must not be sent twice: the resubscribe call emails the person. Every other call is safe to
+# resend: reads and PUTs are idempotent, sign_up_form appends, and a POST whose answer was lost meets a 409
+# (contacts, names), which the caller already resolves by looking the record up.
+NOT_RESENDABLE = frozenset({"contacts.resubscribe"})
 
 
 class AccessTokenSource(Protocol):
@@ -141,7 +149,10 @@ class ConstantContactClient:
         timeout: tuple[float, float] = (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
         throttle_retries: int = THROTTLE_RETRIES,
         throttle_backoff_seconds: float = THROTTLE_BACKOFF_SECONDS,
+        server_retries: int = SERVER_RETRIES,
+        server_backoff_seconds: float = SERVER_BACKOFF_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[float, float], float] = random.uniform,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._tokens = tokens
@@ -150,7 +161,10 @@ class ConstantContactClient:
         self._timeout = timeout
         self._throttle_retries = throttle_retries
         self._throttle_backoff = throttle_backoff_seconds
+        self._server_retries = server_retries
+        self._server_backoff = server_backoff_seconds
         self._sleep = sleep
+        self._jitter = jitter
         self._local = threading.local()
         self._lock = threading.Lock()
         self.total = CallMeter()
@@ -192,13 +206,27 @@ class ConstantContactClient:
         params: Mapping[str, str | int] | None = None,
         json_body: Any = None,
     ) -> Any:
-        """One API call with the 401 and 429-throttled handling; returns the decoded body (None when empty)."""
+        """One API call with the 401, 429-throttled and transient-failure handling; returns the decoded body.
+
+        Inside the call: a 401 re-reads (or refreshes) the token once; a `throttled` 429 waits 1 s, then 2 s; a
+        5xx or a lost connection is sent again (`SERVER_RETRIES` times, full jitter) unless the operation is
+        NOT_RESENDABLE. What is left is raised as a typed error for the attempt (upsert/attempt.py) to decide.
+        """
         url = self._url(path)
         token = self._tokens.access_token()
         refreshed = False
         throttled = 0
+        failed = 0
+        resendable = operation not in NOT_RESENDABLE
         while True:
-            response = self._send(operation, method, url, params, json_body, token)
+            try:
+                response = self._send(operation, method, url, params, json_body, token)
+            except ServerError:
+                if not resendable or failed >= self._server_retries:
+                    raise
+                failed += 1
+                self._sleep(self._jitter(0, self._server_backoff * 2 ** (failed - 1)))
+                continue
             if response.status_code < 300:
                 return _decode(response)
             details = parse_error_body(response.status_code, _decode_quietly(response))
@@ -211,6 +239,10 @@ class ConstantContactClient:
             if response.status_code == 429 and not _is_quota(details) and throttled < self._throttle_retries:
                 throttled += 1
                 self._sleep(self._throttle_backoff * throttled)
+                continue
+            if response.status_code >= 500 and resendable and failed < self._server_retries:
+                failed += 1
+                self._sleep(self._jitter(0, self._server_backoff * 2 ** (failed - 1)))
                 continue
             raise _error_for(operation, response.status_code, details)
 

@@ -5,8 +5,8 @@ The one place that decides retry or DLQ:
 - success, or an outcome other than REJECTED: the item succeeds.
 - REJECTED or a PermanentError: a FailureRecord goes to the DLQ and the item succeeds (retrying cannot help).
 - TransientError (or anything unexpected): the message is kept invisible for a backoff and the item fails, so
-  SQS redelivers it; on the last allowed attempt it goes to the DLQ with its reason instead of being redriven
-  bare.
+  SQS redelivers it; on the last allowed attempt it goes to the DLQ with its reason (outcome FAILED, not
+  REJECTED) instead of being redriven bare.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def process_message(
         error_class = error_class_of(error)
         if message.attempts >= max_attempts:
             record = _failure(message, queued, error_class, str(error), clock())
-            return _dead_letter(message, queued, record, dlq)
+            return _dead_letter(message, queued, record, dlq, outcome=Outcome.FAILED)
         delay = retry_delay(error, message.attempts, clock())
         queue.delay_retry(message.receipt_handle, delay)
         log = logger.warning if isinstance(error, RelayError) else logger.exception
@@ -150,7 +150,12 @@ def _failure(
 
 
 def _dead_letter(
-    message: QueuedMessage, queued: QueuedSignup | None, record: FailureRecord, dlq: DeadLetterQueue
+    message: QueuedMessage,
+    queued: QueuedSignup | None,
+    record: FailureRecord,
+    dlq: DeadLetterQueue,
+    *,
+    outcome: Outcome = Outcome.REJECTED,
 ) -> Processed:
     # Deduplicated by the SQS message id: a redelivery after a lost delete does not write a second record.
     dlq.send(record, group_id=message.group_id or message.message_id, dedupe_id=f"upsert-{message.message_id}")
@@ -159,13 +164,13 @@ def _dead_letter(
         extra={
             "queued_id": record.queued_id,
             "route": record.route,
-            "outcome": Outcome.REJECTED.value,
+            "outcome": outcome.value,
             "error_class": record.error_class,
             "reason": record.message,
             "attempts": record.attempts,
             "email": mask_email(queued.signup.email) if queued else "",
         },
     )
-    metrics.add_metric(name=Outcome.REJECTED.value, unit="Count", value=1)
+    metrics.add_metric(name=outcome.value, unit="Count", value=1)
     metrics.add_metric(name="dead_lettered", unit="Count", value=1)
-    return Processed(queued_id=record.queued_id, outcome=Outcome.REJECTED, dead_lettered=True)
+    return Processed(queued_id=record.queued_id, outcome=outcome, dead_lettered=True)
