@@ -33,7 +33,6 @@ from signup_relay.tokens.refresh import (
     INVALID_GRANT_METRIC,
     LambdaRefresher,
     LocalRefresher,
-    RecordingMetrics,
     RefreshPolicy,
     RefreshRequest,
     SingleWriter,
@@ -43,6 +42,7 @@ from signup_relay.tokens.refresh import (
 from signup_relay.upsert import wiring as engine
 from tests.integration.relay_fixtures import token_refresh_context
 from tests.oauth_secret import seed_oauth_secret
+from tests.recording_metrics import RecordingMetrics
 
 SECRET_ID = "signup-relay/constant-contact"
 SOAK_SECONDS = 60.0

@@ -26,7 +26,6 @@ from signup_relay.tokens.refresh import (
     INVALID_GRANT_METRIC,
     PENDING_STAGE,
     LambdaRefresher,
-    RecordingMetrics,
     RefreshOutcome,
     RefreshPolicy,
     RefreshRequest,
@@ -38,6 +37,7 @@ from signup_relay.tokens.refresh import (
     mask_token,
     refresh_reason,
 )
+from tests.recording_metrics import RecordingMetrics
 
 SECRET_ID = "signup-relay/constant-contact"
 TOKEN_URL = "https://authz.example/token"

@@ -91,18 +91,6 @@ class NullMetrics:
         return None
 
 
-class RecordingMetrics:
-    """Keeps metrics in memory (local stack, tests): `counts[name]` is the summed value."""
-
-    def __init__(self) -> None:
-        self.counts: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def add_metric(self, name: str, unit: str, value: float) -> None:
-        with self._lock:
-            self.counts[name] = self.counts.get(name, 0) + value
-
-
 @dataclass(frozen=True)
 class RefreshPolicy:
     """When to refresh. Defaults suit Constant Contact's 24 h access tokens and 180-day idle refresh tokens."""
