@@ -104,7 +104,7 @@ def constant_contact_secret(
     """
     # Imported on use, as in reset_relay_caches: importing this module must not set up signup_relay's logging.
     from signup_relay.ops.connect import oauth_secret
-    from signup_relay.tokens.refresh import TokenGrant
+    from signup_relay.tokens.endpoint import TokenGrant
 
     return oauth_secret(
         client_id=client_id,

@@ -13,7 +13,8 @@ import boto3
 
 from local.cc_sandbox import Sandbox
 from signup_relay.ops.connect import ConnectOptions, secret_from_grant
-from signup_relay.tokens.refresh import StagedSecretStore, TokenGrant
+from signup_relay.tokens.endpoint import TokenGrant
+from signup_relay.tokens.secret_store import StagedSecretStore
 
 
 def seed_oauth_secret(sandbox: Sandbox, secret_id: str, *, expires_in: int | None = None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from signup_relay.observability import logger, metrics, tracer
-from signup_relay.tokens.refresh import run_token_refresh
+from signup_relay.tokens.refresh_function import run_token_refresh
 
 
 @logger.inject_lambda_context(clear_state=True)

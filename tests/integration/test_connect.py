@@ -23,7 +23,8 @@ from moto import mock_aws
 
 from local.cc_sandbox import Sandbox
 from signup_relay.ops.connect import ConnectError, ConnectOptions, connect
-from signup_relay.tokens.refresh import RefreshRequest, SingleWriter, StagedSecretStore
+from signup_relay.tokens.secret_store import StagedSecretStore
+from signup_relay.tokens.single_writer import RefreshRequest, SingleWriter
 
 SECRET_ID = "signup-relay/constant-contact"
 

@@ -20,7 +20,7 @@ from local.aws_resources import reset_relay_caches
 from local.cc_sandbox import Sandbox
 from signup_relay.errors import ConflictError, ServerError
 from signup_relay.models import Address, Consent, ConsentEvidence, Outcome, Signup, UpsertOptions
-from signup_relay.tokens import refresh as token_refresh
+from signup_relay.tokens import refreshers
 from signup_relay.upsert import wiring as engine
 from tests.oauth_secret import seed_oauth_secret
 
@@ -423,7 +423,7 @@ def test_upsert_never_calls_the_token_endpoint_when_a_refresh_function_is_set(
     # Given upsert wired as deployed (TOKEN_REFRESH_FUNCTION set), warm, and then every access token expired
     function = RefreshFunctionStandIn(cc.sandbox)
     monkeypatch.setenv("TOKEN_REFRESH_FUNCTION", "signup-relay-TokenRefreshFunction")
-    monkeypatch.setattr(token_refresh, "get_lambda_client", lru_cache(maxsize=1)(lambda: function))
+    monkeypatch.setattr(refreshers, "get_lambda_client", lru_cache(maxsize=1)(lambda: function))
     reset_relay_caches()
     assert cc.upsert(signup("first@example.com")).outcome is Outcome.CREATED
     cc.sandbox.clear_request_log()

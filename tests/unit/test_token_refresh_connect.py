@@ -22,7 +22,7 @@ from signup_relay.ops.connect import (
     pkce_pair,
     secret_from_grant,
 )
-from signup_relay.tokens.refresh import TokenGrant
+from signup_relay.tokens.endpoint import TokenGrant
 
 OPTIONS = ConnectOptions(secret_id="s", client_id="key-1", client_secret="shh-secret-value")
 GRANT = TokenGrant(

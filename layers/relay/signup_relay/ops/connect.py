@@ -30,18 +30,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 
+from signup_relay.clock import SYSTEM_CLOCK, Clock
 from signup_relay.config import DEFAULT_TOKEN_URL
 from signup_relay.errors import RelayError
-from signup_relay.tokens.refresh import (
-    SYSTEM_CLOCK,
-    Clock,
-    OAuthError,
-    StagedSecretStore,
-    TokenGrant,
-    json_object,
-    mask_token,
-    post_token_request,
-)
+from signup_relay.tokens.endpoint import OAuthError, TokenGrant, json_object, mask_token, post_token_request
+from signup_relay.tokens.secret_store import StagedSecretStore
 
 DEFAULT_AUTHORIZE_URL = "https://authz.constantcontact.com/oauth2/default/v1/authorize"
 DEFAULT_DEVICE_URL = "https://authz.constantcontact.com/oauth2/default/v1/device/authorize"
