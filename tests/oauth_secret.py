@@ -1,4 +1,4 @@
-"""The Constant Contact OAuth secret seeded from a sandbox grant, the way `connect` writes it (design §7).
+"""The Constant Contact OAuth secret seeded from a sandbox grant, the way `connect` writes it (docs/token-refresh.md).
 
 Plain functions, not fixtures: the integration tests and the benchmarks (`make bench`) both use them.
 Call inside an active `moto.mock_aws()`.

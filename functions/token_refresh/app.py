@@ -1,8 +1,9 @@
-"""token_refresh: the single writer of the Constant Contact OAuth secret (design §7), scheduled and on demand.
+"""token_refresh: the single writer of the Constant Contact OAuth secret, scheduled and on demand.
 
 Scheduled (EventBridge): refresh every account whose access token nears expiry, or whose last refresh is a
 week old (keeps refresh tokens alive past Constant Contact's 180-day idle limit). On demand (invoked
 synchronously by upsert after a 401 that survived a re-read): {"secret_id", "stale_access_token_sha256"}.
+Why a single writer, and how it survives a crash: docs/token-refresh.md.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ def _pacer(requests_per_second: float) -> Pacer:
 
 
 def get_refresher() -> Refresher:
-    """Who refreshes tokens after a 401 survives a re-read: always the single writer (design §7).
+    """Who refreshes tokens after a 401 survives a re-read: always the single writer (docs/token-refresh.md).
 
     TokenRefreshFunction when TOKEN_REFRESH_FUNCTION is set (deployed), else in-process (the local stack).
     """
