@@ -98,13 +98,13 @@ def constant_contact_secret(
     expires_in: int = 86_400,
     refresh_token_type: str = "rotating",
 ) -> dict[str, Any]:
-    """The OAuth secret in the design §7 shape, built as `connect` builds it, for a pair obtained just now.
+    """The OAuth secret (docs/token-refresh.md), built as `connect` builds it, for a pair obtained just now.
 
     Unlike `connect`, a pair without a refresh token is accepted (an external account given an access token only).
     """
     # Imported on use, as in reset_relay_caches: importing this module must not set up signup_relay's logging.
     from signup_relay.ops.connect import oauth_secret
-    from signup_relay.tokens.refresh import TokenGrant
+    from signup_relay.tokens.endpoint import TokenGrant
 
     return oauth_secret(
         client_id=client_id,

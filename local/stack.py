@@ -347,7 +347,7 @@ class LocalStack:
         )
         environment["UPSERT_MAX_CONCURRENCY"] = str(UPSERT_CONTAINERS)
         os.environ.update(environment)
-        # No function to invoke here: upsert gets the in-process single writer (token_refresh.LocalRefresher).
+        # No function to invoke here: upsert gets the in-process single writer (tokens.refreshers.LocalRefresher).
         os.environ.pop("TOKEN_REFRESH_FUNCTION", None)
         reset_relay_caches()
 
@@ -506,7 +506,7 @@ class LocalStack:
 
     def _refresh_tokens_on_schedule(self) -> None:
         """The deployed EventBridge schedule, in-process: the single writer's scheduled check, once a minute."""
-        from signup_relay.tokens.refresh import run_token_refresh
+        from signup_relay.tokens.refresh_function import run_token_refresh
 
         while not self._stopping.wait(self.token_refresh_interval):
             try:

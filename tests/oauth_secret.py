@@ -1,4 +1,4 @@
-"""The Constant Contact OAuth secret seeded from a sandbox grant, the way `connect` writes it (docs/architecture.md §6).
+"""The Constant Contact OAuth secret seeded from a sandbox grant, the way `connect` writes it (docs/token-refresh.md).
 
 Plain functions, not fixtures: the integration tests and the benchmarks (`make bench`) both use them.
 Call inside an active `moto.mock_aws()`.
@@ -13,7 +13,8 @@ import boto3
 
 from local.cc_sandbox import Sandbox
 from signup_relay.ops.connect import ConnectOptions, secret_from_grant
-from signup_relay.tokens.refresh import StagedSecretStore, TokenGrant
+from signup_relay.tokens.endpoint import TokenGrant
+from signup_relay.tokens.secret_store import StagedSecretStore
 
 
 def seed_oauth_secret(sandbox: Sandbox, secret_id: str, *, expires_in: int | None = None) -> dict[str, Any]:

@@ -1,9 +1,9 @@
-"""token_refresh: the single writer of the Constant Contact OAuth secret
-scheduled and on demand (docs/architecture.md §6).
+"""token_refresh: the single writer of the Constant Contact OAuth secret, scheduled and on demand.
 
 Scheduled (EventBridge): refresh every account whose access token nears expiry, or whose last refresh is a
 week old (keeps refresh tokens alive past Constant Contact's 180-day idle limit). On demand (invoked
 synchronously by upsert after a 401 that survived a re-read): {"secret_id", "stale_access_token_sha256"}.
+Why a single writer, and how it survives a crash: docs/architecture.md §6 and docs/token-refresh.md.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from signup_relay.observability import logger, metrics, tracer
-from signup_relay.tokens.refresh import run_token_refresh
+from signup_relay.tokens.refresh_function import run_token_refresh
 
 
 @logger.inject_lambda_context(clear_state=True)

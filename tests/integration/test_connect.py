@@ -23,7 +23,8 @@ from moto import mock_aws
 
 from local.cc_sandbox import Sandbox
 from signup_relay.ops.connect import ConnectError, ConnectOptions, connect
-from signup_relay.tokens.refresh import RefreshRequest, SingleWriter, StagedSecretStore
+from signup_relay.tokens.secret_store import StagedSecretStore
+from signup_relay.tokens.single_writer import RefreshRequest, SingleWriter
 
 SECRET_ID = "signup-relay/constant-contact"
 
@@ -131,7 +132,7 @@ def test_device_flow_approved_stores_a_secret_that_works_and_refreshes(sandbox: 
     person = PersonAtTheBrowser(sandbox, out, _visit_on_first_wait)
     # When connect runs the device flow (a public client: no secret)
     connect(_options(sandbox), http=requests.Session(), secrets_client=secrets_client, clock=person, out=out)
-    # Then it printed the URL and code, stored the design §7 secret, and the access token works
+    # Then it printed the URL and code, stored the secret (docs/token-refresh.md), and the access token works
     assert "enter the code:" in out.getvalue() and "/activate" in out.getvalue()
     secret = _stored(secrets_client)
     assert set(secret) >= {

@@ -13,7 +13,7 @@ import pytest
 
 from local.demo import send
 from local.stack import LocalStack
-from signup_relay.tokens.refresh import LocalRefresher
+from signup_relay.tokens.refreshers import LocalRefresher
 from signup_relay.upsert import wiring as engine
 from tests.conftest import load_event
 from tests.oauth_secret import seed_oauth_secret

@@ -18,7 +18,7 @@ from functions.token_refresh import app as token_refresh_app
 from local.aws_resources import reset_relay_caches
 from local.cc_sandbox import Sandbox
 from signup_relay.errors import TransientError
-from signup_relay.tokens.refresh import StagedSecretStore
+from signup_relay.tokens.secret_store import StagedSecretStore
 from tests.integration.relay_fixtures import token_refresh_context
 from tests.oauth_secret import seed_oauth_secret
 

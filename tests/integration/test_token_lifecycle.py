@@ -29,21 +29,15 @@ from local.cc_sandbox import Sandbox
 from signup_relay.errors import ReauthorizationRequiredError, TransientError
 from signup_relay.models import ConsentEvidence, Outcome, Signup
 from signup_relay.routes import Consent
-from signup_relay.tokens import refresh as token_refresh
-from signup_relay.tokens.refresh import (
-    INVALID_GRANT_METRIC,
-    LambdaRefresher,
-    LocalRefresher,
-    RecordingMetrics,
-    RefreshPolicy,
-    RefreshRequest,
-    SingleWriter,
-    StagedSecretStore,
-    fingerprint,
-)
+from signup_relay.tokens import refresh_function, refreshers
+from signup_relay.tokens.endpoint import fingerprint
+from signup_relay.tokens.refreshers import LambdaRefresher, LocalRefresher
+from signup_relay.tokens.secret_store import StagedSecretStore
+from signup_relay.tokens.single_writer import INVALID_GRANT_METRIC, RefreshPolicy, RefreshRequest, SingleWriter
 from signup_relay.upsert import wiring as engine
 from tests.integration.relay_fixtures import token_refresh_context
 from tests.oauth_secret import seed_oauth_secret
+from tests.recording_metrics import RecordingMetrics
 
 SECRET_ID = "signup-relay/constant-contact"
 SOAK_SECONDS = 60.0
@@ -102,7 +96,7 @@ def long_lived(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
 def _use_lambda(monkeypatch: pytest.MonkeyPatch, lambda_client: Any) -> None:
     """Deployed wiring: TOKEN_REFRESH_FUNCTION set, `lambda:Invoke` answered by `lambda_client`."""
     monkeypatch.setenv("TOKEN_REFRESH_FUNCTION", "TokenRefreshFunction")
-    monkeypatch.setattr(token_refresh, "get_lambda_client", lru_cache(maxsize=1)(lambda: lambda_client))
+    monkeypatch.setattr(refreshers, "get_lambda_client", lru_cache(maxsize=1)(lambda: lambda_client))
     reset_relay_caches()
 
 
@@ -141,7 +135,7 @@ def test_soak_four_workers_and_the_scheduler_with_two_second_rotating_tokens(mon
             # second): ahead-of-expiry refreshing would, with a 2 s lifetime, be more than one per expiry.
             # The engine's refresher is the container's single writer (no TOKEN_REFRESH_FUNCTION); the scheduler
             # shares it, like the local stack's scheduled check.
-            writer = token_refresh.get_single_writer()
+            writer = refresh_function.get_single_writer()
             writer.policy = RefreshPolicy(margin_seconds=-1.0, keepalive_seconds=3600)
             assert isinstance(engine.get_refresher(), LocalRefresher)
             results = _run_soak(writer)

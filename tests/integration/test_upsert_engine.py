@@ -18,10 +18,11 @@ from moto import mock_aws
 
 from local.aws_resources import reset_relay_caches
 from local.cc_sandbox import Sandbox
+from signup_relay.constant_contact.client import SERVER_RETRIES
 from signup_relay.errors import ConflictError, ServerError
 from signup_relay.models import Address, ConsentEvidence, Outcome, Signup
 from signup_relay.routes import Consent, UpsertOptions
-from signup_relay.tokens import refresh as token_refresh
+from signup_relay.tokens import refreshers
 from signup_relay.upsert import wiring as engine
 from tests.oauth_secret import seed_oauth_secret
 
@@ -424,7 +425,7 @@ def test_upsert_never_calls_the_token_endpoint_when_a_refresh_function_is_set(
     # Given upsert wired as deployed (TOKEN_REFRESH_FUNCTION set), warm, and then every access token expired
     function = RefreshFunctionStandIn(cc.sandbox)
     monkeypatch.setenv("TOKEN_REFRESH_FUNCTION", "signup-relay-TokenRefreshFunction")
-    monkeypatch.setattr(token_refresh, "get_lambda_client", lru_cache(maxsize=1)(lambda: function))
+    monkeypatch.setattr(refreshers, "get_lambda_client", lru_cache(maxsize=1)(lambda: function))
     reset_relay_caches()
     assert cc.upsert(signup("first@example.com")).outcome is Outcome.CREATED
     cc.sandbox.clear_request_log()
@@ -443,9 +444,17 @@ def test_upsert_never_calls_the_token_endpoint_when_a_refresh_function_is_set(
     assert cc.sandbox.token_requests == []
 
 
-def test_server_errors_are_transient_and_a_retry_succeeds(cc: Engine) -> None:
+def test_a_single_server_error_is_absorbed_inside_the_attempt(cc: Engine) -> None:
     # Given the contacts endpoint failing once with 503
     cc.sandbox.inject_faults(status=503, count=1, path_prefix="/v3/contacts")
+    # When the sign-up is upserted, Then the call is sent again and the contact is created in this attempt
+    assert cc.upsert(signup("once@example.com")).outcome is Outcome.CREATED
+    assert cc.stored("once@example.com")["list_memberships"] == [cc.news]
+
+
+def test_server_errors_that_last_are_transient_and_a_retry_succeeds(cc: Engine) -> None:
+    # Given the contacts endpoint failing with 503 more often than the client resends
+    cc.sandbox.inject_faults(status=503, count=1 + SERVER_RETRIES, path_prefix="/v3/contacts")
     # When the sign-up is upserted, Then it fails transiently and nothing is stored
     with pytest.raises(ServerError):
         cc.upsert(signup("retry@example.com"))

@@ -22,22 +22,19 @@ from moto import mock_aws
 from requests.adapters import HTTPAdapter
 
 from signup_relay.errors import AuthError, ConfigError, ReauthorizationRequiredError, TransientError
-from signup_relay.tokens.refresh import (
+from signup_relay.tokens.endpoint import fingerprint, mask_token
+from signup_relay.tokens.refresh_function import handle_refresh_event
+from signup_relay.tokens.refreshers import LambdaRefresher
+from signup_relay.tokens.secret_store import PENDING_STAGE, SecretConflictError, StagedSecretStore
+from signup_relay.tokens.single_writer import (
     INVALID_GRANT_METRIC,
-    PENDING_STAGE,
-    LambdaRefresher,
-    RecordingMetrics,
     RefreshOutcome,
     RefreshPolicy,
     RefreshRequest,
-    SecretConflictError,
     SingleWriter,
-    StagedSecretStore,
-    fingerprint,
-    handle_refresh_event,
-    mask_token,
     refresh_reason,
 )
+from tests.recording_metrics import RecordingMetrics
 
 SECRET_ID = "signup-relay/constant-contact"
 TOKEN_URL = "https://authz.example/token"

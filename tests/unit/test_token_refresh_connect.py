@@ -22,7 +22,7 @@ from signup_relay.ops.connect import (
     pkce_pair,
     secret_from_grant,
 )
-from signup_relay.tokens.refresh import TokenGrant
+from signup_relay.tokens.endpoint import TokenGrant
 
 OPTIONS = ConnectOptions(secret_id="s", client_id="key-1", client_secret="shh-secret-value")
 GRANT = TokenGrant(
@@ -47,7 +47,7 @@ def test_the_secret_has_the_design_shape_with_an_absolute_expiry() -> None:
     # Given a grant issued at a known time
     # When the secret is built
     secret = secret_from_grant(OPTIONS, GRANT, issued_at=1_800_000_000.4)
-    # Then it carries every design §7 key, expires_at in epoch seconds
+    # Then it carries every key of docs/token-refresh.md, expires_at in epoch seconds
     assert secret["client_id"] == "key-1" and secret["client_secret"] == "shh-secret-value"
     assert secret["access_token"] == GRANT.access_token and secret["refresh_token"] == GRANT.refresh_token
     assert secret["expires_at"] == 1_800_086_400 and secret["refresh_token_type"] == "rotating"

@@ -7,8 +7,8 @@ Two OAuth2 flows, both asking for `offline_access contact_data`:
 - `--flow pkce`: authorization code with PKCE. Listens on 127.0.0.1 for the redirect, opens (and prints)
   the authorize URL, checks `state`, and exchanges the code with its verifier.
 
-It then writes the secret of design §7 (create or update) — or, with `--dry-run`, prints it with every
-token masked. After this, only the token_refresh function writes the secret.
+It then writes the secret (create or update; its fields: docs/token-refresh.md) — or, with `--dry-run`, prints
+it with every token masked. After this, only the token_refresh function writes the secret.
 """
 
 from __future__ import annotations
@@ -30,18 +30,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 
+from signup_relay.clock import SYSTEM_CLOCK, Clock
 from signup_relay.config import DEFAULT_TOKEN_URL
 from signup_relay.errors import RelayError
-from signup_relay.tokens.refresh import (
-    SYSTEM_CLOCK,
-    Clock,
-    OAuthError,
-    StagedSecretStore,
-    TokenGrant,
-    json_object,
-    mask_token,
-    post_token_request,
-)
+from signup_relay.tokens.endpoint import OAuthError, TokenGrant, json_object, mask_token, post_token_request
+from signup_relay.tokens.secret_store import StagedSecretStore
 
 DEFAULT_AUTHORIZE_URL = "https://authz.constantcontact.com/oauth2/default/v1/authorize"
 DEFAULT_DEVICE_URL = "https://authz.constantcontact.com/oauth2/default/v1/device/authorize"
@@ -297,7 +290,7 @@ def _token_refused(exc: OAuthError) -> ConnectError:
 
 
 def secret_from_grant(options: ConnectOptions, grant: TokenGrant, *, issued_at: float) -> dict[str, Any]:
-    """The design §7 secret for a fresh grant."""
+    """The secret (docs/token-refresh.md) for a fresh grant."""
     if not grant.refresh_token:
         raise ConnectError(
             "Constant Contact returned no refresh token, so the connection could not be kept alive. "
@@ -318,7 +311,7 @@ def secret_from_grant(options: ConnectOptions, grant: TokenGrant, *, issued_at: 
 def oauth_secret(
     *, client_id: str, client_secret: str, refresh_token_type: str, grant: TokenGrant, issued_at: float
 ) -> dict[str, Any]:
-    """The design §7 secret for a pair issued at `issued_at`, unchecked (`secret_from_grant` checks a new grant).
+    """The secret for a pair issued at `issued_at`, unchecked (`secret_from_grant` checks a new grant).
 
     `refreshed_at` is the single writer's keep-alive clock: set to the issue time, the first scheduled check does
     not spend the refresh token that was just handed over.

@@ -1,13 +1,13 @@
 """OAuth tokens for Constant Contact, the reading side: the account secret, and recovery from a 401.
 
-The secret (design §7) is JSON: client_id, client_secret, access_token, refresh_token, expires_at (epoch s),
-refresh_token_type (rotating | long_lived).
+The secret (its fields: docs/token-refresh.md) is JSON: client_id, client_secret, access_token, refresh_token,
+expires_at (epoch s), refresh_token_type (rotating | long_lived).
 
 Readers (`TokenProvider`) cache it briefly through Powertools Parameters. After a 401 they re-read it once
 (another writer may already have refreshed), and only if the token is still the stale one they ask the
 refresher: a callable `request_refresh(account_secret_id, stale_access_token) -> None` that must leave a
-newer token in the secret. Nothing here writes the secret: the refresher is `token_refresh.get_refresher()`,
-the single writer (design §7).
+newer token in the secret. Nothing here writes the secret: the refresher is `refreshers.get_refresher()`,
+the single writer (docs/token-refresh.md).
 """
 
 from __future__ import annotations

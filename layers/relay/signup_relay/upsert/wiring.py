@@ -36,18 +36,18 @@ def _pacer(requests_per_second: float) -> Pacer:
 
 
 def get_refresher() -> Refresher:
-    """Who refreshes tokens after a 401 survives a re-read: always the single writer (docs/architecture.md §6).
+    """Who refreshes tokens after a 401 survives a re-read: always the single writer (docs/token-refresh.md).
 
     TokenRefreshFunction when TOKEN_REFRESH_FUNCTION is set (deployed), else in-process (the local stack).
     """
-    from signup_relay.tokens import refresh as token_refresh
+    from signup_relay.tokens import refreshers
 
-    return token_refresh.get_refresher()
+    return refreshers.get_refresher()
 
 
 def _request_refresh(account_secret_id: str, stale_access_token: str) -> None:
     # Resolved on the first 401 that survives a re-read, not at wiring: an upsert that never sees one skips the
-    # refresh module's import (~15-25 ms) and, deployed, the Lambda client its refresher creates (~100 ms).
+    # refreshers' import (~15-25 ms) and, deployed, the Lambda client its refresher creates (~100 ms).
     get_refresher()(account_secret_id, stale_access_token)
 
 
