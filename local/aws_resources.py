@@ -98,7 +98,7 @@ def constant_contact_secret(
     expires_in: int = 86_400,
     refresh_token_type: str = "rotating",
 ) -> dict[str, Any]:
-    """The OAuth secret in the design §7 shape, built as `connect` builds it, for a pair obtained just now.
+    """The OAuth secret (its shape: docs/architecture.md), built as `connect` builds it, for a pair obtained just now.
 
     Unlike `connect`, a pair without a refresh token is accepted (an external account given an access token only).
     """

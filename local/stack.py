@@ -38,7 +38,8 @@ TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", 
 CC_ENV = ("CC_API_BASE_URL", "CC_TOKEN_URL", "CC_CLIENT_ID", "CC_CLIENT_SECRET", "CC_ACCESS_TOKEN", "CC_REFRESH_TOKEN")
 # Upsert "containers" the poller runs. One: the handler's module state (its batch processor) serves one invocation
 # at a time, as in Lambda. The handlers see UPSERT_MAX_CONCURRENCY=1, so this one container paces itself to the
-# whole CC_RATE_LIMIT_PER_SECOND (design §8), as the deployed ones share it UpsertMaxConcurrency ways.
+# whole CC_RATE_LIMIT_PER_SECOND, as the deployed ones share it UpsertMaxConcurrency ways (the limit is per API key:
+# https://developer.constantcontact.com/api_guide/rate_limits.html).
 UPSERT_CONTAINERS = 1
 
 Handler = Callable[[dict[str, Any], Any], Any]
