@@ -23,7 +23,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from local.events import SEED_FILE, load_event
+from local.events.build import load_event
+from local.events.paths import SEED_FILE
 from local.sandbox_seed import SEED_ENV
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,27 +1,8 @@
-"""`make dev`: the whole stack on 127.0.0.1 with no Docker, no AWS and no internet (docs/architecture.md).
+"""`make dev`: the whole stack on 127.0.0.1 with no Docker, no AWS and no internet.
 
-- HTTP: the template's HttpApi routes (read from template.yaml), each request turned into an API Gateway
-  payload v2 event and given to the real handler in-process (one invocation at a time per function, as a
-  single Lambda container would).
-- AWS: moto in-process (`mock_aws`): the FIFO queue and DLQ with the template's attributes (visibility shortened
-  so retries happen within a demo), each route's webhook secret (LOCAL_WEBHOOK_SECRETS, else
-  local/demo_secrets.json, else the local default "local-dev-secret": see local/stack_config.py), the Constant
-  Contact secret (under CC_SECRET_ID and every route's `account`).
-- Routes: ROUTES_FILE (default: routes.yaml), validated before anything starts (exit 2 naming route and key).
-- Constant Contact: the embedded sandbox, an empty account (or seeded from the file LOCAL_SANDBOX_SEED names:
-  local/sandbox_seed.py; `make demo` seeds events/sandbox_seed.json); or the server at CC_API_BASE_URL with a
-  secret from CC_CLIENT_ID / CC_CLIENT_SECRET / CC_ACCESS_TOKEN / CC_REFRESH_TOKEN (CC_TOKEN_URL: its token
-  endpoint). Either way, lists and custom fields that do not exist are created only where the route allows it
-  (create_missing_lists / create_missing_custom_fields; the demo routes do but generic-existing-lists does not),
-  else the sign-up is rejected to the DLQ.
-- Pacing: one upsert container, told UPSERT_MAX_CONCURRENCY=1, so it paces to the whole CC_RATE_LIMIT_PER_SECOND.
-- Tokens: no TOKEN_REFRESH_FUNCTION, so the upsert side refreshes through the single writer in-process
-  (LocalRefresher), and the writer's scheduled check runs once a minute, like the deployed schedule.
-- A poller feeds the queue's consumer (the upsert handler) real SQS-shaped batches, deletes what succeeded and
-  leaves batchItemFailures to reappear after their visibility timeout; moto applies the redrive policy.
-- GET /_local/status: queue depth, DLQ records, outcome counts and per-submission results, as JSON.
-- GET /_local/dlq and POST /_local/dlq/replay: the `dlq` tool's list and replay (signup_relay.ops.dlq) on this
-  process's moto, which the CLI cannot reach.
+The template's routes and handlers in-process, moto for SQS and Secrets Manager, the embedded sandbox (or the
+Constant Contact at CC_API_BASE_URL), a poller feeding the upsert handler, and /_local/status and /_local/dlq:
+local/README.md describes each; local/stack_config.py reads and checks the environment.
 """
 
 from __future__ import annotations
@@ -60,8 +41,8 @@ TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", 
 CC_ENV = ("CC_API_BASE_URL", "CC_TOKEN_URL", "CC_CLIENT_ID", "CC_CLIENT_SECRET", "CC_ACCESS_TOKEN", "CC_REFRESH_TOKEN")
 # Upsert "containers" the poller runs. One: the handler's module state (its batch processor) serves one invocation
 # at a time, as in Lambda. The handlers see UPSERT_MAX_CONCURRENCY=1, so this one container paces itself to the
-# whole CC_RATE_LIMIT_PER_SECOND, as the deployed ones share it UpsertMaxConcurrency ways (the throughput contract:
-# docs/architecture.md).
+# whole CC_RATE_LIMIT_PER_SECOND, as the deployed ones share it UpsertMaxConcurrency ways (the limit is per API key:
+# https://developer.constantcontact.com/api_guide/rate_limits.html).
 UPSERT_CONTAINERS = 1
 
 Handler = Callable[[dict[str, Any], Any], Any]

@@ -1,4 +1,4 @@
-"""What the local stack reads from its environment, validated before anything starts (design §9, §10).
+"""What the local stack reads from its environment, validated before anything starts (local/README.md).
 
 - ROUTES_FILE: the routes file (default: the repository's routes.yaml); relative paths are from the current
   directory. It is validated at start; a bad file stops the stack with the route and key named.

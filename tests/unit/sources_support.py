@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from local.events import demo_secrets, event_body, load_event
+from local.events.build import demo_secrets, event_body, load_event
 from signup_relay.models import RawRequest, Signup
 from signup_relay.receive.intake import receive_submission
 from signup_relay.routes import Route, Routes, load_routes

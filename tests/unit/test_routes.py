@@ -25,7 +25,7 @@ def test_example_file_has_a_route_for_every_source():
 
 def test_example_routes_have_a_demo_secret_each():
     # Given the demo secrets (local/demo_secrets.json) / Then every example route has one under its secret key
-    from local.events import demo_secrets
+    from local.events.build import demo_secrets
 
     secrets = demo_secrets()
     assert all(route.secret.key in secrets for route in example_routes())

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from local.events import SCENARIOS
+from local.events.scenarios import SCENARIOS
 from signup_relay.errors import SignatureError
 from signup_relay.receive.intake import receive_submission
 from signup_relay.receive.sources import SOURCE_NAMES, get_source
@@ -152,7 +152,7 @@ def test_hubspot_signs_the_full_url_including_host_and_query():
 
 def test_hubspot_event_can_be_re_signed_for_the_local_stack_host():
     # Given the HubSpot sample loaded for the host the demo posts to
-    from local.events import load_event
+    from local.events.build import load_event
 
     event = load_event("hubspot_contact.json", host="127.0.0.1:3000")
     route, _request, secret = sample("hubspot_contact.json")

@@ -1,4 +1,4 @@
-"""`make dev` against an EXTERNAL Constant Contact server (design §9, §10), everything a separate process over HTTP.
+"""`make dev` against an EXTERNAL Constant Contact server (local/README.md), everything a separate process over HTTP.
 
 The sandbox runs as `python -m local.cc_sandbox` (as an acceptance run's own simulator would), the stack as
 `python -m local.stack` configured only through its environment: PORT, CC_API_BASE_URL, CC_TOKEN_URL,
