@@ -1,5 +1,6 @@
 """The `make demo` scenarios in-process: the demo account (events/sandbox_seed.json) seeded into the sandbox, each
-seeded events/ sample through receive and upsert, and the sandbox's stored contact checked after it (design §3).
+seeded events/ sample through receive and upsert, and the sandbox's stored contact checked after it (the policy:
+docs/architecture.md §2).
 
 The demo itself can only show the outcome column (the sandbox lives in the stack subprocess); these tests hold the
 stored state to what the outcome claims.
