@@ -12,7 +12,8 @@ from typing import Any
 import boto3
 
 from local.cc_sandbox import Sandbox
-from signup_relay.ops.connect import ConnectOptions, secret_from_grant
+from signup_relay.ops.connect import secret_from_grant
+from signup_relay.ops.oauth_flows import ConnectOptions
 from signup_relay.tokens.endpoint import TokenGrant
 from signup_relay.tokens.secret_store import StagedSecretStore
 

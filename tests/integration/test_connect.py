@@ -22,7 +22,8 @@ import requests
 from moto import mock_aws
 
 from local.cc_sandbox import Sandbox
-from signup_relay.ops.connect import ConnectError, ConnectOptions, connect
+from signup_relay.ops.connect import connect
+from signup_relay.ops.oauth_flows import ConnectError, ConnectOptions
 from signup_relay.tokens.secret_store import StagedSecretStore
 from signup_relay.tokens.single_writer import RefreshRequest, SingleWriter
 

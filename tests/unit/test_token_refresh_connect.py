@@ -12,15 +12,13 @@ import time
 import pytest
 
 from local.aws_resources import constant_contact_secret
-from signup_relay.ops.connect import (
+from signup_relay.ops.connect import masked, parse_args, secret_from_grant
+from signup_relay.ops.oauth_flows import (
     DEFAULT_AUTHORIZE_URL,
     DEFAULT_DEVICE_URL,
     ConnectError,
     ConnectOptions,
-    masked,
-    parse_args,
     pkce_pair,
-    secret_from_grant,
 )
 from signup_relay.tokens.endpoint import TokenGrant
 
