@@ -150,7 +150,7 @@ def queue_name(logical_id: str, stack_name: str) -> str:
 
 @dataclass(frozen=True)
 class QueueConsumer:
-    """One SQS event of a function: the queue's logical id and the handler module it invokes."""
+    """One SQS trigger of a function (an AWS::Lambda::EventSourceMapping): the queue and the handler it invokes."""
 
     queue: str
     function: str
@@ -161,23 +161,23 @@ class QueueConsumer:
 
 def sqs_consumers(template: dict[str, Any] | None = None) -> list[QueueConsumer]:
     template = template or load_template()
+    resources = template["Resources"]
     consumers = []
-    for logical_id, resource in template["Resources"].items():
-        if resource.get("Type") != "AWS::Serverless::Function":
+    for resource in resources.values():
+        if resource.get("Type") != "AWS::Lambda::EventSourceMapping":
             continue
-        properties = resource["Properties"]
-        for event in properties.get("Events", {}).values():
-            if event.get("Type") != "SQS":
-                continue
-            module_file, handler = properties["Handler"].rsplit(".", 1)
-            package = properties["CodeUri"].strip("/").replace("/", ".")
-            consumers.append(
-                QueueConsumer(
-                    queue=event["Properties"]["Queue"]["Fn::GetAtt"][0],
-                    function=logical_id,
-                    module=f"{package}.{module_file}",
-                    handler=handler,
-                    batch_size=int(event["Properties"].get("BatchSize", 10)),
-                )
+        mapping = resource["Properties"]
+        function = mapping["FunctionName"]["Ref"]
+        properties = resources[function]["Properties"]
+        module_file, handler = properties["Handler"].rsplit(".", 1)
+        package = properties["CodeUri"].strip("/").replace("/", ".")
+        consumers.append(
+            QueueConsumer(
+                queue=mapping["EventSourceArn"]["Fn::GetAtt"][0],
+                function=function,
+                module=f"{package}.{module_file}",
+                handler=handler,
+                batch_size=int(mapping.get("BatchSize", 10)),
             )
+        )
     return consumers

@@ -51,9 +51,10 @@ def test_the_template_tells_the_upsert_function_its_concurrency():
     # Given template.yaml / When the upsert function's environment is resolved with the parameter defaults
     environment = function_environment("UpsertFunction")
     value = resolve(environment["UPSERT_MAX_CONCURRENCY"], parameter_defaults())
-    events = load_template()["Resources"]["UpsertFunction"]["Properties"]["Events"]
-    scaling = events["Signups"]["Properties"]["ScalingConfig"]
+    mapping = load_template()["Resources"]["UpsertEventSourceMapping"]["Properties"]
+    scaling = mapping["ScalingConfig"]
 
     # Then it is the same number as the event source's MaximumConcurrency parameter
+    assert mapping["FunctionName"] == {"Ref": "UpsertFunction"}
     assert environment["UPSERT_MAX_CONCURRENCY"] == scaling["MaximumConcurrency"] == {"Ref": "UpsertMaxConcurrency"}
     assert value == parameter_defaults()["UpsertMaxConcurrency"] == "2"

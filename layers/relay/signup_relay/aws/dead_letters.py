@@ -70,9 +70,13 @@ class DeadLetterQueue:
     url: str
     client: Any
 
-    def send(self, record: FailureRecord, *, group_id: str, dedupe_id: str) -> str:
-        """Keep `record`; raises QueueUnavailableError when it cannot be kept."""
-        return send_fifo(self.client, self.url, record.model_dump_json(), group_id=group_id, dedupe_id=dedupe_id)
+    def send(self, record: FailureRecord, *, dedupe_id: str) -> str:
+        """Keep `record`; raises QueueUnavailableError when it cannot be kept.
+
+        Each record is its own FIFO message group: a group delivers one message at a time, so records sharing
+        a group (a route's, a person's) could only be listed, shown and replayed ten at a time.
+        """
+        return send_fifo(self.client, self.url, record.model_dump_json(), group_id=dedupe_id, dedupe_id=dedupe_id)
 
 
 @per_container(maxsize=1)
