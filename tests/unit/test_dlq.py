@@ -105,9 +105,8 @@ def receive_failure(body: dict[str, str], *, route: str = "generic") -> FailureR
 
 
 def keep(queues: Queues, record: FailureRecord, *, dedupe: str) -> None:
-    """Put a record in the DLQ in the group receive or upsert would use."""
-    group = contact_key(record.signup.email) if record.signup else f"receive-{record.route}"
-    queues.dlq.send(record, group_id=group, dedupe_id=dedupe)
+    """Put a record in the DLQ as receive or upsert would."""
+    queues.dlq.send(record, dedupe_id=dedupe)
 
 
 def redrive(queues: Queues, queued: QueuedSignup, *, dedupe: str = "redrive-1") -> None:
@@ -371,21 +370,20 @@ def test_records_held_by_a_concurrent_reader_are_not_replayed_twice(queues):
 
 
 def test_replay_reaches_records_queued_behind_others_of_the_same_group(queues):
-    # Given twelve 422 deliveries of one route (one FIFO group: a read returns at most ten of them)
+    # Given twelve sign-ups of one person moved by the redrive policy (it keeps their FIFO group: a read returns at
+    # most ten of them)
     for n in range(12):
-        keep(queues, receive_failure({"email": f"person{n}@example.net"}), dedupe=f"r-{n}")
+        redrive(queues, QueuedSignup(id=f"generic:d-{n}", received_at=NOW, signup=ADA), dedupe=f"redrive-{n}")
     listing = list_dead_letters(queues.reader())
 
-    # When they are replayed after the fix
+    # When they are replayed
     report = replay(queues, FIXED_ROUTES)
 
     # Then the list could show ten and said two more wait, and the replay took all twelve, in order
     assert (len(listing.entries), listing.not_read) == (10, 2)
     assert "about 2 more record(s) could not be read now" in format_listing(listing)
-    emails = [
-        QueuedSignup.model_validate_json(m["Body"]).signup.email for m in queues.drain(queues.resources.queue_url)
-    ]
-    assert emails == [f"person{n}@example.net" for n in range(12)]
+    replayed = [QueuedSignup.model_validate_json(m["Body"]) for m in queues.drain(queues.resources.queue_url)]
+    assert [queued.id for queued in replayed] == [f"generic:d-{n}" for n in range(12)]
     assert len(report.results) == 12 and queues.dlq_ids() == set()
 
 
@@ -536,3 +534,16 @@ def test_queue_urls_come_from_flags_then_the_named_stack_then_the_environment(fl
         stack_outputs=lambda name: outputs,
     )
     assert urls == expected
+
+
+def test_every_record_of_one_route_is_listed_not_only_the_first_ten(queues):
+    # Given 25 refused deliveries of one route (one FIFO group each: a shared group delivers ten at a time)
+    for n in range(25):
+        keep(queues, receive_failure({"email": f"person{n}@example.net"}), dedupe=f"receive-generic-{n}")
+
+    # When the DLQ is listed
+    listing = list_dead_letters(queues.reader())
+
+    # Then every record is there
+    assert len(listing.entries) == 25
+    assert {entry.record.route for entry in listing.entries if entry.record} == {"generic"}

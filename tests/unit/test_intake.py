@@ -51,7 +51,7 @@ class FakeDlq:
         self.records: list[FailureRecord] = []
         self.fail = fail
 
-    def send(self, record: FailureRecord, *, group_id: str, dedupe_id: str) -> str:
+    def send(self, record: FailureRecord, *, dedupe_id: str) -> str:
         if self.fail:
             raise QueueUnavailableError("down")
         self.records.append(record)

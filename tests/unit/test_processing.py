@@ -41,8 +41,8 @@ class FakeDlq:
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
 
-    def send(self, record: FailureRecord, *, group_id: str, dedupe_id: str) -> str:
-        self.sent.append({"record": record, "group_id": group_id, "dedupe_id": dedupe_id})
+    def send(self, record: FailureRecord, *, dedupe_id: str) -> str:
+        self.sent.append({"record": record, "dedupe_id": dedupe_id})
         return "d-1"
 
 
@@ -80,7 +80,7 @@ def test_rejected_outcome_goes_to_the_dlq_with_its_reason_and_succeeds():
     record = sent["record"]
     assert (record.stage, record.error_class, record.message) == ("upsert", "rejected", "list 'VIP' does not exist")
     assert (record.signup, record.queued_id, record.route, record.attempts) == (SIGNUP, "generic:d-1", "generic", 1)
-    assert (sent["group_id"], sent["dedupe_id"]) == ("g-1", "upsert-m-1")
+    assert sent["dedupe_id"] == "upsert-m-1"
 
 
 def test_the_failure_record_keeps_when_the_signup_was_received():

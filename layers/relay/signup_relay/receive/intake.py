@@ -144,7 +144,7 @@ def _keep_rejected_delivery(
         content_type=request.headers.get("content-type"),
         headers=redact_mapping(request.headers, secret),
     )
-    dlq.send(record, group_id=f"receive-{route_name}", dedupe_id=f"receive-{route_name}-{record.queued_id}")
+    dlq.send(record, dedupe_id=f"receive-{route_name}-{record.queued_id}")
     logger.warning(
         "delivery kept in the DLQ",
         extra={"route": route_name, "error_class": error.error_class, "queued_id": record.queued_id},

@@ -158,7 +158,7 @@ def _dead_letter(
     outcome: Outcome = Outcome.REJECTED,
 ) -> Processed:
     # Deduplicated by the SQS message id: a redelivery after a lost delete does not write a second record.
-    dlq.send(record, group_id=message.group_id or message.message_id, dedupe_id=f"upsert-{message.message_id}")
+    dlq.send(record, dedupe_id=f"upsert-{message.message_id}")
     logger.warning(
         "sign-up dead-lettered",
         extra={

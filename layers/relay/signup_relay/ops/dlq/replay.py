@@ -170,8 +170,7 @@ class _Replayer:
                 "failed_at": self.clock(),
             }
         )
-        group = entry.letter.group_id or f"receive-{record.route}"
-        self.written.add(self.dlq.send(renewed, group_id=group, dedupe_id=self._dedupe(entry)))
+        self.written.add(self.dlq.send(renewed, dedupe_id=self._dedupe(entry)))
         return ReplayResult(entry, "still_failing", self._delete(entry, detail + " (kept with this reason)"))
 
     def _dedupe(self, entry: Entry) -> str:
