@@ -268,3 +268,15 @@ def test_pacer_zero_rate_never_waits() -> None:
     for _ in range(10):
         pacer.wait()
     assert slept == []
+
+
+@pytest.mark.parametrize(
+    "href", ["https://elsewhere.example/v3/contact_tags?cursor=abc", "http://api.example.test/v3/x"]
+)
+def test_a_next_link_to_another_host_is_not_followed_with_the_token(href: str) -> None:
+    # Given a page whose next link points at another host (or scheme)
+    client, adapter, _, _ = make_client((200, {"tags": [{"tag_id": "t1"}], "_links": {"next": {"href": href}}}))
+    # When the collection is read, Then it stops with an error and the token went to the API host only
+    with pytest.raises(ServerError, match="another host"):
+        client.list_tags()
+    assert [request.url.split("/v3/")[0] for request in adapter.sent] == ["https://api.example.test"]

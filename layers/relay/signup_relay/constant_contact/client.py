@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -192,6 +192,11 @@ class ConstantContactClient:
 
     def _url(self, path_or_url: str) -> str:
         if path_or_url.startswith(("http://", "https://")):
+            # An absolute `_links` href is followed only on the API's own host: the bearer token goes with it.
+            if urlsplit(path_or_url)[:2] != urlsplit(self.base_url)[:2]:
+                raise ServerError(
+                    f"Constant Contact linked to another host ({urlsplit(path_or_url).netloc}): not followed"
+                )
             return path_or_url
         if path_or_url.startswith("/v3/"):  # `_links.next.href` is server-relative
             return urljoin(self.base_url + "/", path_or_url)
