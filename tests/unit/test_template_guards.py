@@ -1,4 +1,4 @@
-"""template.yaml: the upsert function may consume its own queue only (no account-wide managed SQS policy)."""
+"""template.yaml: least-privilege SQS for upsert (no account-wide managed policy), and the alarms it ships."""
 
 from __future__ import annotations
 
@@ -40,3 +40,16 @@ def test_upsert_consumes_exactly_the_signup_queue():
 def _actions(statement: dict[str, Any]) -> list[str]:
     actions = statement.get("Action", [])
     return [actions] if isinstance(actions, str) else list(actions)
+
+
+def test_alarms_watch_receive_errors_and_the_age_of_queued_signups():
+    resources = load_template()["Resources"]
+    age = resources["QueuedSignupAgeAlarm"]["Properties"]
+    errors = resources["ReceiveServerErrorsAlarm"]["Properties"]
+    # the oldest message of the sign-up queue, against the parameter
+    assert (age["Namespace"], age["MetricName"]) == ("AWS/SQS", "ApproximateAgeOfOldestMessage")
+    assert age["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["SignupQueue", "QueueName"]}}]
+    assert age["Threshold"] == {"Ref": "QueuedSignupAgeAlarmSeconds"}
+    # any 5xx of this stack's HTTP API
+    assert (errors["Namespace"], errors["MetricName"], errors["Threshold"]) == ("AWS/ApiGateway", "5xx", 0)
+    assert {"Name": "ApiId", "Value": {"Ref": "SignupApi"}} in errors["Dimensions"]
