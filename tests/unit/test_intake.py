@@ -204,3 +204,24 @@ def test_unusable_delivery_that_the_dlq_cannot_keep_answers_503():
     # Given a DLQ that is down / When an unusable delivery arrives / Then the sender is told to retry
     with pytest.raises(QueueUnavailableError):
         accept(delivery(b"{not json"), dlq=FakeDlq(fail=True))
+
+
+def test_an_internationalised_domain_is_queued_under_the_same_person_as_its_punycode_form():
+    # Given one person's address written with a Unicode domain, then in punycode
+    queue = FakeQueue()
+    accept(delivery('{"email": "Zoe@Bücher.example"}'.encode()), queue=queue)
+    accept(delivery(b'{"email": "zoe@xn--bcher-kva.example"}'), queue=queue)
+    # Then both are accepted, in one message group, with one stored form of the address
+    first, second = (QueuedSignup.model_validate_json(sent["body"]) for sent in queue.sent)
+    assert first.signup.email == second.signup.email == "zoe@xn--bcher-kva.example"
+    assert queue.sent[0]["group_id"] == queue.sent[1]["group_id"] == contact_key("zoe@xn--bcher-kva.example")
+
+
+def test_a_look_alike_address_is_refused_with_a_reason_and_kept():
+    # Given an address whose domain hides a KELVIN SIGN (it would lower-case into another person's address)
+    dlq = FakeDlq()
+    with pytest.raises(SubmissionInvalidError) as refused:
+        accept(delivery('{"email": "ada@ex\u212aample.com"}'.encode()), dlq=dlq)
+    # Then the sender gets a 422 naming the email field, and the delivery is kept with that reason
+    assert refused.value.status == 422 and "email" in refused.value.field_errors
+    assert dlq.records[0].field_errors == refused.value.field_errors

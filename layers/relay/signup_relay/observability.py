@@ -22,8 +22,10 @@ if TYPE_CHECKING:
 SERVICE = "signup-relay"
 NAMESPACE = "SignupRelay"
 
-# Deliberately loose: anything that looks like an address is masked, including ones inside messages.
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-']+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+# Deliberately loose: anything that looks like an address is masked, including ones inside messages, in any
+# script (an internationalised local part or domain is personal data too).
+_NOT_IN_ADDRESS = r"\s@<>()\[\],;:\"'=&?/"
+_EMAIL = re.compile(rf"[^{_NOT_IN_ADDRESS}]+@(?:[^{_NOT_IN_ADDRESS}.]+\.)+[^{_NOT_IN_ADDRESS}.\d]{{2,}}")
 
 
 def mask_email(email: str | None) -> str:

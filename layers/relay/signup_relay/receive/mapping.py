@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 
 from signup_relay.constant_contact.limits import CUSTOM_FIELD_VALUE_LENGTH, FIELD_LENGTHS, NAME_LENGTH
-from signup_relay.emails import is_valid_email, normalize_email
+from signup_relay.emails import InvalidEmailError, validated_email
 from signup_relay.errors import SubmissionInvalidError
 from signup_relay.models import Address, ConsentEvidence, Signup
 from signup_relay.receive.answers import AnswerLookup
@@ -147,12 +147,13 @@ def _email(m: _Mapper) -> str | None:
     if not values:
         m.errors["email"] = f"missing: {answer.label or answer.key!r} is empty"
         return None
-    email = normalize_email(values[0])
+    try:
+        email = validated_email(values[0])
+    except InvalidEmailError as error:
+        m.errors["email"] = f"{answer.label or answer.key!r} is not a valid email address: {error}"
+        return None
     if len(email) > FIELD_LENGTHS["email"]:
         m.errors["email"] = f"{len(email)} characters; Constant Contact allows at most {FIELD_LENGTHS['email']}"
-        return None
-    if not is_valid_email(email):
-        m.errors["email"] = f"{answer.label or answer.key!r} is not a valid email address"
         return None
     return email
 
