@@ -141,6 +141,7 @@ def _keep_rejected_delivery(
         field_errors=getattr(error, "field_errors", {}),
         body=redact_secret(request.body, secret),
         body_id=hashlib.sha256(request.body).hexdigest(),
+        received_at=now,
         content_type=request.headers.get("content-type"),
         headers=redact_mapping(request.headers, secret),
     )
