@@ -18,6 +18,7 @@ from moto import mock_aws
 
 from local.aws_resources import reset_relay_caches
 from local.cc_sandbox import Sandbox
+from signup_relay.clock import utc_now
 from signup_relay.constant_contact.client import SERVER_RETRIES
 from signup_relay.errors import ConflictError, ServerError
 from signup_relay.models import Address, ConsentEvidence, Outcome, Signup
@@ -284,6 +285,40 @@ def test_unsubscribed_contact_with_explicit_consent_is_resubscribed(cc: Engine) 
     assert contact["email_address"]["permission_to_send"] == "explicit"
     assert permission_changes(cc.sandbox, contact)[-2:] == ["unsubscribed", "explicit"]
     assert cc.news in contact["list_memberships"]
+
+
+def test_a_replayed_explicit_sign_up_older_than_the_opt_out_leaves_the_contact_unsubscribed(cc: Engine) -> None:
+    # Given a person who subscribed with explicit consent, then unsubscribed themselves
+    earlier = signup("replayed@example.com", Consent.EXPLICIT, first_name="Ada", submitted_at=utc_now())
+    assert cc.upsert(earlier).outcome is Outcome.CREATED
+    contact_id = cc.stored("replayed@example.com")["contact_id"]
+    cc.sandbox.unsubscribe_contact(contact_id)
+    before = cc.stored("replayed@example.com")
+    # When that earlier submission arrives again (a captured delivery, a late DLQ replay)
+    result = cc.upsert(earlier)
+    # Then they stay unsubscribed: no sign_up_form, no resubscribe email, the permission history unchanged
+    assert result.outcome is Outcome.KEPT_UNSUBSCRIBED
+    assert "newer than this submission" in (result.reason or "")
+    after = cc.stored("replayed@example.com")
+    assert after["email_address"]["permission_to_send"] == "unsubscribed"
+    assert after["email_address"]["opt_out_date"] == before["email_address"]["opt_out_date"]
+    assert permission_changes(cc.sandbox, after) == ["explicit", "unsubscribed"]
+    assert cc.sandbox.resubscribe_request(contact_id) is None
+    assert [r["path"] for r in cc.sandbox.request_log].count("/v3/contacts/sign_up_form") == 1
+
+
+def test_an_explicit_sign_up_made_after_the_opt_out_resubscribes(cc: Engine) -> None:
+    # Given a person who subscribed, then unsubscribed themselves
+    assert cc.upsert(signup("again@example.com", Consent.EXPLICIT, submitted_at=utc_now())).outcome is Outcome.CREATED
+    contact_id = cc.stored("again@example.com")["contact_id"]
+    cc.sandbox.unsubscribe_contact(contact_id)
+    # When they submit the form again, with explicit consent, after unsubscribing
+    result = cc.upsert(signup("again@example.com", Consent.EXPLICIT, submitted_at=utc_now()))
+    # Then they are resubscribed
+    assert result.outcome is Outcome.RESUBSCRIBED
+    contact = cc.stored("again@example.com")
+    assert contact["email_address"]["permission_to_send"] == "explicit"
+    assert permission_changes(cc.sandbox, contact) == ["explicit", "unsubscribed", "explicit"]
 
 
 # --- long addresses ---------------------------------------------------------------------------------------
