@@ -321,6 +321,37 @@ def test_an_explicit_sign_up_made_after_the_opt_out_resubscribes(cc: Engine) -> 
     assert permission_changes(cc.sandbox, contact) == ["explicit", "unsubscribed", "explicit"]
 
 
+def test_public_form_asks_an_unsubscribed_contact_to_confirm_by_email(cc: Engine) -> None:
+    # Given a public form's route, and a contact on Events who unsubscribed themselves
+    options = UpsertOptions(confirm_resubscribe_by_email=True)
+    contact_id = cc.sandbox.seed_contact("public@example.com", lists=["Events"])
+    cc.sandbox.unsubscribe_contact(contact_id)
+    # When someone ticks the consent box with that address, twice
+    first = cc.upsert(signup("public@example.com", Consent.EXPLICIT, options=options, submitted_at=utc_now()))
+    second = cc.upsert(signup("public@example.com", Consent.EXPLICIT, options=options, submitted_at=utc_now()))
+    # Then no sign_up_form: Constant Contact's one-time confirmation email is sent once, for News, and the contact
+    # stays unsubscribed
+    assert first.outcome is second.outcome is Outcome.KEPT_UNSUBSCRIBED
+    assert "sent the one-time resubscribe confirmation email" in (first.reason or "")
+    assert "resubscribe email already sent" in (second.reason or "")
+    assert "/v3/contacts/sign_up_form" not in [r["path"] for r in cc.sandbox.request_log]
+    request = cc.sandbox.resubscribe_request(contact_id)
+    assert request is not None and request["list_ids"] == [cc.news]
+    assert cc.stored("public@example.com")["email_address"]["permission_to_send"] == "unsubscribed"
+    # And only when the person clicks the email are they back, on News
+    cc.sandbox.confirm_resubscribe(contact_id)
+    contact = cc.stored("public@example.com")
+    assert contact["email_address"]["permission_to_send"] == "explicit"
+    assert cc.news in contact["list_memberships"]
+
+
+def test_public_form_still_subscribes_a_new_address_through_sign_up_form(cc: Engine) -> None:
+    options = UpsertOptions(confirm_resubscribe_by_email=True)
+    result = cc.upsert(signup("fresh@example.com", Consent.EXPLICIT, options=options, submitted_at=utc_now()))
+    assert result.outcome is Outcome.CREATED
+    assert cc.stored("fresh@example.com")["email_address"]["permission_to_send"] == "explicit"
+
+
 # --- long addresses ---------------------------------------------------------------------------------------
 
 

@@ -425,3 +425,51 @@ def test_without_an_opt_out_date_the_consent_decides_as_before() -> None:
     client = RecordingClient(stored("unsubscribed"))
     result = upsert_contact(signup(Consent.EXPLICIT, submitted_at=SUBMITTED), client=client, names=NAMES)
     assert result.outcome is Outcome.RESUBSCRIBED
+
+
+# --- public forms: confirm a re-subscription by email ---------------------------------------------------
+
+CONFIRM = UpsertOptions(confirm_resubscribe_by_email=True)
+
+
+def test_public_form_sends_the_confirmation_email_instead_of_resubscribing() -> None:
+    # Given a route that confirms re-subscriptions by email, and a contact who unsubscribed before this sign-up
+    client = RecordingClient(opted_out(OPTED_OUT_BEFORE))
+    # When they tick the consent box
+    result = upsert_contact(
+        signup(Consent.EXPLICIT, options=CONFIRM, submitted_at=SUBMITTED), client=client, names=NAMES
+    )
+    # Then the profile is recorded and the one-time confirmation email sent for the sign-up's lists; no sign_up_form
+    assert result.outcome is Outcome.KEPT_UNSUBSCRIBED
+    assert client.operations == ["find", "update", "resubscribe"]
+    assert client.payload("update")["email_address"]["permission_to_send"] == "unsubscribed"
+    assert client.payload("resubscribe") == [LIST_ID]
+    assert "sent the one-time resubscribe confirmation email" in (result.reason or "")
+
+
+def test_public_form_deleted_and_unsubscribed_contact_gets_only_the_email() -> None:
+    client = RecordingClient(stored("unsubscribed", deleted=True))
+    result = upsert_contact(signup(Consent.EXPLICIT, options=CONFIRM), client=client, names=NAMES)
+    assert result.outcome is Outcome.KEPT_UNSUBSCRIBED
+    assert client.operations == ["find", "resubscribe"]
+
+
+@pytest.mark.parametrize(
+    ("existing", "outcome"), [(None, Outcome.CREATED), (stored(), Outcome.UPDATED)], ids=["new", "active"]
+)
+def test_public_form_still_uses_sign_up_form_for_everyone_else(
+    existing: dict[str, Any] | None, outcome: Outcome
+) -> None:
+    client = RecordingClient(existing)
+    result = upsert_contact(signup(Consent.EXPLICIT, options=CONFIRM), client=client, names=NAMES)
+    assert result.outcome is outcome
+    assert client.operations == ["find", "sign_up_form"]
+
+
+def test_public_form_sends_no_email_when_the_opt_out_is_newer_than_the_sign_up() -> None:
+    client = RecordingClient(opted_out(OPTED_OUT_AFTER))
+    result = upsert_contact(
+        signup(Consent.EXPLICIT, options=CONFIRM, submitted_at=SUBMITTED), client=client, names=NAMES
+    )
+    assert result.outcome is Outcome.KEPT_UNSUBSCRIBED
+    assert client.operations == ["find", "update"]

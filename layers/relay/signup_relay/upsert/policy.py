@@ -10,14 +10,17 @@ and a PUT is only ever built from that full record merged with the new data.
 | active       | sign_up_form else merged PUT, permission explicit  | merged PUT, permission unchanged          |
 | deleted      | sign_up_form else merged PUT, Account + lists      | merged PUT, update_source Account + lists |
 | unsubscribed | sign_up_form (resubscribed) else resubscribe email | profile-only PUT (+ optional resubscribe) |
+|              | (confirm_resubscribe_by_email: resubscribe email)  |                                           |
 
 A deleted contact that is also unsubscribed is never revived without explicit consent, and no unsubscribed contact
 is re-subscribed (or sent the resubscribe email) by a submission older than their opt-out: a late replay or DLQ
-replay of an old sign-up must not undo a newer unsubscribe. A 409 from POST means "the address exists" (typically
-a deleted contact): we look it up again and take the PUT path; the 409 message text is never parsed. Consent
-evidence goes in a note in the same POST/PUT; on the sign_up_form path (which cannot carry notes or tags) it costs
-two extra calls, so it is written only when `options.consent_note_on_sign_up_form` is set; tags then ride on that
-PUT, otherwise they are added with one `contacts_taggings_add` activity.
+replay of an old sign-up must not undo a newer unsubscribe. On public forms a route may set
+`confirm_resubscribe_by_email`: explicit consent from an unsubscribed contact then sends the one-time resubscribe
+confirmation email instead of sign_up_form. A 409 from POST means "the address exists" (typically a deleted
+contact): we look it up again and take the PUT path; the 409 message text is never parsed. Consent evidence goes in
+a note in the same POST/PUT; on the sign_up_form path (which cannot carry notes or tags) it costs two extra calls,
+so it is written only when `options.consent_note_on_sign_up_form` is set; tags then ride on that PUT, otherwise they
+are added with one `contacts_taggings_add` activity.
 """
 
 from __future__ import annotations
@@ -217,6 +220,8 @@ class _Upsert:
         if existing is not None and state in OPTED_OUT and (times := self._opted_out_since_submission(existing)):
             return self._keep_newer_opt_out(state, existing, *times)
         if self.signup.consent is Consent.EXPLICIT:
+            if existing is not None and state in OPTED_OUT and self.options.confirm_resubscribe_by_email:
+                return self._confirm_by_email(state, existing, why="the route confirms re-subscriptions by email")
             if len(self.email) <= SIGN_UP_FORM_MAX_EMAIL:
                 return self._sign_up_form(state, existing)
             return self._explicit_long(state, existing, after_conflict=after_conflict)
@@ -265,15 +270,24 @@ class _Upsert:
             return UpsertResult(
                 outcome=Outcome.REVIVED, contact_id=contact_id, reason="was deleted; revived with update_source Account"
             )
+        return self._confirm_by_email(
+            state, existing, why="the address is longer than 50 characters so sign_up_form cannot opt it back in"
+        )
+
+    def _confirm_by_email(self, state: ContactState, existing: dict[str, Any], *, why: str) -> UpsertResult:
+        """Explicit consent from an unsubscribed contact, not applied directly: the one-time confirmation email
+        (the contact is resubscribed, onto the sign-up's lists, only once they confirm it)."""
+        contact_id = str(existing["contact_id"])
         if state is ContactState.UNSUBSCRIBED:
             # Record the profile and the consent evidence; permission and lists stay as the contact left them.
             self._put(existing, update_source="Contact", include_lists=False)
+        # Deleted and unsubscribed: no write (a PUT would revive it); the email alone asks them back.
         sent = self._resubscribe(contact_id)
         return UpsertResult(
             outcome=Outcome.KEPT_UNSUBSCRIBED,
             contact_id=contact_id,
             reason=(
-                "unsubscribed; the address is longer than 50 characters so sign_up_form cannot opt it back in: "
+                f"unsubscribed; {why}: "
                 + ("sent the one-time resubscribe confirmation email" if sent else "resubscribe email already sent")
             ),
         )
