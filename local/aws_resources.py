@@ -7,13 +7,21 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-from local.template import ROOT, function_environment, parameter_defaults, queue_name, resolve, sqs_attributes
+from local.template import (
+    ROOT,
+    dynamodb_table,
+    function_environment,
+    parameter_defaults,
+    queue_name,
+    resolve,
+    sqs_attributes,
+)
 
 DEMO_SECRETS = ROOT / "local" / "demo_secrets.json"
 ROUTES_FILE = ROOT / "routes.yaml"
@@ -25,6 +33,7 @@ class LocalResources:
     queue_url: str
     dlq_url: str
     parameters: dict[str, str]
+    delivery_table: str = ""  # DeliveryIdempotencyTable ("" = not created: receive keeps no delivery log)
 
     @property
     def cc_secret_id(self) -> str:
@@ -55,6 +64,27 @@ def create_queues(
         attributes["VisibilityTimeout"] = str(visibility_timeout)
     queue_url = sqs.create_queue(QueueName=queue_name("SignupQueue", stack_name), Attributes=attributes)["QueueUrl"]
     return LocalResources(queue_url=queue_url, dlq_url=dlq_url, parameters=parameters)
+
+
+def create_delivery_table(*, stack_name: str = "signup-relay") -> str:
+    """The DeliveryIdempotencyTable with the template's keys, billing mode and TTL; returns its name."""
+    name = f"{stack_name}-DeliveryIdempotencyTable"
+    table, ttl = dynamodb_table("DeliveryIdempotencyTable")
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(TableName=name, **table)
+    if ttl:
+        dynamodb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True}
+        )
+    return name
+
+
+def create_resources(
+    *, stack_name: str = "signup-relay", visibility_timeout: int | None = None, **overrides: str
+) -> LocalResources:
+    """Everything the handlers use: the queues (see create_queues) and the delivery table."""
+    resources = create_queues(stack_name=stack_name, visibility_timeout=visibility_timeout, **overrides)
+    return replace(resources, delivery_table=create_delivery_table(stack_name=stack_name))
 
 
 def peek_messages(url: str, *, client: Any | None = None) -> list[dict[str, Any]]:
@@ -120,7 +150,11 @@ def handler_environment(
 ) -> dict[str, str]:
     """The environment both functions get from the template, resolved for this local stack."""
     parameters = {**resources.parameters, "CcApiBaseUrl": cc_api_base_url, "CcTokenUrl": cc_token_url}
-    refs = {"SignupQueue": resources.queue_url, "DeadLetterQueue": resources.dlq_url}
+    refs = {
+        "SignupQueue": resources.queue_url,
+        "DeadLetterQueue": resources.dlq_url,
+        "DeliveryIdempotencyTable": resources.delivery_table,
+    }
     environment: dict[str, str] = {}
     for function in FUNCTIONS:
         for name, value in function_environment(function).items():

@@ -281,13 +281,13 @@ class LocalStack:
 
         from local.aws_resources import (
             constant_contact_secret,
-            create_queues,
+            create_resources,
             handler_environment,
             put_secret,
             reset_relay_caches,
         )
 
-        self.resources = create_queues(visibility_timeout=self.visibility_timeout)
+        self.resources = create_resources(visibility_timeout=self.visibility_timeout)
         self._sqs = boto3.client("sqs")
 
         if (external := self.external_cc) is not None:

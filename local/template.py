@@ -142,6 +142,14 @@ def sqs_attributes(logical_id: str, parameters: dict[str, str], arns: dict[str, 
     return attributes
 
 
+def dynamodb_table(logical_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """CreateTable arguments (key schema, attributes, billing mode) of an AWS::DynamoDB::Table of the template, and
+    its TimeToLiveSpecification (None when it has none)."""
+    properties = load_template()["Resources"][logical_id]["Properties"]
+    table = {key: properties[key] for key in ("AttributeDefinitions", "KeySchema", "BillingMode") if key in properties}
+    return table, properties.get("TimeToLiveSpecification")
+
+
 def queue_name(logical_id: str, stack_name: str) -> str:
     """The QueueName `!Sub ${AWS::StackName}-...` of a queue, for a given stack name."""
     name = load_template()["Resources"][logical_id]["Properties"]["QueueName"]

@@ -27,10 +27,12 @@ def _json(status: int, body: dict[str, Any]) -> Response:
 @app.post("/hooks/<route>")
 def receive_webhook(route: str) -> Response:
     from signup_relay.aws.dead_letters import get_dead_letter_queue
+    from signup_relay.aws.delivery_log import get_delivery_log
     from signup_relay.aws.queue import get_signup_queue
     from signup_relay.routes import get_routes
 
     settings = get_settings()
+    deliveries = get_delivery_log()
     accepted = accept_webhook(
         route,
         _raw_request(),
@@ -39,6 +41,7 @@ def receive_webhook(route: str) -> Response:
         queue=get_signup_queue(),
         dlq=get_dead_letter_queue(),
         max_body_bytes=settings.max_body_bytes,
+        deliveries=deliveries.for_invocation(app.lambda_context) if deliveries else None,
     )
     metrics.add_metric(name="accepted", unit="Count", value=1)
     return _json(200, {"accepted": True, "id": accepted.id})

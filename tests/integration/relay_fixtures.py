@@ -12,7 +12,7 @@ from moto import mock_aws
 
 from local.aws_resources import (
     LocalResources,
-    create_queues,
+    create_resources,
     demo_webhook_secrets,
     handler_environment,
     peek_messages,
@@ -50,12 +50,13 @@ def lambda_context() -> FakeLambdaContext:
 
 @pytest.fixture
 def relay_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
-    """moto SQS FIFO queue + DLQ from template.yaml, the demo webhook secret, and the functions' environment.
+    """moto SQS FIFO queue + DLQ and the delivery table from template.yaml, the demo webhook secret, and the
+    functions' environment.
 
     Constant Contact points at a closed port: tests that upsert override it with the sandbox.
     """
     with mock_aws():
-        resources = create_queues(visibility_timeout=0)
+        resources = create_resources(visibility_timeout=0)
         put_secret(resources.webhook_secret_id, demo_webhook_secrets())
         environment = handler_environment(
             resources, cc_api_base_url="http://127.0.0.1:9/v3", cc_token_url="http://127.0.0.1:9/oauth2/token"

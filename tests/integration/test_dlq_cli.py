@@ -181,6 +181,36 @@ def test_replay_after_the_route_may_create_the_list_ends_with_the_contact_on_the
     assert_ada_is_on_the_events_list(sandbox)
 
 
+def test_a_late_replay_never_resubscribes_someone_who_unsubscribed_after_submitting(relay, lambda_context, capsys):
+    # Given Ada on the newsletter, whose explicit sign-up choosing "events" was dead-lettered (no such list yet)
+    resources, sandbox, _ = relay
+    contact_id = sandbox.seed_contact("ada.lovelace@example.com", lists=["Newsletter"])
+    event = load_event("generic_update_form.json")
+    event["body"] += "&consent=yes"
+    assert receive_app.lambda_handler(event, lambda_context)["statusCode"] == 200
+    run_upsert(resources, lambda_context)
+    [record] = dlq_records(resources.dlq_url)
+    assert (record["error_class"], record["signup"]["consent"]) == ("rejected", "explicit")
+    # And Ada then unsubscribed herself
+    sandbox.unsubscribe_contact(contact_id)
+
+    # When the list is created and the operator replays the DLQ, and the upsert function runs
+    sandbox.seed_list("Events")
+    reset_relay_caches()
+    code, _ = cli(capsys, "replay")
+    response = run_upsert(resources, lambda_context)
+
+    # Then the replayed sign-up kept its submission time, older than the opt-out: Ada stays unsubscribed and off
+    # the new list, with no sign_up_form and no resubscribe email
+    assert code == 0 and response == {"batchItemFailures": []}
+    contact = sandbox.contact_by_email("ada.lovelace@example.com")
+    assert contact is not None
+    assert contact["email_address"]["permission_to_send"] == "unsubscribed"
+    assert sandbox.list_id("Events") not in contact["list_memberships"]
+    assert sandbox.resubscribe_request(contact_id) is None
+    assert "/v3/contacts/sign_up_form" not in [r["path"] for r in sandbox.request_log]
+
+
 def test_a_422_delivery_is_replayed_once_the_routes_file_is_fixed(relay, lambda_context, capsys):
     # Given the route looked for the email in the wrong field, so Zapier's sign-up was answered 422 and kept
     resources, sandbox, routes_file = relay

@@ -18,6 +18,7 @@ from moto import mock_aws
 
 from local.aws_resources import reset_relay_caches
 from local.cc_sandbox import Sandbox
+from signup_relay.clock import utc_now
 from signup_relay.constant_contact.client import SERVER_RETRIES
 from signup_relay.errors import ConflictError, ServerError
 from signup_relay.models import Address, ConsentEvidence, Outcome, Signup
@@ -284,6 +285,71 @@ def test_unsubscribed_contact_with_explicit_consent_is_resubscribed(cc: Engine) 
     assert contact["email_address"]["permission_to_send"] == "explicit"
     assert permission_changes(cc.sandbox, contact)[-2:] == ["unsubscribed", "explicit"]
     assert cc.news in contact["list_memberships"]
+
+
+def test_a_replayed_explicit_sign_up_older_than_the_opt_out_leaves_the_contact_unsubscribed(cc: Engine) -> None:
+    # Given a person who subscribed with explicit consent, then unsubscribed themselves
+    earlier = signup("replayed@example.com", Consent.EXPLICIT, first_name="Ada", submitted_at=utc_now())
+    assert cc.upsert(earlier).outcome is Outcome.CREATED
+    contact_id = cc.stored("replayed@example.com")["contact_id"]
+    cc.sandbox.unsubscribe_contact(contact_id)
+    before = cc.stored("replayed@example.com")
+    # When that earlier submission arrives again (a captured delivery, a late DLQ replay)
+    result = cc.upsert(earlier)
+    # Then they stay unsubscribed: no sign_up_form, no resubscribe email, the permission history unchanged
+    assert result.outcome is Outcome.KEPT_UNSUBSCRIBED
+    assert "newer than this submission" in (result.reason or "")
+    after = cc.stored("replayed@example.com")
+    assert after["email_address"]["permission_to_send"] == "unsubscribed"
+    assert after["email_address"]["opt_out_date"] == before["email_address"]["opt_out_date"]
+    assert permission_changes(cc.sandbox, after) == ["explicit", "unsubscribed"]
+    assert cc.sandbox.resubscribe_request(contact_id) is None
+    assert [r["path"] for r in cc.sandbox.request_log].count("/v3/contacts/sign_up_form") == 1
+
+
+def test_an_explicit_sign_up_made_after_the_opt_out_resubscribes(cc: Engine) -> None:
+    # Given a person who subscribed, then unsubscribed themselves
+    assert cc.upsert(signup("again@example.com", Consent.EXPLICIT, submitted_at=utc_now())).outcome is Outcome.CREATED
+    contact_id = cc.stored("again@example.com")["contact_id"]
+    cc.sandbox.unsubscribe_contact(contact_id)
+    # When they submit the form again, with explicit consent, after unsubscribing
+    result = cc.upsert(signup("again@example.com", Consent.EXPLICIT, submitted_at=utc_now()))
+    # Then they are resubscribed
+    assert result.outcome is Outcome.RESUBSCRIBED
+    contact = cc.stored("again@example.com")
+    assert contact["email_address"]["permission_to_send"] == "explicit"
+    assert permission_changes(cc.sandbox, contact) == ["explicit", "unsubscribed", "explicit"]
+
+
+def test_public_form_asks_an_unsubscribed_contact_to_confirm_by_email(cc: Engine) -> None:
+    # Given a public form's route, and a contact on Events who unsubscribed themselves
+    options = UpsertOptions(confirm_resubscribe_by_email=True)
+    contact_id = cc.sandbox.seed_contact("public@example.com", lists=["Events"])
+    cc.sandbox.unsubscribe_contact(contact_id)
+    # When someone ticks the consent box with that address, twice
+    first = cc.upsert(signup("public@example.com", Consent.EXPLICIT, options=options, submitted_at=utc_now()))
+    second = cc.upsert(signup("public@example.com", Consent.EXPLICIT, options=options, submitted_at=utc_now()))
+    # Then no sign_up_form: Constant Contact's one-time confirmation email is sent once, for News, and the contact
+    # stays unsubscribed
+    assert first.outcome is second.outcome is Outcome.KEPT_UNSUBSCRIBED
+    assert "sent the one-time resubscribe confirmation email" in (first.reason or "")
+    assert "resubscribe email already sent" in (second.reason or "")
+    assert "/v3/contacts/sign_up_form" not in [r["path"] for r in cc.sandbox.request_log]
+    request = cc.sandbox.resubscribe_request(contact_id)
+    assert request is not None and request["list_ids"] == [cc.news]
+    assert cc.stored("public@example.com")["email_address"]["permission_to_send"] == "unsubscribed"
+    # And only when the person clicks the email are they back, on News
+    cc.sandbox.confirm_resubscribe(contact_id)
+    contact = cc.stored("public@example.com")
+    assert contact["email_address"]["permission_to_send"] == "explicit"
+    assert cc.news in contact["list_memberships"]
+
+
+def test_public_form_still_subscribes_a_new_address_through_sign_up_form(cc: Engine) -> None:
+    options = UpsertOptions(confirm_resubscribe_by_email=True)
+    result = cc.upsert(signup("fresh@example.com", Consent.EXPLICIT, options=options, submitted_at=utc_now()))
+    assert result.outcome is Outcome.CREATED
+    assert cc.stored("fresh@example.com")["email_address"]["permission_to_send"] == "explicit"
 
 
 # --- long addresses ---------------------------------------------------------------------------------------

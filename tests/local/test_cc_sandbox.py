@@ -469,6 +469,34 @@ def test_sign_up_form_sets_explicit_even_for_an_unsubscribed_contact_and_history
     )
 
 
+def test_an_unsubscribed_contact_shows_when_it_opted_out_until_it_opts_back_in(
+    sandbox: Sandbox, cc: requests.Session
+) -> None:
+    # Given a contact who unsubscribes at a known time
+    sandbox.clock.freeze()
+    contact_id = sandbox.seed_contact("later@example.com")
+    unsubscribed_at = sandbox.clock.now()
+    sandbox.unsubscribe_contact(contact_id)
+    sandbox.clock.advance(60)
+
+    # When the API is asked for it (the engine's lookup)
+    found = cc.get(f"{sandbox.base_url}/contacts", params={"email": "later@example.com", "status": "all"}).json()
+
+    # Then email_address carries opt_out_source and opt_out_date (ISO-8601 UTC), the time it unsubscribed
+    [contact] = found["contacts"]
+    opt_out_date = contact["email_address"]["opt_out_date"]
+    assert contact["email_address"]["opt_out_source"] == "Contact"
+    assert abs(datetime.fromisoformat(opt_out_date) - unsubscribed_at) < timedelta(milliseconds=1)
+
+    # And once sign_up_form opts them back in, the opt-out fields are gone
+    cc.post(
+        f"{sandbox.base_url}/contacts/sign_up_form",
+        json={"email_address": "later@example.com", "list_memberships": [sandbox.seed_list("A")]},
+    )
+    stored = sandbox.contact_by_email("later@example.com")
+    assert stored is not None and "opt_out_date" not in stored["email_address"]
+
+
 @pytest.mark.parametrize(
     ("body_change", "message_part"),
     [

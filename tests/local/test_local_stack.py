@@ -54,6 +54,23 @@ def test_webhook_through_the_local_stack_creates_the_contact(stack: LocalStack):
     assert page["dlq"]["records"] == []
 
 
+def test_a_delivery_sent_again_after_it_was_upserted_is_answered_from_the_delivery_table(stack: LocalStack):
+    # Given the stack's moto holds the template's delivery table, and a sign-up went all the way to the sandbox
+    table = boto3.client("dynamodb").describe_table(TableName=stack.resources.delivery_table)["Table"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    event = load_event("generic_signup.json")
+    first = send(stack.url, event)
+    wait_until_drained(stack)
+
+    # When the sender delivers it again once its queue message is gone (SQS alone would queue it again)
+    second = send(stack.url, event)
+    wait_until_drained(stack)
+
+    # Then the answer is the same and it was not upserted a second time
+    assert first == second == (200, {"accepted": True, "id": "generic:zap-run-6f1d2c0a-0001"})
+    assert stack.status()["outcomes"] == {"created": 1}
+
+
 def test_tokens_are_refreshed_in_process_by_the_single_writer_on_a_schedule(monkeypatch: pytest.MonkeyPatch):
     # Given a shell that exports TOKEN_REFRESH_FUNCTION, and a stack whose scheduled check runs every 0.2 s
     monkeypatch.setenv("TOKEN_REFRESH_FUNCTION", "signup-relay-TokenRefreshFunction")

@@ -27,8 +27,8 @@ from signup_relay.ops.dlq.selection import Selection, find_dead_letter, list_dea
 from signup_relay.routes import Routes, UpsertOptions, parse_routes
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
-ADA = Signup(email="ada.lovelace@example.com", first_name="Ada", route="generic", source="generic")
-GRACE = Signup(email="grace@example.org", route="typeform-newsletter", source="typeform")
+ADA = Signup(email="ada.lovelace@example.com", first_name="Ada", route="generic", source="generic", submitted_at=NOW)
+GRACE = Signup(email="grace@example.org", route="typeform-newsletter", source="typeform", submitted_at=NOW)
 # A route that looks for the email in a field the form does not send (the mistake), and the fixed route.
 BROKEN_ROUTES = parse_routes(
     {"routes": {"generic": {"source": "generic", "consent": "implicit", "fields": {"email": "work_email"}}}}
@@ -254,6 +254,52 @@ def test_replay_keeps_when_the_signup_was_received(queues):
     # Then it is queued with its receipt time, not its failure time
     bodies = [QueuedSignup.model_validate_json(m["Body"]) for m in queues.drain(queues.resources.queue_url)]
     assert {body.id: body.received_at for body in bodies} == {"generic:d-1": received_at}
+
+
+def test_replay_keeps_when_the_person_submitted_not_when_it_is_replayed(queues):
+    # Given an upsert record of a sign-up submitted two days before the replay
+    submitted_at = datetime(2026, 2, 27, 8, 0, tzinfo=UTC)
+    keep(queues, upsert_failure(ADA.model_copy(update={"submitted_at": submitted_at})), dedupe="u-1")
+
+    # When it is replayed (at NOW)
+    replay(queues)
+
+    # Then the queued sign-up still says when it was submitted: the policy compares that time with an opt-out
+    [message] = queues.drain(queues.resources.queue_url)
+    assert QueuedSignup.model_validate_json(message["Body"]).signup.submitted_at == submitted_at
+
+
+def test_an_upsert_record_from_before_submission_times_replays_as_submitted_when_received(queues):
+    # Given an upsert record written before sign-ups carried their submission time
+    received_at = datetime(2026, 2, 28, 10, 0, tzinfo=UTC)
+    old = upsert_failure(ADA.model_copy(update={"submitted_at": None}))
+    keep(queues, old.model_copy(update={"received_at": received_at}), dedupe="u-1")
+
+    # When it is replayed
+    replay(queues)
+
+    # Then its submission time is its receipt time, never the replay's
+    [message] = queues.drain(queues.resources.queue_url)
+    assert QueuedSignup.model_validate_json(message["Body"]).signup.submitted_at == received_at
+
+
+def test_receive_record_replays_as_of_its_arrival_even_after_failing_again(queues):
+    # Given a 422 delivery (no timestamp of its own) that arrived a day before, and a first replay that still fails
+    arrived = datetime(2026, 2, 28, 10, 0, tzinfo=UTC)
+    record = receive_failure({"email": "bob@example.net"})
+    keep(queues, record.model_copy(update={"failed_at": arrived, "received_at": arrived}), dedupe="r-1")
+    replay(queues, BROKEN_ROUTES)
+
+    # When it is replayed again, once the routes file is fixed, later still
+    later = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    replay_dead_letters(
+        queues.reader(), queue=queues.queue, dlq=queues.dlq, load_routes=lambda: FIXED_ROUTES, clock=lambda: later
+    )
+
+    # Then the sign-up is queued as received and submitted when the delivery arrived
+    [message] = queues.drain(queues.resources.queue_url)
+    queued = QueuedSignup.model_validate_json(message["Body"])
+    assert (queued.received_at, queued.signup.submitted_at) == (arrived, arrived)
 
 
 def test_receive_record_is_queued_once_the_routes_file_maps_it(queues):

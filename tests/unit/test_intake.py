@@ -225,3 +225,67 @@ def test_a_look_alike_address_is_refused_with_a_reason_and_kept():
     # Then the sender gets a 422 naming the email field, and the delivery is kept with that reason
     assert refused.value.status == 422 and "email" in refused.value.field_errors
     assert dlq.records[0].field_errors == refused.value.field_errors
+
+
+class FakeDeliveryLog:
+    """Records what intake asks it: the key, and the answer of each send it was allowed to run."""
+
+    def __init__(self, known: dict[str, str] | None = None) -> None:
+        self.known = known
+        self.keys: list[dict[str, str]] = []
+
+    def once(self, key, send):
+        self.keys.append(dict(key))
+        if self.known is not None:
+            return self.known, True
+        return send(), False
+
+
+def test_delivery_log_is_asked_after_verification_with_the_route_and_submission_id():
+    # Given a delivery log that has not seen this delivery
+    log = FakeDeliveryLog()
+    queue = FakeQueue()
+    body = b'{"email": "ada@example.com"}'
+    # When an authenticated delivery with an Idempotency-Key is accepted, and a wrongly signed one refused
+    accepted = accept_webhook(
+        "generic",
+        delivery(body, **{"idempotency-key": "zap-1"}),
+        routes=ROUTES,
+        fetch_secret=lambda ref: SECRET,
+        queue=queue,
+        dlq=FakeDlq(),
+        max_body_bytes=1024,
+        deliveries=log,
+        clock=lambda: NOW,
+    )
+    with pytest.raises(SignatureError):
+        accept_webhook(
+            "generic",
+            delivery(body, token="wrong", **{"idempotency-key": "zap-2"}),
+            routes=ROUTES,
+            fetch_secret=lambda ref: SECRET,
+            queue=queue,
+            dlq=FakeDlq(),
+            max_body_bytes=1024,
+            deliveries=log,
+        )
+    # Then only the authenticated one reached the log, keyed by route and submission id, and it was queued
+    assert log.keys == [{"route": "generic", "submission_id": "generic:zap-1"}]
+    assert (accepted.id, accepted.repeated, len(queue.sent)) == ("generic:zap-1", False, 1)
+
+
+def test_a_delivery_the_log_already_holds_is_answered_with_its_id_and_not_queued():
+    log = FakeDeliveryLog(known={"id": "generic:zap-1", "message_id": "m-earlier"})
+    queue = FakeQueue()
+    accepted = accept_webhook(
+        "generic",
+        delivery(b'{"email": "ada@example.com"}', **{"idempotency-key": "zap-1"}),
+        routes=ROUTES,
+        fetch_secret=lambda ref: SECRET,
+        queue=queue,
+        dlq=FakeDlq(),
+        max_body_bytes=1024,
+        deliveries=log,
+    )
+    assert (accepted.id, accepted.message_id, accepted.repeated) == ("generic:zap-1", "m-earlier", True)
+    assert queue.sent == []

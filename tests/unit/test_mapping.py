@@ -436,3 +436,24 @@ def test_values_containing_the_route_secret_are_dropped():
     # When mapped with that secret / Then the value never reaches the sign-up
     signup = map_submission(sub, route(**body), now=NOW, secret=secret)
     assert secret not in signup.model_dump_json()
+
+
+# --- submission time -----------------------------------------------------------------------------
+
+
+def test_submitted_at_is_the_senders_own_time_when_it_gives_one():
+    # Given a submission the sender stamped an hour before receive accepted it
+    at = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    # Then the sign-up carries that time (the policy compares it with an opt-out)
+    assert signup_of(("email", "a@example.com"), submitted_at=at).submitted_at == at
+
+
+def test_submitted_at_is_when_receive_accepted_it_otherwise():
+    assert signup_of(("email", "a@example.com")).submitted_at == NOW
+
+
+def test_submitted_at_in_the_future_is_capped_at_receipt():
+    # Given a sender clock ahead of ours (or a forged timestamp)
+    ahead = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    # Then the submission is not taken to be newer than when it arrived
+    assert signup_of(("email", "a@example.com"), submitted_at=ahead).submitted_at == NOW

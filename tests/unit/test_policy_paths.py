@@ -333,3 +333,143 @@ def test_an_unknown_list_is_rejected_with_its_name() -> None:
 def test_an_address_over_80_characters_is_rejected() -> None:
     result = upsert_contact(signup(email="x" * 75 + "@example.com"), client=RecordingClient(None), names=NAMES)
     assert result.outcome is Outcome.REJECTED
+
+
+# --- an opt-out newer than the submission (a late redelivery or DLQ replay) -----------------------------
+
+SUBMITTED = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+OPTED_OUT_AFTER = "2026-03-01T09:05:00.000Z"
+OPTED_OUT_BEFORE = "2026-03-01T08:55:00.000Z"
+
+
+def opted_out(at: str, *, deleted: bool = False, email: str = "ada@example.com") -> dict[str, Any]:
+    contact = stored("unsubscribed", deleted=deleted, email=email)
+    contact["email_address"] |= {"opt_out_source": "Contact", "opt_out_date": at}
+    return contact
+
+
+def test_explicit_consent_older_than_the_opt_out_never_resubscribes() -> None:
+    # Given a contact who unsubscribed five minutes after this explicit sign-up was submitted
+    client = RecordingClient(opted_out(OPTED_OUT_AFTER))
+    # When the sign-up arrives late (a redelivery, a replay)
+    result = upsert_contact(
+        signup(Consent.EXPLICIT, job_title="Engineer", submitted_at=SUBMITTED), client=client, names=NAMES
+    )
+    # Then no sign_up_form and no resubscribe email: only the profile, permission and lists as the contact left them
+    assert result.outcome is Outcome.KEPT_UNSUBSCRIBED
+    assert client.operations == ["find", "update"]
+    body = client.payload("update")
+    assert body["email_address"]["permission_to_send"] == "unsubscribed"
+    assert "list_memberships" not in body
+    assert body["job_title"] == "Engineer"
+    assert "the opt-out (2026-03-01T09:05:00Z) is newer than this submission (2026-03-01T09:00:00Z)" in (
+        result.reason or ""
+    )
+
+
+def test_explicit_consent_newer_than_the_opt_out_resubscribes() -> None:
+    client = RecordingClient(opted_out(OPTED_OUT_BEFORE))
+    result = upsert_contact(signup(Consent.EXPLICIT, submitted_at=SUBMITTED), client=client, names=NAMES)
+    assert result.outcome is Outcome.RESUBSCRIBED
+    assert client.operations == ["find", "sign_up_form"]
+
+
+@pytest.mark.parametrize(
+    ("consent", "email", "options"),
+    [
+        (Consent.IMPLICIT, "ada@example.com", UpsertOptions(send_resubscribe_email=True)),
+        (Consent.EXPLICIT, LONG_EMAIL, UpsertOptions()),
+    ],
+    ids=["route-sends-resubscribe-email", "long-email-explicit"],
+)
+def test_an_opt_out_newer_than_the_submission_gets_no_resubscribe_email(
+    consent: Consent, email: str, options: UpsertOptions
+) -> None:
+    client = RecordingClient(opted_out(OPTED_OUT_AFTER, email=email))
+    result = upsert_contact(
+        signup(consent, email=email, options=options, submitted_at=SUBMITTED), client=client, names=NAMES
+    )
+    assert result.outcome is Outcome.KEPT_UNSUBSCRIBED
+    assert client.operations == ["find", "update"]
+
+
+def test_a_deleted_contact_whose_opt_out_is_newer_is_left_untouched() -> None:
+    client = RecordingClient(opted_out(OPTED_OUT_AFTER, deleted=True))
+    result = upsert_contact(signup(Consent.EXPLICIT, submitted_at=SUBMITTED), client=client, names=NAMES)
+    assert result.outcome is Outcome.KEPT_UNSUBSCRIBED
+    assert client.operations == ["find"]
+    assert "newer than this submission" in (result.reason or "")
+
+
+def test_an_opt_out_at_the_very_time_of_the_submission_stands() -> None:
+    client = RecordingClient(opted_out("2026-03-01T09:00:00.000Z"))
+    result = upsert_contact(signup(Consent.EXPLICIT, submitted_at=SUBMITTED), client=client, names=NAMES)
+    assert result.outcome is Outcome.KEPT_UNSUBSCRIBED
+
+
+def test_the_409_path_checks_the_opt_out_of_the_contact_found_on_the_second_lookup() -> None:
+    # Given a lookup that misses, a POST that answers 409, then an unsubscribed contact whose opt-out is newer
+    client = RecordingClient(None, opted_out(OPTED_OUT_AFTER, email=LONG_EMAIL), conflict_on={"create"})
+    # When a long-address explicit sign-up (POST, not sign_up_form) is upserted
+    result = upsert_contact(
+        signup(Consent.EXPLICIT, email=LONG_EMAIL, submitted_at=SUBMITTED), client=client, names=NAMES
+    )
+    # Then the second lookup's contact keeps its opt-out: no resubscribe email
+    assert result.outcome is Outcome.KEPT_UNSUBSCRIBED
+    assert client.operations == ["find", "create", "find", "update"]
+    assert "newer than this submission" in (result.reason or "")
+
+
+def test_without_an_opt_out_date_the_consent_decides_as_before() -> None:
+    # Given an unsubscribed contact the API shows without opt_out_date (nothing to compare)
+    client = RecordingClient(stored("unsubscribed"))
+    result = upsert_contact(signup(Consent.EXPLICIT, submitted_at=SUBMITTED), client=client, names=NAMES)
+    assert result.outcome is Outcome.RESUBSCRIBED
+
+
+# --- public forms: confirm a re-subscription by email ---------------------------------------------------
+
+CONFIRM = UpsertOptions(confirm_resubscribe_by_email=True)
+
+
+def test_public_form_sends_the_confirmation_email_instead_of_resubscribing() -> None:
+    # Given a route that confirms re-subscriptions by email, and a contact who unsubscribed before this sign-up
+    client = RecordingClient(opted_out(OPTED_OUT_BEFORE))
+    # When they tick the consent box
+    result = upsert_contact(
+        signup(Consent.EXPLICIT, options=CONFIRM, submitted_at=SUBMITTED), client=client, names=NAMES
+    )
+    # Then the profile is recorded and the one-time confirmation email sent for the sign-up's lists; no sign_up_form
+    assert result.outcome is Outcome.KEPT_UNSUBSCRIBED
+    assert client.operations == ["find", "update", "resubscribe"]
+    assert client.payload("update")["email_address"]["permission_to_send"] == "unsubscribed"
+    assert client.payload("resubscribe") == [LIST_ID]
+    assert "sent the one-time resubscribe confirmation email" in (result.reason or "")
+
+
+def test_public_form_deleted_and_unsubscribed_contact_gets_only_the_email() -> None:
+    client = RecordingClient(stored("unsubscribed", deleted=True))
+    result = upsert_contact(signup(Consent.EXPLICIT, options=CONFIRM), client=client, names=NAMES)
+    assert result.outcome is Outcome.KEPT_UNSUBSCRIBED
+    assert client.operations == ["find", "resubscribe"]
+
+
+@pytest.mark.parametrize(
+    ("existing", "outcome"), [(None, Outcome.CREATED), (stored(), Outcome.UPDATED)], ids=["new", "active"]
+)
+def test_public_form_still_uses_sign_up_form_for_everyone_else(
+    existing: dict[str, Any] | None, outcome: Outcome
+) -> None:
+    client = RecordingClient(existing)
+    result = upsert_contact(signup(Consent.EXPLICIT, options=CONFIRM), client=client, names=NAMES)
+    assert result.outcome is outcome
+    assert client.operations == ["find", "sign_up_form"]
+
+
+def test_public_form_sends_no_email_when_the_opt_out_is_newer_than_the_sign_up() -> None:
+    client = RecordingClient(opted_out(OPTED_OUT_AFTER))
+    result = upsert_contact(
+        signup(Consent.EXPLICIT, options=CONFIRM, submitted_at=SUBMITTED), client=client, names=NAMES
+    )
+    assert result.outcome is Outcome.KEPT_UNSUBSCRIBED
+    assert client.operations == ["find", "update"]

@@ -13,7 +13,7 @@ from signup_relay.models import FailureRecord, Outcome, QueuedSignup, Signup, Up
 from signup_relay.upsert.attempt import QueuedMessage, RetryLater, process_message, retry_delay
 
 NOW = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
-SIGNUP = Signup(email="ada@example.com", route="generic", source="generic")
+SIGNUP = Signup(email="ada@example.com", route="generic", source="generic", submitted_at=NOW)
 BODY = QueuedSignup(id="generic:d-1", received_at=NOW, signup=SIGNUP).model_dump_json()
 
 
@@ -138,3 +138,17 @@ def test_retry_delays_follow_the_kind_of_failure():
     assert retry_delay(QuotaExceededError("429"), 1, NOW) == 2 * 3600 + 60
     assert [retry_delay(ServerError("5xx"), n, NOW) for n in (1, 2, 3)] == [10, 20, 40]
     assert retry_delay(ServerError("5xx"), 30, NOW) == 900
+
+
+def test_a_message_queued_before_submitted_at_existed_is_upserted_as_submitted_when_received():
+    # Given a queued body written before Signup carried submitted_at
+    old_body = '{"version": 1, "id": "generic:d-1", "received_at": "2026-03-01T22:00:00Z", "signup": ' + (
+        '{"email": "ada@example.com", "route": "generic", "source": "generic"}}'
+    )
+    upserter = FakeUpserter(UpsertResult(outcome=Outcome.UPDATED))
+    message = QueuedMessage(message_id="m-1", receipt_handle="rh-1", body=old_body, group_id="g-1", attempts=1)
+    # When it is processed
+    process_message(message, upserter_for=lambda account: upserter, queue=FakeQueue(), dlq=FakeDlq(), max_attempts=5)
+    # Then the policy sees the receipt time as the submission time (the opt-out check still has a time)
+    [seen] = upserter.seen
+    assert seen.submitted_at == NOW

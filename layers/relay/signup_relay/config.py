@@ -33,11 +33,22 @@ class Settings:
     # Constant Contact's limit per API key (docs/architecture.md §7); 0 disables pacing.
     cc_rate_limit_per_second: float = 4.0
     upsert_max_concurrency: int = 1  # upsert containers running at once (template: UpsertMaxConcurrency)
+    # DynamoDB table of the deliveries receive queued ("" = none: only SQS's 5-minute dedupe), and how long a
+    # delivery is remembered (docs/architecture.md §3).
+    delivery_idempotency_table: str = ""
+    delivery_idempotency_days: int = 7
 
 
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name, "")
     return int(raw) if raw.strip() else default
+
+
+def _positive(name: str, default: int) -> int:
+    value = _int(name, default)
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1")
+    return value
 
 
 def _float(name: str, default: float) -> float:
@@ -77,6 +88,8 @@ def get_settings() -> Settings:
         max_receive_count=_int("MAX_RECEIVE_COUNT", 5),
         cc_rate_limit_per_second=rate_limit,
         upsert_max_concurrency=max_concurrency,
+        delivery_idempotency_table=env.get("DELIVERY_IDEMPOTENCY_TABLE", ""),
+        delivery_idempotency_days=_positive("DELIVERY_IDEMPOTENCY_DAYS", 7),
     )
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from signup_relay.routes import Consent, UpsertOptions
 
@@ -72,6 +72,9 @@ class Signup(_Frozen):
     route: str = ""
     delivery_id: str | None = None
     account: str | None = None  # Secrets Manager id of the Constant Contact account; None = default
+    # When the person submitted the form: the sender's own timestamp, else when receive accepted the delivery.
+    # The policy never re-subscribes someone who opted out after this (docs/architecture.md §2).
+    submitted_at: datetime | None = None
 
 
 class UpsertResult(_Frozen):
@@ -89,6 +92,14 @@ class QueuedSignup(_Frozen):
     received_at: datetime
     signup: Signup
 
+    @model_validator(mode="after")
+    def _submitted_no_later_than_received(self) -> QueuedSignup:
+        # Messages queued before Signup carried submitted_at: the person submitted no later than receive accepted.
+        if self.signup.submitted_at is None:
+            signup = self.signup.model_copy(update={"submitted_at": self.received_at})
+            object.__setattr__(self, "signup", signup)
+        return self
+
 
 class FailureRecord(BaseModel):
     """What the DLQ keeps: enough to understand and replay the submission."""
@@ -104,7 +115,7 @@ class FailureRecord(BaseModel):
     field_errors: dict[str, str] = Field(default_factory=dict)
     signup: Signup | None = None  # upsert failures: the queued sign-up
     queued_id: str | None = None
-    received_at: datetime | None = None  # upsert failures: when receive accepted the sign-up (replays keep it)
+    received_at: datetime | None = None  # when receive accepted the delivery (replays keep it; absent on old records)
     content_type: str | None = None  # receive failures: the original submission
     body_base64: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)  # secrets and signatures removed

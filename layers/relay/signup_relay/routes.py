@@ -62,6 +62,9 @@ class UpsertOptions(_Strict):
     create_missing_tags: bool = True
     allow_create_without_consent: bool = False  # consent=none creates a contact only if True
     send_resubscribe_email: bool = False  # one-time resubscribe email for unsubscribed contacts
+    # Public forms: explicit consent from an unsubscribed contact sends the one-time resubscribe confirmation
+    # email instead of opting them back in through sign_up_form (docs/architecture.md §2).
+    confirm_resubscribe_by_email: bool = False
     record_consent_note: bool = True
     # sign_up_form cannot carry notes: writing the consent note there costs a GET + PUT (2 more calls).
     consent_note_on_sign_up_form: bool = False

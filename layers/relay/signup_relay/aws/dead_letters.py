@@ -40,13 +40,15 @@ def dead_letter(
     field_errors: Mapping[str, str] | None = None,
     body: bytes | None = None,
     body_id: str | None = None,
+    received_at: datetime | None = None,
     content_type: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> FailureRecord:
     """The FailureRecord the DLQ keeps: the reason, and enough of the submission to replay it.
 
     An upsert record carries the queued sign-up; a receive record (or a message that is no sign-up) carries the
-    body as received, already redacted by the caller, with `body_id` naming it.
+    body as received, already redacted by the caller, with `body_id` naming it and `received_at` saying when it
+    arrived (a replay maps it as of then).
     """
     return FailureRecord(
         stage=stage,
@@ -58,7 +60,7 @@ def dead_letter(
         field_errors=dict(field_errors or {}),
         signup=queued.signup if queued else None,
         queued_id=queued.id if queued else body_id,
-        received_at=queued.received_at if queued else None,
+        received_at=queued.received_at if queued else received_at,
         content_type=content_type,
         body_base64=base64.b64encode(body).decode("ascii") if body is not None else None,
         headers=dict(headers or {}),

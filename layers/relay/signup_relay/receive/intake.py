@@ -1,7 +1,8 @@
-"""Accept one webhook delivery: route, size, secret, source (verify + parse + map), queue; or a typed error.
+"""Accept one webhook delivery: route, size, secret, source (verify + parse + map), queue once; or a typed error.
 
-Collaborators come in as arguments (routes, secret fetcher, queue, DLQ, clock); `functions/receive/app.py`
-wires the real ones. Heavy modules (boto3, the sources) load on first use to keep the receive cold start lean.
+Collaborators come in as arguments (routes, secret fetcher, queue, DLQ, delivery log, clock);
+`functions/receive/app.py` wires the real ones. Heavy modules (boto3, the sources) load on first use to keep the
+receive cold start lean.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from signup_relay.observability import logger, mask_email
 
 if TYPE_CHECKING:
     from signup_relay.aws.dead_letters import DeadLetterQueue
+    from signup_relay.aws.delivery_log import DeliveryLog
     from signup_relay.aws.queue import SignupQueue
     from signup_relay.routes import Route, Routes, SecretRef
 
@@ -38,6 +40,7 @@ class Accepted:
 
     id: str
     message_id: str
+    repeated: bool = False  # queued by an earlier delivery within the delivery log's window: not queued again
 
 
 def submission_id(delivery_id: str | None, body: bytes) -> str:
@@ -98,12 +101,14 @@ def accept_webhook(
     queue: SignupQueue,
     dlq: DeadLetterQueue,
     max_body_bytes: int,
+    deliveries: DeliveryLog | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> Accepted:
     """Authenticate, parse and queue one delivery; raise a ReceiveError (HTTP status) otherwise.
 
     Authenticated-but-unusable deliveries (415, 400, 422) are kept in the DLQ with their reason before the
-    error is raised; if the DLQ cannot take them the sender gets a 503 and retries.
+    error is raised; if the DLQ cannot take them the sender gets a 503 and retries. With a delivery log, a delivery
+    (route + submission id) queued within its window is answered with the same id and not queued again.
     """
     route = routes.get(route_name)
     if len(request.body) > max_body_bytes:
@@ -118,12 +123,22 @@ def accept_webhook(
         raise
 
     queued = QueuedSignup(id=submission_id(signup.delivery_id, request.body), received_at=now, signup=signup)
-    message_id = queue.send(queued.model_dump_json(), group_id=contact_key(signup.email), dedupe_id=queued.id)
+
+    def send() -> dict[str, str]:
+        message_id = queue.send(queued.model_dump_json(), group_id=contact_key(signup.email), dedupe_id=queued.id)
+        return {"id": queued.id, "message_id": message_id}
+
+    # Keyed only here, after verification: an unauthenticated request never reaches the log, so it cannot make a
+    # real delivery look already queued. Only a send that succeeded is recorded (a 503 stays retryable).
+    if deliveries is None:
+        answer, repeated = send(), False
+    else:
+        answer, repeated = deliveries.once({"route": route_name, "submission_id": queued.id}, send)
     logger.info(
-        "sign-up queued",
+        "delivery already queued: answered, not queued again" if repeated else "sign-up queued",
         extra={"route": route_name, "source": signup.source, "queued_id": queued.id, "email": mask_email(signup.email)},
     )
-    return Accepted(id=queued.id, message_id=message_id)
+    return Accepted(id=answer["id"], message_id=answer["message_id"], repeated=repeated)
 
 
 def _keep_rejected_delivery(
@@ -141,6 +156,7 @@ def _keep_rejected_delivery(
         field_errors=getattr(error, "field_errors", {}),
         body=redact_secret(request.body, secret),
         body_id=hashlib.sha256(request.body).hexdigest(),
+        received_at=now,
         content_type=request.headers.get("content-type"),
         headers=redact_mapping(request.headers, secret),
     )

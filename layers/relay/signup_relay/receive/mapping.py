@@ -134,7 +134,18 @@ def map_submission(submission: Submission, route: Route, *, now: datetime, secre
         # Namespaced by route: ids of different senders (a Wufoo EntryId 42, a Gravity entry 42) must not collide.
         delivery_id=f"{route.name}:{submission.delivery_id}" if submission.delivery_id else None,
         account=route.account,
+        submitted_at=submitted_at(submission, now),
     )
+
+
+def submitted_at(submission: Submission, now: datetime) -> datetime:
+    """The sender's own submission time, never later than `now` (when receive accepted it); else `now`.
+
+    A time in the future (a skewed or forged clock) must not make a submission look newer than an opt-out.
+    """
+    if submission.submitted_at is None:
+        return now
+    return min(submission.submitted_at, now)
 
 
 def _email(m: _Mapper) -> str | None:

@@ -10,19 +10,24 @@ and a PUT is only ever built from that full record merged with the new data.
 | active       | sign_up_form else merged PUT, permission explicit  | merged PUT, permission unchanged          |
 | deleted      | sign_up_form else merged PUT, Account + lists      | merged PUT, update_source Account + lists |
 | unsubscribed | sign_up_form (resubscribed) else resubscribe email | profile-only PUT (+ optional resubscribe) |
+|              | (confirm_resubscribe_by_email: resubscribe email)  |                                           |
 
-A deleted contact that is also unsubscribed is never revived without explicit consent. A 409 from POST means
-"the address exists" (typically a deleted contact): we look it up again and take the PUT path; the 409
-message text is never parsed. Consent evidence goes in a note in the same POST/PUT; on the sign_up_form path
-(which cannot carry notes or tags) it costs two extra calls, so it is written only when
-`options.consent_note_on_sign_up_form` is set; tags then ride on that PUT, otherwise they are added with one
-`contacts_taggings_add` activity.
+A deleted contact that is also unsubscribed is never revived without explicit consent, and no unsubscribed contact
+is re-subscribed (or sent the resubscribe email) by a submission older than their opt-out: a late replay or DLQ
+replay of an old sign-up must not undo a newer unsubscribe. On public forms a route may set
+`confirm_resubscribe_by_email`: explicit consent from an unsubscribed contact then sends the one-time resubscribe
+confirmation email instead of sign_up_form. A 409 from POST means "the address exists" (typically a deleted
+contact): we look it up again and take the PUT path; the 409 message text is never parsed. Consent evidence goes in
+a note in the same POST/PUT; on the sign_up_form path (which cannot carry notes or tags) it costs two extra calls,
+so it is written only when `options.consent_note_on_sign_up_form` is set; tags then ride on that PUT, otherwise they
+are added with one `contacts_taggings_add` activity.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -49,6 +54,9 @@ class ContactState(StrEnum):
     DELETED = "deleted"
     UNSUBSCRIBED = "unsubscribed"
     DELETED_UNSUBSCRIBED = "deleted_unsubscribed"
+
+
+OPTED_OUT = (ContactState.UNSUBSCRIBED, ContactState.DELETED_UNSUBSCRIBED)
 
 
 class UpsertClient(Protocol):
@@ -101,6 +109,20 @@ def contact_state(contact: Mapping[str, Any] | None) -> ContactState:
     if unsubscribed:
         return ContactState.UNSUBSCRIBED
     return ContactState.ACTIVE
+
+
+def opt_out_date(contact: Mapping[str, Any]) -> datetime | None:
+    """When the contact opted out, None when absent or unreadable: `email_address.opt_out_date`, an ISO-8601
+    date-time the API shows only on unsubscribed contacts (the V3 `EmailAddress` schema,
+    https://developer.constantcontact.com/api_reference/index.html)."""
+    value = (contact.get("email_address") or {}).get("opt_out_date")
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def pick_contact(contacts: Sequence[Mapping[str, Any]], email: str) -> dict[str, Any] | None:
@@ -195,7 +217,11 @@ class _Upsert:
 
     def _apply(self, existing: dict[str, Any] | None, *, after_conflict: bool) -> UpsertResult:
         state = contact_state(existing)
+        if existing is not None and state in OPTED_OUT and (times := self._opted_out_since_submission(existing)):
+            return self._keep_newer_opt_out(state, existing, *times)
         if self.signup.consent is Consent.EXPLICIT:
+            if existing is not None and state in OPTED_OUT and self.options.confirm_resubscribe_by_email:
+                return self._confirm_by_email(state, existing, why="the route confirms re-subscriptions by email")
             if len(self.email) <= SIGN_UP_FORM_MAX_EMAIL:
                 return self._sign_up_form(state, existing)
             return self._explicit_long(state, existing, after_conflict=after_conflict)
@@ -244,16 +270,54 @@ class _Upsert:
             return UpsertResult(
                 outcome=Outcome.REVIVED, contact_id=contact_id, reason="was deleted; revived with update_source Account"
             )
+        return self._confirm_by_email(
+            state, existing, why="the address is longer than 50 characters so sign_up_form cannot opt it back in"
+        )
+
+    def _confirm_by_email(self, state: ContactState, existing: dict[str, Any], *, why: str) -> UpsertResult:
+        """Explicit consent from an unsubscribed contact, not applied directly: the one-time confirmation email
+        (the contact is resubscribed, onto the sign-up's lists, only once they confirm it)."""
+        contact_id = str(existing["contact_id"])
         if state is ContactState.UNSUBSCRIBED:
             # Record the profile and the consent evidence; permission and lists stay as the contact left them.
             self._put(existing, update_source="Contact", include_lists=False)
+        # Deleted and unsubscribed: no write (a PUT would revive it); the email alone asks them back.
         sent = self._resubscribe(contact_id)
         return UpsertResult(
             outcome=Outcome.KEPT_UNSUBSCRIBED,
             contact_id=contact_id,
             reason=(
-                "unsubscribed; the address is longer than 50 characters so sign_up_form cannot opt it back in: "
+                f"unsubscribed; {why}: "
                 + ("sent the one-time resubscribe confirmation email" if sent else "resubscribe email already sent")
+            ),
+        )
+
+    def _opted_out_since_submission(self, existing: Mapping[str, Any]) -> tuple[datetime, datetime] | None:
+        """(opt-out time, submission time) when the contact opted out at or after this submission; None otherwise,
+        or when there is nothing to compare (a sign-up without `submitted_at`, a contact without `opt_out_date`)."""
+        submitted_at = self.signup.submitted_at
+        opted_out = opt_out_date(existing)
+        if submitted_at is None or opted_out is None or opted_out < submitted_at:
+            return None
+        return opted_out, submitted_at
+
+    def _keep_newer_opt_out(
+        self, state: ContactState, existing: dict[str, Any], opted_out: datetime, submitted_at: datetime
+    ) -> UpsertResult:
+        """Whatever the consent: an opt-out at or after the submission stands (no permission, no sign_up_form, no
+        resubscribe email); the profile is updated as for any unsubscribed contact without consent."""
+        contact_id = str(existing["contact_id"])
+        if state is ContactState.UNSUBSCRIBED:
+            self._put(existing, update_source="Contact", include_lists=False)
+            done = "profile updated, permission and lists untouched"
+        else:
+            done = "not revived, nothing changed"  # a PUT would revive a deleted contact
+        return UpsertResult(
+            outcome=Outcome.KEPT_UNSUBSCRIBED,
+            contact_id=contact_id,
+            reason=(
+                f"the opt-out ({_iso(opted_out)}) is newer than this submission ({_iso(submitted_at)}): "
+                f"not resubscribed, no resubscribe email; {done}"
             ),
         )
 
@@ -330,3 +394,7 @@ class _Upsert:
 
 def _quoted(names: Iterable[str]) -> str:
     return ", ".join(repr(name) for name in names)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -1,11 +1,13 @@
 """Replay: re-send dead-lettered records after their cause is fixed (the failure flow: docs/architecture.md).
 
 - receive-stage records are re-parsed with the CURRENT routes file (no signature check: they were authenticated at
-  receipt) and queued if they now make a Signup; otherwise they stay in the DLQ with the new reason.
+  receipt) as of when they arrived, and queued if they now make a Signup; otherwise they stay in the DLQ with the new
+  reason (and their arrival time).
 - upsert-stage records and redriven sign-ups go back to the signup queue with the person's data as stored but the
   upsert options and account of their route in the CURRENT routes file (the routes file is the fix, e.g.
   `create_missing_lists: true`; a route that no longer exists keeps the stored ones), in their contact's message
-  group, with a NEW deduplication id (a replay within the 5-minute FIFO window would be dropped otherwise).
+  group, with a NEW deduplication id (a replay within the 5-minute FIFO window would be dropped otherwise), and
+  their original receipt and submission times: the upsert policy compares the latter with an opt-out.
 A record leaves the DLQ only after its re-send (or its re-recording with a new reason) succeeded.
 """
 
@@ -89,8 +91,14 @@ def reparse_delivery(record: FailureRecord, routes: Routes) -> Signup:
         path=f"/hooks/{record.route}", headers=headers, body=base64.b64decode(record.body_base64 or "")
     )
     submission = get_source(route.source).parse(request)
-    # Passing the redaction marker as the "secret" drops answers that held the secret, as receive did.
-    return map_submission(submission, route, now=record.failed_at, secret=REDACTED)
+    # Passing the redaction marker as the "secret" drops answers that held the secret, as receive did. Mapped as of
+    # when it arrived, so a sign-up without its own timestamp keeps that time, not the replay's.
+    return map_submission(submission, route, now=received_at(record), secret=REDACTED)
+
+
+def received_at(record: FailureRecord) -> datetime:
+    """When receive accepted a kept delivery; records written before `received_at` was kept have `failed_at`."""
+    return record.received_at or record.failed_at
 
 
 @dataclass
@@ -153,7 +161,7 @@ class _Replayer:
             if signup.delivery_id
             else record.queued_id or submission_id(None, body)
         )
-        queued = QueuedSignup(id=queued_id, received_at=record.failed_at, signup=signup)
+        queued = QueuedSignup(id=queued_id, received_at=received_at(record), signup=signup)
         return self._resend(Entry(entry.letter, entry.kind, record, queued), queued)
 
     def _still_failing(self, entry: Entry, record: FailureRecord, error: ReceiveError) -> ReplayResult:
@@ -168,6 +176,7 @@ class _Replayer:
                 "field_errors": field_errors,
                 "attempts": record.attempts + 1,
                 "failed_at": self.clock(),
+                "received_at": received_at(record),  # the arrival time outlives the new failure time
             }
         )
         self.written.add(self.dlq.send(renewed, dedupe_id=self._dedupe(entry)))
