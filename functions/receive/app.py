@@ -87,8 +87,8 @@ def _path() -> str:
     return event.raw_path + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
 
 
-# No Powertools Tracer here: its X-Ray SDK import would double this function's cold start; Lambda's active
-# tracing still records each invocation, and the upsert function (where the time goes) has the Tracer.
+# No Powertools Tracer here, even with DETAILED_TRACING: its X-Ray SDK import would double this function's cold
+# start; Lambda's active tracing still records each invocation.
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

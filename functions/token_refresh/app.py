@@ -12,12 +12,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from signup_relay.observability import logger, metrics, tracer
+from signup_relay.observability import logger, metrics, traced_handler
 from signup_relay.tokens.refresh_function import run_token_refresh
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
+@traced_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return run_token_refresh(event, metrics=metrics, time_left=lambda: context.get_remaining_time_in_millis() / 1000)

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from signup_relay.aws.dead_letters import get_dead_letter_queue
 from signup_relay.aws.queue import get_signup_queue
 from signup_relay.config import get_settings
-from signup_relay.observability import logger, metrics, tracer
+from signup_relay.observability import logger, metrics, traced, traced_handler
 from signup_relay.upsert.attempt import QueuedMessage, process_message
 from signup_relay.upsert.wiring import get_upserter
 
@@ -24,7 +24,7 @@ processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 processor.raise_on_entire_batch_failure = False
 
 
-@tracer.capture_method(capture_response=False)
+@traced
 def record_handler(record: SQSRecord) -> None:
     message = QueuedMessage(
         message_id=record.message_id,
@@ -43,7 +43,7 @@ def record_handler(record: SQSRecord) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
+@traced_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -36,6 +36,8 @@ class Settings:
     # DynamoDB table of the deliveries receive queued ("" = none: only SQS's 5-minute dedupe), and how long a
     # delivery is remembered (docs/architecture.md §3).
     delivery_idempotency_table: str = ""
+    # X-Ray subsegments from the Powertools Tracer (its SDK import costs ~0.15-0.2 s of every cold start).
+    detailed_tracing: bool = False
     delivery_idempotency_days: int = 7
 
 
@@ -89,6 +91,7 @@ def get_settings() -> Settings:
         cc_rate_limit_per_second=rate_limit,
         upsert_max_concurrency=max_concurrency,
         delivery_idempotency_table=env.get("DELIVERY_IDEMPOTENCY_TABLE", ""),
+        detailed_tracing=env.get("DETAILED_TRACING", "").strip().lower() in ("1", "true", "yes"),
         delivery_idempotency_days=_positive("DELIVERY_IDEMPOTENCY_DAYS", 7),
     )
 

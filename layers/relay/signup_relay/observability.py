@@ -1,14 +1,17 @@
 """The one Logger, Tracer and Metrics of signup-relay, and the email masking every log line goes through.
 
-`tracer` is created on first access: Powertools' Tracer imports the X-Ray SDK (~0.2-0.4 s), which the receive
-function skips to keep its cold start lean (Lambda's active tracing still records its invocations).
+Powertools' Tracer imports the X-Ray SDK (~0.15-0.4 s of a cold start), so it is only created when the operator
+asks for detailed tracing (`DETAILED_TRACING`, the template's DetailedTracing parameter): `traced_handler` and
+`traced` then add its subsegments. Lambda's active tracing records every invocation either way.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
@@ -17,7 +20,6 @@ if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
     from aws_lambda_powertools.logging.types import LogRecord
 
-    tracer: Tracer
 
 SERVICE = "signup-relay"
 NAMESPACE = "SignupRelay"
@@ -61,8 +63,34 @@ def get_tracer() -> Tracer:
     return Tracer(service=SERVICE)
 
 
-def __getattr__(name: str) -> Any:
-    # `from signup_relay.observability import tracer` works, and only then loads the X-Ray SDK.
-    if name == "tracer":
-        return get_tracer()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def traced_handler[F: Callable[..., Any]](handler: F) -> F:
+    """A Lambda handler, with the Tracer's capture_lambda_handler when detailed tracing is on (decided on the
+    first call, from settings)."""
+
+    @functools.wraps(handler)
+    def run(event: Any, context: Any) -> Any:
+        return _with_tracer(handler, "handler")(event, context)
+
+    return cast(F, run)
+
+
+def traced[F: Callable[..., Any]](function: F) -> F:
+    """A function, with the Tracer's capture_method when detailed tracing is on."""
+
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        return _with_tracer(function, "method")(*args, **kwargs)
+
+    return cast(F, run)
+
+
+@cache
+def _with_tracer(function: Callable[..., Any], kind: str) -> Callable[..., Any]:
+    from signup_relay.config import get_settings
+
+    if not get_settings().detailed_tracing:
+        return function
+    tracer = get_tracer()
+    if kind == "handler":
+        return tracer.capture_lambda_handler(capture_response=False)(function)
+    return tracer.capture_method(capture_response=False)(function)

@@ -10,7 +10,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from signup_relay.caches import per_container
@@ -280,6 +279,8 @@ def parse_routes(data: Any, *, origin: str = "routes file") -> Routes:
 def load_routes(path: str | Path) -> Routes:
     """Read and validate a routes file."""
     path = Path(path)
+    import yaml  # on first use: the upsert side imports this module for its types, never reads the file
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
