@@ -10,6 +10,7 @@ import pytest
 
 from signup_relay.errors import ConflictError, QuotaExceededError, ServerError, ThrottledError, ValidationError
 from signup_relay.models import FailureRecord, Outcome, QueuedSignup, Signup, UpsertResult
+from signup_relay.observability import metrics
 from signup_relay.upsert.attempt import QueuedMessage, RetryLater, process_message, retry_delay
 
 NOW = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
@@ -152,3 +153,14 @@ def test_a_message_queued_before_submitted_at_existed_is_upserted_as_submitted_w
     # Then the policy sees the receipt time as the submission time (the opt-out check still has a time)
     [seen] = upserter.seen
     assert seen.submitted_at == NOW
+
+
+@pytest.mark.parametrize("error", [ThrottledError("429 throttled"), QuotaExceededError("429 quota_exceeded")])
+def test_constant_contacts_limits_are_counted_for_the_dashboard(error):
+    # Given a sign-up deferred by one of Constant Contact's limits
+    metrics.clear_metrics()
+    run(error, attempts=1)
+    # Then the deferral is counted under the limit's own name too
+    assert metrics.metric_set[error.error_class]["Value"] == [1.0]
+    assert metrics.metric_set["deferred"]["Value"] == [1.0]
+    metrics.clear_metrics()

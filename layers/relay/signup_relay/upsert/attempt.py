@@ -127,6 +127,8 @@ def process_message(
             extra={**context, "outcome": Outcome.DEFERRED.value, "error_class": error_class, "retry_in_seconds": delay},
         )
         metrics.add_metric(name=Outcome.DEFERRED.value, unit="Count", value=1)
+        if isinstance(error, ThrottledError | QuotaExceededError):  # Constant Contact's limits, on the dashboard
+            metrics.add_metric(name=error.error_class, unit="Count", value=1)
         raise RetryLater(error, delay) from error
 
     if result.outcome is Outcome.REJECTED:
