@@ -145,7 +145,8 @@ class Sandbox:
             device_poll_interval=device_poll_interval,
         )
         self.client_id, self.client_secret = self.oauth.add_client(client_id, client_secret)
-        self._rate = SlidingWindowLimiter(self.clock, rate_limit_per_second)
+        # The API counts every authenticated request, refused ones included (local/README.md).
+        self._rate = SlidingWindowLimiter(self.clock, rate_limit_per_second, count_rejected=True)
         self._quota = DailyQuota(self.clock, daily_quota)
         self._faults = FaultInjector()
         self.latency = 0.0
@@ -529,9 +530,10 @@ class Sandbox:
             return Response(
                 403, api_error(403, "The access token lacks the contact_data scope.").body, client_id=client_id
             )
+        throttled = not self._rate.allow(client_id)  # counts this request, even one refused below
         if self._quota.exceeded(client_id):
             return Response(429, dict(QUOTA_BODY), client_id=client_id)
-        if not self._rate.allow(client_id):
+        if throttled:
             return Response(429, dict(THROTTLED_BODY), client_id=client_id)
         self._quota.count(client_id)
         self.store.process_due_activities()

@@ -797,6 +797,28 @@ def test_more_than_four_requests_in_a_second_are_throttled(cc_sandbox: Sandbox) 
     assert after.status_code == 200
 
 
+def test_refused_requests_count_so_a_client_steadily_over_the_limit_stays_throttled(cc_sandbox: Sandbox) -> None:
+    # Given the real per-second limit on a frozen clock
+    cc_sandbox.clock.freeze()
+    session = api(cc_sandbox)
+    url = f"{cc_sandbox.base_url}/contact_lists"
+
+    # When a client sends 5 requests a second, evenly, for three seconds, then slows down to 4 a second
+    statuses = []
+    for _ in range(15):
+        statuses.append(session.get(url).status_code)
+        cc_sandbox.clock.advance(0.2)
+    cc_sandbox.clock.advance(1)
+    slower = []
+    for _ in range(8):
+        slower.append(session.get(url).status_code)
+        cc_sandbox.clock.advance(0.25)
+
+    # Then after its first four, every request at 5/s is refused (the refused ones count too); at 4/s all pass
+    assert statuses == [200] * 4 + [429] * 11
+    assert slower == [200] * 8
+
+
 def test_daily_quota_is_exceeded_until_midnight_utc() -> None:
     # Given a quota of 3 requests a day
     with Sandbox(rate_limit_per_second=0, daily_quota=3) as sandbox:
