@@ -538,13 +538,14 @@ class AccountStore:
             return self.render_contact(c, SUBRESOURCES)
 
     def delete_contact(self, contact_id: str) -> None:
-        """DELETE /contacts/{id}: a soft delete. Lists are dropped; permission is kept."""
+        """DELETE /contacts/{id}: a soft delete. Lists are dropped; permission is kept. Already deleted -> 404."""
         with self.lock:
             c = self._contact(contact_id)
-            if c.deleted_at is None:
-                c.deleted_at = self.clock.time()
-                c.list_memberships = []
-                c.updated_at = c.deleted_at
+            if c.deleted_at is not None:
+                raise not_found(f"Contact {contact_id} was not found.")
+            c.deleted_at = self.clock.time()
+            c.list_memberships = []
+            c.updated_at = c.deleted_at
 
     def sign_up_form(self, body: Any) -> tuple[int, dict[str, Any]]:
         """POST /contacts/sign_up_form: create (201) or partial update (200); appends lists and custom fields."""

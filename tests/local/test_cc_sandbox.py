@@ -110,6 +110,24 @@ def test_deleted_contact_is_still_retrievable_by_id_and_keeps_its_permission(
     assert body["email_address"]["permission_to_send"] == "explicit"
 
 
+def test_deleting_an_already_deleted_contact_is_a_404_and_changes_nothing(
+    sandbox: Sandbox, cc: requests.Session
+) -> None:
+    # Given a contact deleted an hour ago
+    sandbox.clock.freeze()
+    contact_id = sandbox.seed_contact("twice@example.com", lists=["A"], deleted=True)
+    before = sandbox.contact(contact_id)
+    sandbox.clock.advance(3600)
+
+    # When it is deleted again
+    again = cc.delete(f"{sandbox.base_url}/contacts/{contact_id}")
+
+    # Then the API answers not found, and the contact (its deleted_at too) is as it was
+    assert again.status_code == 404
+    assert again.json()[0]["error_key"] == "contacts.api.not_found"
+    assert sandbox.contact(contact_id) == before
+
+
 def test_status_filters_and_unknown_contact(sandbox: Sandbox, cc: requests.Session) -> None:
     # Given one active, one unsubscribed and one deleted contact
     sandbox.seed_contact("on@example.com")
