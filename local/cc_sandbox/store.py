@@ -363,7 +363,7 @@ class AccountStore:
     # --- contacts ------------------------------------------------------------------------------
 
     def create_contact(self, body: Any) -> dict[str, Any]:
-        """POST /contacts: 201 with the resource; 409 for any existing email, deleted ones included."""
+        """POST /contacts: 201 with the core resource; 409 for any existing email, deleted ones included."""
         with self.lock:
             data = contact_body(body, self.catalog, is_put=False)
             if data.address is None:
@@ -406,7 +406,7 @@ class AccountStore:
                 {"at": iso(now), "from": None, "to": permission, "via": "POST /contacts", "source": source}
             )
             self._index(c)
-            return self.render_contact(c, SUBRESOURCES)
+            return self.render_contact(c, ())  # core properties only: subresources come with GET include=
 
     def get_contact(self, contact_id: str, query: dict[str, str]) -> dict[str, Any]:
         with self.lock:
@@ -535,7 +535,7 @@ class AccountStore:
             c.deleted_at = None
             c.update_source = data.source
             c.updated_at = now
-            return self.render_contact(c, SUBRESOURCES)
+            return self.render_contact(c, ())  # core properties only, as for POST
 
     def delete_contact(self, contact_id: str) -> None:
         """DELETE /contacts/{id}: a soft delete. Lists are dropped; permission is kept. Already deleted -> 404."""

@@ -369,7 +369,37 @@ def test_put_may_relist_a_contact_the_account_unsubscribed(sandbox: Sandbox, cc:
     # Then it is accepted (the spec lets the account add such contacts back)
     assert response.status_code == 200
     assert response.json()["email_address"]["permission_to_send"] == "implicit"
-    assert response.json()["list_memberships"] == [list_id]
+    stored = sandbox.contact(contact_id)
+    assert stored is not None and stored["list_memberships"] == [list_id]
+
+
+def test_post_and_put_answer_with_core_properties_only(sandbox: Sandbox, cc: requests.Session) -> None:
+    # Given a body with every subresource
+    list_id, tag_id = sandbox.seed_list("A"), sandbox.seed_tag("t")
+    field_id = sandbox.seed_custom_field("Plan")
+    subresources = {
+        "list_memberships": [list_id],
+        "taggings": [tag_id],
+        "custom_fields": [{"custom_field_id": field_id, "value": "gold"}],
+        "phone_numbers": [{"phone_number": "555-0100", "kind": "home"}],
+        "street_addresses": [{"kind": "home", "city": "Austin"}],
+        "notes": [{"content": "met at the fair"}],
+    }
+
+    # When a contact is created with it, then PUT with it
+    created = cc.post(f"{sandbox.base_url}/contacts", json=new_contact_body("core@example.com", **subresources))
+    contact_id = created.json()["contact_id"]
+    put_body = {"email_address": {"address": "core@example.com"}, "first_name": "Cora", "update_source": "Account"}
+    updated = cc.put(f"{sandbox.base_url}/contacts/{contact_id}", json=put_body | subresources)
+
+    # Then both answers carry the core properties and no subresource; GET with include= has them all
+    assert (created.status_code, updated.status_code) == (201, 200)
+    for answer in (created.json(), updated.json()):
+        assert answer["contact_id"] == contact_id and answer["email_address"]["address"] == "core@example.com"
+        assert not set(subresources) & set(answer)
+    assert updated.json()["first_name"] == "Cora"
+    full = cc.get(f"{sandbox.base_url}/contacts/{contact_id}", params={"include": ",".join(subresources)}).json()
+    assert set(subresources) <= set(full)
 
 
 # --- sign_up_form --------------------------------------------------------------------------------------
