@@ -205,13 +205,13 @@ def _resolve_cursor(query: dict[str, str]) -> tuple[dict[str, str], int]:
 
 
 def _page(items: list[Any], query: dict[str, str], offset: int, limit: int, path: str) -> tuple[list[Any], dict]:
+    """One page and the `_links` property to add to the answer: present only when there is a next page."""
     page = items[offset : offset + limit]
-    links: dict[str, Any] = {}
-    if offset + limit < len(items):
-        saved = {k: v for k, v in query.items() if k != "cursor"}
-        token = base64.urlsafe_b64encode(json.dumps({"q": saved, "o": offset + limit}).encode()).decode().rstrip("=")
-        links = {"next": {"href": f"{path}?cursor={token}"}}
-    return page, links
+    if offset + limit >= len(items):
+        return page, {}
+    saved = {k: v for k, v in query.items() if k != "cursor"}
+    token = base64.urlsafe_b64encode(json.dumps({"q": saved, "o": offset + limit}).encode()).decode().rstrip("=")
+    return page, {"_links": {"next": {"href": f"{path}?cursor={token}"}}}
 
 
 class AccountStore:
@@ -476,7 +476,7 @@ class AccountStore:
 
             matches = sorted((c for c in self.contacts.values() if wanted(c)), key=lambda c: c.created_at)
             page, links = _page(matches, query, offset, limit, "/v3/contacts")
-            out: dict[str, Any] = {"contacts": [self.render_contact(c, include) for c in page], "_links": links}
+            out: dict[str, Any] = {"contacts": [self.render_contact(c, include) for c in page], **links}
             if include_count:
                 out["contacts_count"] = len(matches)
             return out
@@ -680,7 +680,7 @@ class AccountStore:
                 and (name is None or lst.name == name)
             ]
             page, links = _page(matches, query, offset, limit, "/v3/contact_lists")
-            out: dict[str, Any] = {"lists": [self._render_list(x, membership) for x in page], "_links": links}
+            out: dict[str, Any] = {"lists": [self._render_list(x, membership) for x in page], **links}
             if _bool_param(query, "include_count"):
                 out["lists_count"] = len(matches)
             return out
@@ -733,7 +733,7 @@ class AccountStore:
             query, offset = _resolve_cursor(raw_query)
             limit = _int_param(query, "limit", 1, 100, 50)
             page, links = _page(list(self.custom_fields.values()), query, offset, limit, "/v3/contact_custom_fields")
-            return {"custom_fields": [self._render_field(f) for f in page], "_links": links}
+            return {"custom_fields": [self._render_field(f) for f in page], **links}
 
     def create_custom_field(self, body: Any) -> dict[str, Any]:
         with self.lock:
@@ -774,7 +774,7 @@ class AccountStore:
             limit = _int_param(query, "limit", 1, 500, 50)
             with_count = _bool_param(query, "include_count")
             page, links = _page(list(self.tags.values()), query, offset, limit, "/v3/contact_tags")
-            return {"tags": [self._render_tag(t, with_count) for t in page], "_links": links}
+            return {"tags": [self._render_tag(t, with_count) for t in page], **links}
 
     def create_tag(self, body: Any) -> dict[str, Any]:
         with self.lock:

@@ -186,13 +186,45 @@ def test_contact_collection_pages_with_a_next_cursor(sandbox: Sandbox, cc: reque
     while url:
         body = cc.get(url).json()
         seen += [c["email_address"]["address"] for c in body["contacts"]]
-        href = body["_links"].get("next", {}).get("href")
+        href = body.get("_links", {}).get("next", {}).get("href")
         url = f"{sandbox.root_url}{href}" if href else None
         pages += 1
 
     # Then three pages deliver every contact once, in creation order
     assert pages == 3
     assert seen == [f"page{i}@example.com" for i in range(5)]
+
+
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [
+        ("contacts", "contacts"),
+        ("contact_lists", "lists"),
+        ("contact_custom_fields", "custom_fields"),
+        ("contact_tags", "tags"),
+    ],
+)
+def test_links_are_present_only_when_there_is_a_next_page(
+    sandbox: Sandbox, cc: requests.Session, path: str, key: str
+) -> None:
+    # Given three items of a collection
+    seed = {
+        "contacts": lambda i: sandbox.seed_contact(f"link{i}@example.com"),
+        "lists": lambda i: sandbox.seed_list(f"List {i}"),
+        "custom_fields": lambda i: sandbox.seed_custom_field(f"Field {i}"),
+        "tags": lambda i: sandbox.seed_tag(f"tag {i}"),
+    }[key]
+    for i in range(3):
+        seed(i)
+
+    # When we read it in one page, and in pages of two
+    whole = cc.get(f"{sandbox.base_url}/{path}", params={"limit": 3}).json()
+    first = cc.get(f"{sandbox.base_url}/{path}", params={"limit": 2}).json()
+    last = cc.get(f"{sandbox.root_url}{first['_links']['next']['href']}").json()
+
+    # Then only the page with more after it carries _links
+    assert len(whole[key]) == 3 and "_links" not in whole
+    assert len(last[key]) == 1 and "_links" not in last
 
 
 # --- PUT semantics -------------------------------------------------------------------------------------
@@ -1009,7 +1041,7 @@ def test_tags_page_and_reject_duplicates(sandbox: Sandbox, cc: requests.Session)
 
     # Then the pages hold all three and the duplicate is a 409
     assert [t["name"] for t in first["tags"] + second["tags"]] == ["a", "b", "c"]
-    assert "next" not in second["_links"]
+    assert "_links" not in second
     assert duplicate.status_code == 409
 
 
