@@ -26,7 +26,7 @@ from local.cc_sandbox.errors import (
 from local.cc_sandbox.limits import DailyQuota, FaultInjector, SlidingWindowLimiter
 from local.cc_sandbox.oauth import DEFAULT_SCOPE, OAuthServer
 from local.cc_sandbox.store import AccountStore
-from local.cc_sandbox.validation import SUBRESOURCES
+from local.cc_sandbox.validation import SUBRESOURCES, check_query
 
 OAUTH_PREFIX = "/oauth2/default/v1"
 _ID = r"(?P<id>[^/]+)"
@@ -570,6 +570,7 @@ class Sandbox:
         self, method: str, path: str, query: dict[str, str], headers: dict[str, str], raw: bytes
     ) -> tuple[int, Any]:
         match, name = self._match(method, path)
+        check_query(name, query)
         resource_id = match.groupdict().get("id", "")
         body: Any = None
         if method in ("POST", "PUT"):
@@ -592,7 +593,7 @@ class Sandbox:
             "delete_contact": lambda: _then(store.delete_contact, resource_id, answer=(204, None)),
             "get_lists": lambda: (200, store.get_lists(query)),
             "create_list": lambda: (201, store.create_list(body)),
-            "get_list": lambda: (200, store.get_list(resource_id)),
+            "get_list": lambda: (200, store.get_list(resource_id, query)),
             "get_custom_fields": lambda: (200, store.get_custom_fields(query)),
             "create_custom_field": lambda: (201, store.create_custom_field(body)),
             "get_tags": lambda: (200, store.get_tags(query)),

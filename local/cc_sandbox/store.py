@@ -662,6 +662,13 @@ class AccountStore:
             )
         return out
 
+    @staticmethod
+    def _membership_count(query: dict[str, str]) -> str | None:
+        membership = query.get("include_membership_count")
+        if membership not in (None, "all", "active"):
+            raise validation_error("include_membership_count does not have a valid value")
+        return membership
+
     def get_lists(self, raw_query: dict[str, str]) -> dict[str, Any]:
         with self.lock:
             query, offset = _resolve_cursor(raw_query)
@@ -669,9 +676,7 @@ class AccountStore:
             statuses = _csv(query.get("status")) or ["active"]
             if any(s not in ("all", "active", "deleted") for s in statuses):
                 raise validation_error("status must be all, active or deleted.")
-            membership = query.get("include_membership_count")
-            if membership not in (None, "all", "active"):
-                raise validation_error("include_membership_count does not have a valid value")
+            membership = self._membership_count(query)
             name = query.get("name")
             matches = [
                 lst
@@ -685,12 +690,13 @@ class AccountStore:
                 out["lists_count"] = len(matches)
             return out
 
-    def get_list(self, list_id: str) -> dict[str, Any]:
+    def get_list(self, list_id: str, query: dict[str, str]) -> dict[str, Any]:
         with self.lock:
+            membership = self._membership_count(query)
             lst = self.lists.get(list_id)
             if lst is None:
                 raise not_found(f"List {list_id} was not found.")
-            return self._render_list(lst, None)
+            return self._render_list(lst, membership)
 
     def create_list(self, body: Any) -> dict[str, Any]:
         with self.lock:

@@ -676,6 +676,75 @@ def test_post_contact_validation_errors_use_the_real_error_shape(
     assert any(message_part in e["error_message"] for e in errors), errors
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "params"),
+    [
+        ("GET", "contacts", {"emails": "a@example.com"}),  # a typo of `email`: not silently "every contact"
+        ("GET", "contacts", {"segment_id": "1"}),  # valid for the API, not implemented here: refused, not ignored
+        ("GET", "contacts/{contact}", {"include": "list_memberships", "status": "all"}),
+        ("GET", "contact_lists", {"list_name": "A"}),
+        ("GET", "contact_lists/{list}", {"include_count": "true"}),
+        ("GET", "contact_custom_fields", {"include_count": "true"}),
+        ("GET", "contact_tags", {"name": "vip"}),
+        ("GET", "activities/{activity}", {"include": "status"}),
+        ("POST", "contacts/sign_up_form", {"action": "create"}),
+        ("POST", "activities/contacts_taggings_add", {"limit": "1"}),
+    ],
+)
+def test_unknown_query_parameters_are_a_400(
+    sandbox: Sandbox, cc: requests.Session, method: str, path: str, params: dict[str, str]
+) -> None:
+    # Given a contact, a list, a tag and an activity, and a body valid for each POST
+    list_id, tag_id = sandbox.seed_list("A"), sandbox.seed_tag("vip")
+    contact_id = sandbox.seed_contact("query@example.com", lists=["A"])
+    activity = cc.post(
+        f"{sandbox.base_url}/activities/contacts_taggings_add",
+        json={"source": {"contact_ids": [contact_id]}, "tag_ids": [tag_id]},
+    ).json()
+    bodies = {
+        "contacts/sign_up_form": {"email_address": "query@example.com", "list_memberships": [list_id]},
+        "activities/contacts_taggings_add": {"source": {"contact_ids": [contact_id]}, "tag_ids": [tag_id]},
+    }
+    url = f"{sandbox.base_url}/" + path.format(contact=contact_id, list=list_id, activity=activity["activity_id"])
+
+    # When the operation is called with it and with a query parameter it does not declare
+    plain = cc.request(method, url, json=bodies.get(path))
+    response = cc.request(method, url, params=params, json=bodies.get(path))
+
+    # Then the plain call works and the one with the unknown parameter is a 400 naming it
+    assert plain.status_code in (200, 201)
+    assert response.status_code == 400
+    [error] = response.json()
+    assert error["error_key"] == "contacts.api.validation.error"
+    assert [name for name in params if name in error["error_message"]], error
+
+
+@pytest.mark.parametrize("endpoint", ["POST /contacts", "PUT /contacts/{id}", "POST /contacts/sign_up_form"])
+def test_the_same_custom_field_twice_in_one_body_is_a_400(
+    sandbox: Sandbox, cc: requests.Session, endpoint: str
+) -> None:
+    # Given a custom field, a list and an existing contact
+    field_id, list_id = sandbox.seed_custom_field("Plan"), sandbox.seed_list("A")
+    contact_id = sandbox.seed_contact("cf@example.com", custom_fields={"Plan": "bronze"})
+    twice = [{"custom_field_id": field_id, "value": "gold"}, {"custom_field_id": field_id, "value": "silver"}]
+    method, path = endpoint.split(" ")
+    body: dict[str, Any] = {
+        "POST /contacts": new_contact_body("new-cf@example.com"),
+        "PUT /contacts/{id}": {"email_address": {"address": "cf@example.com"}, "update_source": "Account"},
+        "POST /contacts/sign_up_form": {"email_address": "cf@example.com", "list_memberships": [list_id]},
+    }[endpoint] | {"custom_fields": twice}
+
+    # When the body names the custom field twice with two values
+    response = cc.request(method, f"{sandbox.root_url}/v3{path.format(id=contact_id)}", json=body)
+
+    # Then it is a 400 (neither value silently wins) and nothing changed
+    assert response.status_code == 400
+    assert any("more than once" in e["error_message"] for e in response.json())
+    assert sandbox.contact_by_email("new-cf@example.com") is None
+    stored = sandbox.contact(contact_id)
+    assert stored is not None and [f["value"] for f in stored["custom_fields"]] == ["bronze"]
+
+
 def test_twenty_six_custom_fields_are_too_many_for_a_contact(sandbox: Sandbox, cc: requests.Session) -> None:
     # Given 26 custom fields
     ids = [sandbox.seed_custom_field(f"Field {i}") for i in range(26)]
