@@ -131,6 +131,7 @@ class Sandbox:
         token_rate_limit_per_second: float = 1.0,
         device_poll_interval: int = 5,
         activity_delay: float = 0.0,
+        sign_up_form_duration: float = 0.05,
         clock: SandboxClock | None = None,
     ) -> None:
         self.clock = clock or SandboxClock()
@@ -150,6 +151,10 @@ class Sandbox:
         self._quota = DailyQuota(self.clock, daily_quota)
         self._faults = FaultInjector()
         self.latency = 0.0
+        # How long (real seconds) a sign_up_form occupies its contact: a second one for the same address that
+        # arrives meanwhile gets the "simultaneous requests" 409. The lock is released before the answer is sent,
+        # so a call made after the previous answer came back never meets it.
+        self.sign_up_form_duration = sign_up_form_duration
         self._log: list[dict[str, Any]] = []
         self._log_lock = threading.Lock()
         self._contact_locks: dict[str, threading.Lock] = {}
@@ -611,8 +616,12 @@ class Sandbox:
         if not lock.acquire(blocking=blocking):
             raise concurrent_write()
         try:
+            started = time.monotonic()
             self._sleep_latency()
-            return operations[name]()
+            answer = operations[name]()
+            if name == "sign_up_form":
+                time.sleep(max(0.0, self.sign_up_form_duration - (time.monotonic() - started)))
+            return answer
         finally:
             lock.release()
 

@@ -600,6 +600,44 @@ def test_sign_up_form_answers_409_to_a_concurrent_write_of_the_same_contact(sand
     assert len(sandbox.all_contacts()) == 1
 
 
+def test_overlapping_sign_ups_of_one_address_conflict_at_default_settings(sandbox: Sandbox) -> None:
+    # Given the default latency, a list, and two clients with their connections already open
+    list_id = sandbox.seed_list("A")
+    token = sandbox.issue_tokens()["access_token"]
+    clients = [api(sandbox, token) for _ in range(2)]
+    for client in clients:
+        assert client.get(f"{sandbox.base_url}/contact_lists").status_code == 200
+    start = threading.Barrier(2)
+    rounds: list[list[int]] = []
+
+    def sign_up(client: requests.Session, email: str, statuses: list[int]) -> None:
+        start.wait()
+        body = {"email_address": email, "list_memberships": [list_id]}
+        statuses.append(client.post(f"{sandbox.base_url}/contacts/sign_up_form", json=body).status_code)
+
+    # When, three times, both clients sign the same new address up at the same moment
+    for i in range(3):
+        statuses: list[int] = []
+        threads = [
+            threading.Thread(target=sign_up, args=(client, f"both{i}@example.com", statuses)) for client in clients
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        rounds.append(sorted(statuses))
+
+    # And then one client signs another address up five times in a row
+    again = {"email_address": "again@example.com", "list_memberships": [list_id]}
+    sequential = [
+        clients[0].post(f"{sandbox.base_url}/contacts/sign_up_form", json=again).status_code for _ in range(5)
+    ]
+
+    # Then every overlapping pair is one write and one "simultaneous requests" 409; calls in a row never conflict
+    assert rounds == [[201, 409]] * 3
+    assert sequential == [201, 200, 200, 200, 200]
+
+
 # --- resubscribe --------------------------------------------------------------------------------------
 
 
