@@ -963,6 +963,25 @@ def test_token_endpoint_allows_one_request_per_second_per_client(short_lived_san
     assert [r["status"] for r in sandbox.token_requests] == [200, 429, 200]
 
 
+def test_token_endpoint_takes_its_parameters_from_the_query_string_as_constant_contact_support_shows(
+    short_lived_sandbox: Sandbox,
+) -> None:
+    sandbox = short_lived_sandbox
+    # Given a refresh token
+    refresh_token = sandbox.issue_tokens()["refresh_token"]
+
+    # When it is refreshed with the parameters in the query string (CC support's example) and no body
+    response = requests.post(
+        sandbox.token_url,
+        params={"grant_type": "refresh_token", "refresh_token": refresh_token},
+        auth=(sandbox.client_id, sandbox.client_secret),
+        timeout=10,
+    )
+
+    # Then it is an ordinary refresh
+    assert response.status_code == 200 and response.json()["refresh_token"] != refresh_token
+
+
 # --- rate limits, quota, faults ---------------------------------------------------------------------------
 
 
