@@ -6,10 +6,13 @@ Call these inside an active `moto.mock_aws()`: the local stack and the integrati
 from __future__ import annotations
 
 import json
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 
@@ -26,6 +29,9 @@ from local.template import (
 DEMO_SECRETS = ROOT / "local" / "demo_secrets.json"
 ROUTES_FILE = ROOT / "routes.yaml"
 FUNCTIONS = ("ReceiveFunction", "UpsertFunction")
+# SQS FIFO: a message whose deduplication id was sent in the last 5 minutes is accepted and not delivered
+# (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/using-messagededuplicationid-property.html)
+DEDUPLICATION_INTERVAL = 300.0
 
 
 @dataclass(frozen=True)
@@ -48,10 +54,52 @@ class LocalResources:
         return int(self.parameters["MaxReceiveCount"])
 
 
+class FifoDeduplication:
+    """SQS's deduplication interval on a moto FIFO queue.
+
+    moto drops a duplicate only while the first copy is still on the queue; SQS drops it for 5 minutes after the
+    first send, whether or not that copy was received and deleted since. Wraps the moto queue's `add_message`, so
+    every sender (SendMessage, SendMessageBatch) is covered; messages moto moves to a DLQ are not sends.
+    """
+
+    def __init__(self, queue: Any, *, clock: Callable[[], float], interval: float = DEDUPLICATION_INTERVAL) -> None:
+        self._add = queue.add_message
+        self._clock = clock
+        self._interval = interval
+        self._per_group = queue.attributes.get("DeduplicationScope") == "messageGroup"
+        self._first_sent: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+        queue.add_message = self.add_message
+
+    def add_message(self, message: Any) -> None:
+        if message.deduplication_id and not message.approximate_receive_count:  # a send, not a redrive
+            key = (message.group_id if self._per_group else "", message.deduplication_id)
+            now = self._clock()
+            with self._lock:
+                self._first_sent = {k: t for k, t in self._first_sent.items() if now - t < self._interval}
+                if key in self._first_sent:
+                    return  # accepted, never delivered, as SQS does
+                self._first_sent[key] = now
+        self._add(message)
+
+
+def _moto_queue(url: str, region: str) -> Any:
+    """The moto model behind a queue URL (.../<account>/<name>)."""
+    from moto.sqs.models import sqs_backends
+
+    account_id, name = urlsplit(url).path.strip("/").split("/")
+    return sqs_backends[account_id][region].get_queue(name)
+
+
 def create_queues(
-    *, stack_name: str = "signup-relay", visibility_timeout: int | None = None, **overrides: str
+    *,
+    stack_name: str = "signup-relay",
+    visibility_timeout: int | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    **overrides: str,
 ) -> LocalResources:
-    """The FIFO queue and its FIFO DLQ with the template's attributes (visibility shortened for local retries)."""
+    """The FIFO queue and its FIFO DLQ with the template's attributes (visibility shortened for local retries),
+    deduplicating like SQS (`FifoDeduplication`, on `clock`)."""
     parameters = {**parameter_defaults(), **overrides}
     sqs = boto3.client("sqs")
     dlq_url = sqs.create_queue(
@@ -63,6 +111,8 @@ def create_queues(
     if visibility_timeout is not None:
         attributes["VisibilityTimeout"] = str(visibility_timeout)
     queue_url = sqs.create_queue(QueueName=queue_name("SignupQueue", stack_name), Attributes=attributes)["QueueUrl"]
+    for url in (queue_url, dlq_url):
+        FifoDeduplication(_moto_queue(url, sqs.meta.region_name), clock=clock)
     return LocalResources(queue_url=queue_url, dlq_url=dlq_url, parameters=parameters)
 
 

@@ -10,11 +10,16 @@ from local.cc_sandbox.clock import SandboxClock, utc_day
 
 
 class SlidingWindowLimiter:
-    """At most `per_second` accepted requests per key in any sliding one-second window; 0 disables it."""
+    """At most `per_second` requests per key in any sliding one-second window; 0 disables it.
 
-    def __init__(self, clock: SandboxClock, per_second: float) -> None:
+    With `count_rejected`, a refused request counts too (so a client that keeps sending faster than the limit
+    stays refused); without it, only accepted requests use up the window.
+    """
+
+    def __init__(self, clock: SandboxClock, per_second: float, *, count_rejected: bool = False) -> None:
         self._clock = clock
         self.per_second = per_second
+        self.count_rejected = count_rejected
         self._lock = threading.Lock()
         self._hits: dict[str, deque[float]] = defaultdict(deque)
 
@@ -26,10 +31,10 @@ class SlidingWindowLimiter:
             hits = self._hits[key]
             while hits and hits[0] <= now - 1.0:
                 hits.popleft()
-            if len(hits) >= self.per_second:
-                return False
-            hits.append(now)
-            return True
+            allowed = len(hits) < self.per_second
+            if allowed or self.count_rejected:
+                hits.append(now)
+            return allowed
 
     def reset(self) -> None:
         with self._lock:

@@ -26,7 +26,7 @@ from local.cc_sandbox.errors import (
 from local.cc_sandbox.limits import DailyQuota, FaultInjector, SlidingWindowLimiter
 from local.cc_sandbox.oauth import DEFAULT_SCOPE, OAuthServer
 from local.cc_sandbox.store import AccountStore
-from local.cc_sandbox.validation import SUBRESOURCES
+from local.cc_sandbox.validation import SUBRESOURCES, check_query
 
 OAUTH_PREFIX = "/oauth2/default/v1"
 _ID = r"(?P<id>[^/]+)"
@@ -131,6 +131,7 @@ class Sandbox:
         token_rate_limit_per_second: float = 1.0,
         device_poll_interval: int = 5,
         activity_delay: float = 0.0,
+        sign_up_form_duration: float = 0.05,
         clock: SandboxClock | None = None,
     ) -> None:
         self.clock = clock or SandboxClock()
@@ -145,10 +146,15 @@ class Sandbox:
             device_poll_interval=device_poll_interval,
         )
         self.client_id, self.client_secret = self.oauth.add_client(client_id, client_secret)
-        self._rate = SlidingWindowLimiter(self.clock, rate_limit_per_second)
+        # The API counts every authenticated request, refused ones included (local/README.md).
+        self._rate = SlidingWindowLimiter(self.clock, rate_limit_per_second, count_rejected=True)
         self._quota = DailyQuota(self.clock, daily_quota)
         self._faults = FaultInjector()
         self.latency = 0.0
+        # How long (real seconds) a sign_up_form occupies its contact: a second one for the same address that
+        # arrives meanwhile gets the "simultaneous requests" 409. The lock is released before the answer is sent,
+        # so a call made after the previous answer came back never meets it.
+        self.sign_up_form_duration = sign_up_form_duration
         self._log: list[dict[str, Any]] = []
         self._log_lock = threading.Lock()
         self._contact_locks: dict[str, threading.Lock] = {}
@@ -529,9 +535,10 @@ class Sandbox:
             return Response(
                 403, api_error(403, "The access token lacks the contact_data scope.").body, client_id=client_id
             )
+        throttled = not self._rate.allow(client_id)  # counts this request, even one refused below
         if self._quota.exceeded(client_id):
             return Response(429, dict(QUOTA_BODY), client_id=client_id)
-        if not self._rate.allow(client_id):
+        if throttled:
             return Response(429, dict(THROTTLED_BODY), client_id=client_id)
         self._quota.count(client_id)
         self.store.process_due_activities()
@@ -568,6 +575,7 @@ class Sandbox:
         self, method: str, path: str, query: dict[str, str], headers: dict[str, str], raw: bytes
     ) -> tuple[int, Any]:
         match, name = self._match(method, path)
+        check_query(name, query)
         resource_id = match.groupdict().get("id", "")
         body: Any = None
         if method in ("POST", "PUT"):
@@ -590,7 +598,7 @@ class Sandbox:
             "delete_contact": lambda: _then(store.delete_contact, resource_id, answer=(204, None)),
             "get_lists": lambda: (200, store.get_lists(query)),
             "create_list": lambda: (201, store.create_list(body)),
-            "get_list": lambda: (200, store.get_list(resource_id)),
+            "get_list": lambda: (200, store.get_list(resource_id, query)),
             "get_custom_fields": lambda: (200, store.get_custom_fields(query)),
             "create_custom_field": lambda: (201, store.create_custom_field(body)),
             "get_tags": lambda: (200, store.get_tags(query)),
@@ -608,8 +616,12 @@ class Sandbox:
         if not lock.acquire(blocking=blocking):
             raise concurrent_write()
         try:
+            started = time.monotonic()
             self._sleep_latency()
-            return operations[name]()
+            answer = operations[name]()
+            if name == "sign_up_form":
+                time.sleep(max(0.0, self.sign_up_form_duration - (time.monotonic() - started)))
+            return answer
         finally:
             lock.release()
 

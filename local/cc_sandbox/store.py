@@ -205,13 +205,13 @@ def _resolve_cursor(query: dict[str, str]) -> tuple[dict[str, str], int]:
 
 
 def _page(items: list[Any], query: dict[str, str], offset: int, limit: int, path: str) -> tuple[list[Any], dict]:
+    """One page and the `_links` property to add to the answer: present only when there is a next page."""
     page = items[offset : offset + limit]
-    links: dict[str, Any] = {}
-    if offset + limit < len(items):
-        saved = {k: v for k, v in query.items() if k != "cursor"}
-        token = base64.urlsafe_b64encode(json.dumps({"q": saved, "o": offset + limit}).encode()).decode().rstrip("=")
-        links = {"next": {"href": f"{path}?cursor={token}"}}
-    return page, links
+    if offset + limit >= len(items):
+        return page, {}
+    saved = {k: v for k, v in query.items() if k != "cursor"}
+    token = base64.urlsafe_b64encode(json.dumps({"q": saved, "o": offset + limit}).encode()).decode().rstrip("=")
+    return page, {"_links": {"next": {"href": f"{path}?cursor={token}"}}}
 
 
 class AccountStore:
@@ -363,7 +363,7 @@ class AccountStore:
     # --- contacts ------------------------------------------------------------------------------
 
     def create_contact(self, body: Any) -> dict[str, Any]:
-        """POST /contacts: 201 with the resource; 409 for any existing email, deleted ones included."""
+        """POST /contacts: 201 with the core resource; 409 for any existing email, deleted ones included."""
         with self.lock:
             data = contact_body(body, self.catalog, is_put=False)
             if data.address is None:
@@ -406,7 +406,7 @@ class AccountStore:
                 {"at": iso(now), "from": None, "to": permission, "via": "POST /contacts", "source": source}
             )
             self._index(c)
-            return self.render_contact(c, SUBRESOURCES)
+            return self.render_contact(c, ())  # core properties only: subresources come with GET include=
 
     def get_contact(self, contact_id: str, query: dict[str, str]) -> dict[str, Any]:
         with self.lock:
@@ -476,7 +476,7 @@ class AccountStore:
 
             matches = sorted((c for c in self.contacts.values() if wanted(c)), key=lambda c: c.created_at)
             page, links = _page(matches, query, offset, limit, "/v3/contacts")
-            out: dict[str, Any] = {"contacts": [self.render_contact(c, include) for c in page], "_links": links}
+            out: dict[str, Any] = {"contacts": [self.render_contact(c, include) for c in page], **links}
             if include_count:
                 out["contacts_count"] = len(matches)
             return out
@@ -535,16 +535,17 @@ class AccountStore:
             c.deleted_at = None
             c.update_source = data.source
             c.updated_at = now
-            return self.render_contact(c, SUBRESOURCES)
+            return self.render_contact(c, ())  # core properties only, as for POST
 
     def delete_contact(self, contact_id: str) -> None:
-        """DELETE /contacts/{id}: a soft delete. Lists are dropped; permission is kept."""
+        """DELETE /contacts/{id}: a soft delete. Lists are dropped; permission is kept. Already deleted -> 404."""
         with self.lock:
             c = self._contact(contact_id)
-            if c.deleted_at is None:
-                c.deleted_at = self.clock.time()
-                c.list_memberships = []
-                c.updated_at = c.deleted_at
+            if c.deleted_at is not None:
+                raise not_found(f"Contact {contact_id} was not found.")
+            c.deleted_at = self.clock.time()
+            c.list_memberships = []
+            c.updated_at = c.deleted_at
 
     def sign_up_form(self, body: Any) -> tuple[int, dict[str, Any]]:
         """POST /contacts/sign_up_form: create (201) or partial update (200); appends lists and custom fields."""
@@ -661,6 +662,13 @@ class AccountStore:
             )
         return out
 
+    @staticmethod
+    def _membership_count(query: dict[str, str]) -> str | None:
+        membership = query.get("include_membership_count")
+        if membership not in (None, "all", "active"):
+            raise validation_error("include_membership_count does not have a valid value")
+        return membership
+
     def get_lists(self, raw_query: dict[str, str]) -> dict[str, Any]:
         with self.lock:
             query, offset = _resolve_cursor(raw_query)
@@ -668,9 +676,7 @@ class AccountStore:
             statuses = _csv(query.get("status")) or ["active"]
             if any(s not in ("all", "active", "deleted") for s in statuses):
                 raise validation_error("status must be all, active or deleted.")
-            membership = query.get("include_membership_count")
-            if membership not in (None, "all", "active"):
-                raise validation_error("include_membership_count does not have a valid value")
+            membership = self._membership_count(query)
             name = query.get("name")
             matches = [
                 lst
@@ -679,17 +685,18 @@ class AccountStore:
                 and (name is None or lst.name == name)
             ]
             page, links = _page(matches, query, offset, limit, "/v3/contact_lists")
-            out: dict[str, Any] = {"lists": [self._render_list(x, membership) for x in page], "_links": links}
+            out: dict[str, Any] = {"lists": [self._render_list(x, membership) for x in page], **links}
             if _bool_param(query, "include_count"):
                 out["lists_count"] = len(matches)
             return out
 
-    def get_list(self, list_id: str) -> dict[str, Any]:
+    def get_list(self, list_id: str, query: dict[str, str]) -> dict[str, Any]:
         with self.lock:
+            membership = self._membership_count(query)
             lst = self.lists.get(list_id)
             if lst is None:
                 raise not_found(f"List {list_id} was not found.")
-            return self._render_list(lst, None)
+            return self._render_list(lst, membership)
 
     def create_list(self, body: Any) -> dict[str, Any]:
         with self.lock:
@@ -732,7 +739,7 @@ class AccountStore:
             query, offset = _resolve_cursor(raw_query)
             limit = _int_param(query, "limit", 1, 100, 50)
             page, links = _page(list(self.custom_fields.values()), query, offset, limit, "/v3/contact_custom_fields")
-            return {"custom_fields": [self._render_field(f) for f in page], "_links": links}
+            return {"custom_fields": [self._render_field(f) for f in page], **links}
 
     def create_custom_field(self, body: Any) -> dict[str, Any]:
         with self.lock:
@@ -773,7 +780,7 @@ class AccountStore:
             limit = _int_param(query, "limit", 1, 500, 50)
             with_count = _bool_param(query, "include_count")
             page, links = _page(list(self.tags.values()), query, offset, limit, "/v3/contact_tags")
-            return {"tags": [self._render_tag(t, with_count) for t in page], "_links": links}
+            return {"tags": [self._render_tag(t, with_count) for t in page], **links}
 
     def create_tag(self, body: Any) -> dict[str, Any]:
         with self.lock:

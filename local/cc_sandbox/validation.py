@@ -1,4 +1,5 @@
-"""Request-body validation for the contact endpoints, rule by rule from the V3 spec (field lengths, enums, counts).
+"""Request validation, rule by rule from the V3 spec: query parameters per operation, and the contact endpoints'
+bodies (field lengths, enums, counts).
 
 Every function collects problems into a `Problems` and the caller raises one 400 listing all of them, in the
 real error shape (an array of {error_key, error_message}).
@@ -104,6 +105,63 @@ class SignUpInput:
     custom_fields: list[dict[str, Any]] = field(default_factory=list)
     phone_number: str | None = None
     street_address: dict[str, Any] | None = None
+
+
+# Each operation's query parameters as the spec declares them; an operation not named here takes none. `cursor` is
+# what `_links.next.href` carries. The ones in UNSUPPORTED_QUERY are valid, but this sandbox does not implement them.
+QUERY_PARAMETERS: dict[str, frozenset[str]] = {
+    "list_contacts": frozenset(
+        {
+            "status",
+            "email",
+            "lists",
+            "segment_id",
+            "tags",
+            "updated_after",
+            "updated_before",
+            "created_after",
+            "created_before",
+            "optout_after",
+            "optout_before",
+            "include",
+            "sms_status",
+            "include_count",
+            "limit",
+            "cursor",
+        }
+    ),
+    "get_contact": frozenset({"include"}),
+    "get_lists": frozenset(
+        {
+            "limit",
+            "include_count",
+            "include_membership_count",
+            "name",
+            "status",
+            "channel_type",
+            "include_sms_membership_count",
+            "cursor",
+        }
+    ),
+    "get_list": frozenset({"include_membership_count"}),
+    "get_custom_fields": frozenset({"limit", "cursor"}),
+    "get_tags": frozenset({"limit", "include_count", "cursor"}),
+}
+UNSUPPORTED_QUERY = frozenset(
+    {"segment_id", "optout_after", "optout_before", "sms_status", "channel_type", "include_sms_membership_count"}
+)
+
+
+def check_query(operation: str, query: dict[str, str]) -> None:
+    """400 for a query parameter the operation does not declare (or that this sandbox does not implement)."""
+    allowed = QUERY_PARAMETERS.get(operation, frozenset())
+    problems = Problems()
+    for name in query:
+        if name not in allowed:
+            problems.add(f"{name} is not a valid query parameter for this operation.")
+        elif name in UNSUPPORTED_QUERY:
+            problems.add(f"{name} is a valid query parameter, but this sandbox does not support it.")
+    problems.raise_if_any()
 
 
 def is_uuid(value: Any) -> bool:
@@ -267,6 +325,9 @@ def custom_field_values(
             continue
         if not catalog.has_custom_field(field_id):
             problems.add(f"{where}custom_field_id {field_id} does not exist.")
+            continue
+        if field_id in result:
+            problems.add(f"{where}custom_field_id {field_id} is sent more than once.")
             continue
         text = opt_str(item, "value", CUSTOM_FIELD_VALUE_MAX, problems, where)
         result[field_id] = {"custom_field_id": field_id, "value": text or ""}

@@ -110,6 +110,24 @@ def test_deleted_contact_is_still_retrievable_by_id_and_keeps_its_permission(
     assert body["email_address"]["permission_to_send"] == "explicit"
 
 
+def test_deleting_an_already_deleted_contact_is_a_404_and_changes_nothing(
+    sandbox: Sandbox, cc: requests.Session
+) -> None:
+    # Given a contact deleted an hour ago
+    sandbox.clock.freeze()
+    contact_id = sandbox.seed_contact("twice@example.com", lists=["A"], deleted=True)
+    before = sandbox.contact(contact_id)
+    sandbox.clock.advance(3600)
+
+    # When it is deleted again
+    again = cc.delete(f"{sandbox.base_url}/contacts/{contact_id}")
+
+    # Then the API answers not found, and the contact (its deleted_at too) is as it was
+    assert again.status_code == 404
+    assert again.json()[0]["error_key"] == "contacts.api.not_found"
+    assert sandbox.contact(contact_id) == before
+
+
 def test_status_filters_and_unknown_contact(sandbox: Sandbox, cc: requests.Session) -> None:
     # Given one active, one unsubscribed and one deleted contact
     sandbox.seed_contact("on@example.com")
@@ -168,13 +186,45 @@ def test_contact_collection_pages_with_a_next_cursor(sandbox: Sandbox, cc: reque
     while url:
         body = cc.get(url).json()
         seen += [c["email_address"]["address"] for c in body["contacts"]]
-        href = body["_links"].get("next", {}).get("href")
+        href = body.get("_links", {}).get("next", {}).get("href")
         url = f"{sandbox.root_url}{href}" if href else None
         pages += 1
 
     # Then three pages deliver every contact once, in creation order
     assert pages == 3
     assert seen == [f"page{i}@example.com" for i in range(5)]
+
+
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [
+        ("contacts", "contacts"),
+        ("contact_lists", "lists"),
+        ("contact_custom_fields", "custom_fields"),
+        ("contact_tags", "tags"),
+    ],
+)
+def test_links_are_present_only_when_there_is_a_next_page(
+    sandbox: Sandbox, cc: requests.Session, path: str, key: str
+) -> None:
+    # Given three items of a collection
+    seed = {
+        "contacts": lambda i: sandbox.seed_contact(f"link{i}@example.com"),
+        "lists": lambda i: sandbox.seed_list(f"List {i}"),
+        "custom_fields": lambda i: sandbox.seed_custom_field(f"Field {i}"),
+        "tags": lambda i: sandbox.seed_tag(f"tag {i}"),
+    }[key]
+    for i in range(3):
+        seed(i)
+
+    # When we read it in one page, and in pages of two
+    whole = cc.get(f"{sandbox.base_url}/{path}", params={"limit": 3}).json()
+    first = cc.get(f"{sandbox.base_url}/{path}", params={"limit": 2}).json()
+    last = cc.get(f"{sandbox.root_url}{first['_links']['next']['href']}").json()
+
+    # Then only the page with more after it carries _links
+    assert len(whole[key]) == 3 and "_links" not in whole
+    assert len(last[key]) == 1 and "_links" not in last
 
 
 # --- PUT semantics -------------------------------------------------------------------------------------
@@ -351,7 +401,37 @@ def test_put_may_relist_a_contact_the_account_unsubscribed(sandbox: Sandbox, cc:
     # Then it is accepted (the spec lets the account add such contacts back)
     assert response.status_code == 200
     assert response.json()["email_address"]["permission_to_send"] == "implicit"
-    assert response.json()["list_memberships"] == [list_id]
+    stored = sandbox.contact(contact_id)
+    assert stored is not None and stored["list_memberships"] == [list_id]
+
+
+def test_post_and_put_answer_with_core_properties_only(sandbox: Sandbox, cc: requests.Session) -> None:
+    # Given a body with every subresource
+    list_id, tag_id = sandbox.seed_list("A"), sandbox.seed_tag("t")
+    field_id = sandbox.seed_custom_field("Plan")
+    subresources = {
+        "list_memberships": [list_id],
+        "taggings": [tag_id],
+        "custom_fields": [{"custom_field_id": field_id, "value": "gold"}],
+        "phone_numbers": [{"phone_number": "555-0100", "kind": "home"}],
+        "street_addresses": [{"kind": "home", "city": "Austin"}],
+        "notes": [{"content": "met at the fair"}],
+    }
+
+    # When a contact is created with it, then PUT with it
+    created = cc.post(f"{sandbox.base_url}/contacts", json=new_contact_body("core@example.com", **subresources))
+    contact_id = created.json()["contact_id"]
+    put_body = {"email_address": {"address": "core@example.com"}, "first_name": "Cora", "update_source": "Account"}
+    updated = cc.put(f"{sandbox.base_url}/contacts/{contact_id}", json=put_body | subresources)
+
+    # Then both answers carry the core properties and no subresource; GET with include= has them all
+    assert (created.status_code, updated.status_code) == (201, 200)
+    for answer in (created.json(), updated.json()):
+        assert answer["contact_id"] == contact_id and answer["email_address"]["address"] == "core@example.com"
+        assert not set(subresources) & set(answer)
+    assert updated.json()["first_name"] == "Cora"
+    full = cc.get(f"{sandbox.base_url}/contacts/{contact_id}", params={"include": ",".join(subresources)}).json()
+    assert set(subresources) <= set(full)
 
 
 # --- sign_up_form --------------------------------------------------------------------------------------
@@ -548,6 +628,44 @@ def test_sign_up_form_answers_409_to_a_concurrent_write_of_the_same_contact(sand
     assert len(sandbox.all_contacts()) == 1
 
 
+def test_overlapping_sign_ups_of_one_address_conflict_at_default_settings(sandbox: Sandbox) -> None:
+    # Given the default latency, a list, and two clients with their connections already open
+    list_id = sandbox.seed_list("A")
+    token = sandbox.issue_tokens()["access_token"]
+    clients = [api(sandbox, token) for _ in range(2)]
+    for client in clients:
+        assert client.get(f"{sandbox.base_url}/contact_lists").status_code == 200
+    start = threading.Barrier(2)
+    rounds: list[list[int]] = []
+
+    def sign_up(client: requests.Session, email: str, statuses: list[int]) -> None:
+        start.wait()
+        body = {"email_address": email, "list_memberships": [list_id]}
+        statuses.append(client.post(f"{sandbox.base_url}/contacts/sign_up_form", json=body).status_code)
+
+    # When, three times, both clients sign the same new address up at the same moment
+    for i in range(3):
+        statuses: list[int] = []
+        threads = [
+            threading.Thread(target=sign_up, args=(client, f"both{i}@example.com", statuses)) for client in clients
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        rounds.append(sorted(statuses))
+
+    # And then one client signs another address up five times in a row
+    again = {"email_address": "again@example.com", "list_memberships": [list_id]}
+    sequential = [
+        clients[0].post(f"{sandbox.base_url}/contacts/sign_up_form", json=again).status_code for _ in range(5)
+    ]
+
+    # Then every overlapping pair is one write and one "simultaneous requests" 409; calls in a row never conflict
+    assert rounds == [[201, 409]] * 3
+    assert sequential == [201, 200, 200, 200, 200]
+
+
 # --- resubscribe --------------------------------------------------------------------------------------
 
 
@@ -622,6 +740,75 @@ def test_post_contact_validation_errors_use_the_real_error_shape(
     assert all(set(e) == {"error_key", "error_message"} for e in errors)
     assert all(e["error_key"] == "contacts.api.validation.error" for e in errors)
     assert any(message_part in e["error_message"] for e in errors), errors
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "params"),
+    [
+        ("GET", "contacts", {"emails": "a@example.com"}),  # a typo of `email`: not silently "every contact"
+        ("GET", "contacts", {"segment_id": "1"}),  # valid for the API, not implemented here: refused, not ignored
+        ("GET", "contacts/{contact}", {"include": "list_memberships", "status": "all"}),
+        ("GET", "contact_lists", {"list_name": "A"}),
+        ("GET", "contact_lists/{list}", {"include_count": "true"}),
+        ("GET", "contact_custom_fields", {"include_count": "true"}),
+        ("GET", "contact_tags", {"name": "vip"}),
+        ("GET", "activities/{activity}", {"include": "status"}),
+        ("POST", "contacts/sign_up_form", {"action": "create"}),
+        ("POST", "activities/contacts_taggings_add", {"limit": "1"}),
+    ],
+)
+def test_unknown_query_parameters_are_a_400(
+    sandbox: Sandbox, cc: requests.Session, method: str, path: str, params: dict[str, str]
+) -> None:
+    # Given a contact, a list, a tag and an activity, and a body valid for each POST
+    list_id, tag_id = sandbox.seed_list("A"), sandbox.seed_tag("vip")
+    contact_id = sandbox.seed_contact("query@example.com", lists=["A"])
+    activity = cc.post(
+        f"{sandbox.base_url}/activities/contacts_taggings_add",
+        json={"source": {"contact_ids": [contact_id]}, "tag_ids": [tag_id]},
+    ).json()
+    bodies = {
+        "contacts/sign_up_form": {"email_address": "query@example.com", "list_memberships": [list_id]},
+        "activities/contacts_taggings_add": {"source": {"contact_ids": [contact_id]}, "tag_ids": [tag_id]},
+    }
+    url = f"{sandbox.base_url}/" + path.format(contact=contact_id, list=list_id, activity=activity["activity_id"])
+
+    # When the operation is called with it and with a query parameter it does not declare
+    plain = cc.request(method, url, json=bodies.get(path))
+    response = cc.request(method, url, params=params, json=bodies.get(path))
+
+    # Then the plain call works and the one with the unknown parameter is a 400 naming it
+    assert plain.status_code in (200, 201)
+    assert response.status_code == 400
+    [error] = response.json()
+    assert error["error_key"] == "contacts.api.validation.error"
+    assert [name for name in params if name in error["error_message"]], error
+
+
+@pytest.mark.parametrize("endpoint", ["POST /contacts", "PUT /contacts/{id}", "POST /contacts/sign_up_form"])
+def test_the_same_custom_field_twice_in_one_body_is_a_400(
+    sandbox: Sandbox, cc: requests.Session, endpoint: str
+) -> None:
+    # Given a custom field, a list and an existing contact
+    field_id, list_id = sandbox.seed_custom_field("Plan"), sandbox.seed_list("A")
+    contact_id = sandbox.seed_contact("cf@example.com", custom_fields={"Plan": "bronze"})
+    twice = [{"custom_field_id": field_id, "value": "gold"}, {"custom_field_id": field_id, "value": "silver"}]
+    method, path = endpoint.split(" ")
+    body: dict[str, Any] = {
+        "POST /contacts": new_contact_body("new-cf@example.com"),
+        "PUT /contacts/{id}": {"email_address": {"address": "cf@example.com"}, "update_source": "Account"},
+        "POST /contacts/sign_up_form": {"email_address": "cf@example.com", "list_memberships": [list_id]},
+    }[endpoint] | {"custom_fields": twice}
+
+    # When the body names the custom field twice with two values
+    response = cc.request(method, f"{sandbox.root_url}/v3{path.format(id=contact_id)}", json=body)
+
+    # Then it is a 400 (neither value silently wins) and nothing changed
+    assert response.status_code == 400
+    assert any("more than once" in e["error_message"] for e in response.json())
+    assert sandbox.contact_by_email("new-cf@example.com") is None
+    stored = sandbox.contact(contact_id)
+    assert stored is not None and [f["value"] for f in stored["custom_fields"]] == ["bronze"]
 
 
 def test_twenty_six_custom_fields_are_too_many_for_a_contact(sandbox: Sandbox, cc: requests.Session) -> None:
@@ -804,6 +991,25 @@ def test_token_endpoint_allows_one_request_per_second_per_client(short_lived_san
     assert [r["status"] for r in sandbox.token_requests] == [200, 429, 200]
 
 
+def test_token_endpoint_takes_its_parameters_from_the_query_string_as_constant_contact_support_shows(
+    short_lived_sandbox: Sandbox,
+) -> None:
+    sandbox = short_lived_sandbox
+    # Given a refresh token
+    refresh_token = sandbox.issue_tokens()["refresh_token"]
+
+    # When it is refreshed with the parameters in the query string (CC support's example) and no body
+    response = requests.post(
+        sandbox.token_url,
+        params={"grant_type": "refresh_token", "refresh_token": refresh_token},
+        auth=(sandbox.client_id, sandbox.client_secret),
+        timeout=10,
+    )
+
+    # Then it is an ordinary refresh
+    assert response.status_code == 200 and response.json()["refresh_token"] != refresh_token
+
+
 # --- rate limits, quota, faults ---------------------------------------------------------------------------
 
 
@@ -823,6 +1029,28 @@ def test_more_than_four_requests_in_a_second_are_throttled(cc_sandbox: Sandbox) 
     assert statuses == [200, 200, 200, 200, 429]
     assert throttled.json() == {"error_key": "throttled", "error_message": "Too Many Requests"}
     assert after.status_code == 200
+
+
+def test_refused_requests_count_so_a_client_steadily_over_the_limit_stays_throttled(cc_sandbox: Sandbox) -> None:
+    # Given the real per-second limit on a frozen clock
+    cc_sandbox.clock.freeze()
+    session = api(cc_sandbox)
+    url = f"{cc_sandbox.base_url}/contact_lists"
+
+    # When a client sends 5 requests a second, evenly, for three seconds, then slows down to 4 a second
+    statuses = []
+    for _ in range(15):
+        statuses.append(session.get(url).status_code)
+        cc_sandbox.clock.advance(0.2)
+    cc_sandbox.clock.advance(1)
+    slower = []
+    for _ in range(8):
+        slower.append(session.get(url).status_code)
+        cc_sandbox.clock.advance(0.25)
+
+    # Then after its first four, every request at 5/s is refused (the refused ones count too); at 4/s all pass
+    assert statuses == [200] * 4 + [429] * 11
+    assert slower == [200] * 8
 
 
 def test_daily_quota_is_exceeded_until_midnight_utc() -> None:
@@ -967,7 +1195,7 @@ def test_tags_page_and_reject_duplicates(sandbox: Sandbox, cc: requests.Session)
 
     # Then the pages hold all three and the duplicate is a 409
     assert [t["name"] for t in first["tags"] + second["tags"]] == ["a", "b", "c"]
-    assert "next" not in second["_links"]
+    assert "_links" not in second
     assert duplicate.status_code == 409
 
 
