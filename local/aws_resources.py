@@ -83,6 +83,13 @@ class FifoDeduplication:
         self._add(message)
 
 
+def moto_sqs_seconds() -> float:
+    """moto's SQS clock, in seconds: deduplication and moto's own message timers agree (and move together in tests)."""
+    from moto.sqs import models as sqs_models
+
+    return float(sqs_models.unix_time_millis()) / 1000
+
+
 def _moto_queue(url: str, region: str) -> Any:
     """The moto model behind a queue URL (.../<account>/<name>)."""
     from moto.sqs.models import sqs_backends
@@ -95,7 +102,7 @@ def create_queues(
     *,
     stack_name: str = "signup-relay",
     visibility_timeout: int | None = None,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] = moto_sqs_seconds,
     **overrides: str,
 ) -> LocalResources:
     """The FIFO queue and its FIFO DLQ with the template's attributes (visibility shortened for local retries),
@@ -130,10 +137,14 @@ def create_delivery_table(*, stack_name: str = "signup-relay") -> str:
 
 
 def create_resources(
-    *, stack_name: str = "signup-relay", visibility_timeout: int | None = None, **overrides: str
+    *,
+    stack_name: str = "signup-relay",
+    visibility_timeout: int | None = None,
+    clock: Callable[[], float] = moto_sqs_seconds,
+    **overrides: str,
 ) -> LocalResources:
     """Everything the handlers use: the queues (see create_queues) and the delivery table."""
-    resources = create_queues(stack_name=stack_name, visibility_timeout=visibility_timeout, **overrides)
+    resources = create_queues(stack_name=stack_name, visibility_timeout=visibility_timeout, clock=clock, **overrides)
     return replace(resources, delivery_table=create_delivery_table(stack_name=stack_name))
 
 
