@@ -90,8 +90,8 @@ invoke: build ## sam local invoke ReceiveFunction with events/generic_signup.jso
 connect: $(VENV)/.installed ## Authorize a Constant Contact account and store the secret
 	$(PY) -m signup_relay.ops.connect $(ARGS)
 
-dlq: $(VENV)/.installed ## Dead-lettered sign-ups of stack STACK: list (default); ARGS="show ID", "replay", "purge"
-	$(PY) -m signup_relay.ops.dlq --stack-name $(STACK) $(ARGS)
+dlq: $(VENV)/.installed ## Dead-lettered sign-ups of stack STACK [REGION]: list (default); ARGS="show ID", "replay", "purge"
+	$(PY) -m signup_relay.ops.dlq --stack-name $(STACK) $(if $(REGION),--region $(REGION)) $(ARGS)
 
 logs: $(SAM_VENV)/.installed ## Tail a function's logs in stack STACK (FUNCTION, default UpsertFunction)
 	$(SAM) logs --stack-name $(STACK) -n $(FUNCTION) --tail

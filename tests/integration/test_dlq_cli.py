@@ -330,7 +330,7 @@ def test_stack_name_reads_the_queue_urls_from_the_stack_outputs(relay, lambda_co
     ]
     stack = {"StackName": "signup-relay", "CreationTime": "2026-01-01T00:00:00Z", "StackStatus": "CREATE_COMPLETE"}
     stubber.add_response("describe_stacks", {"Stacks": [{**stack, "Outputs": outputs}]}, {"StackName": "signup-relay"})
-    monkeypatch.setattr(dlq_reader, "get_cloudformation_client", lambda: cloudformation)
+    monkeypatch.setattr(dlq_reader, "get_cloudformation_client", lambda region=None: cloudformation)
     monkeypatch.delenv("DLQ_URL")
     monkeypatch.delenv("QUEUE_URL")
     reset_relay_caches()

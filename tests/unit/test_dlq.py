@@ -13,14 +13,16 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local.aws_resources import LocalResources, create_queues
+from local.aws_resources import LocalResources, create_queues, reset_relay_caches
 from signup_relay.aws.dead_letter_reader import DeadLetterReader
 from signup_relay.aws.dead_letters import DeadLetterQueue
 from signup_relay.aws.queue import SignupQueue
 from signup_relay.emails import contact_key
 from signup_relay.errors import ConfigError
 from signup_relay.models import FailureRecord, QueuedSignup, Signup
-from signup_relay.ops.dlq.cli import format_entry, format_listing, format_replay, resolve_queue_urls
+from signup_relay.ops.dlq import cli as dlq_cli
+from signup_relay.ops.dlq.cli import format_entry, format_listing, format_replay, region_of, resolve_queue_urls
+from signup_relay.ops.dlq.cli import main as dlq_main
 from signup_relay.ops.dlq.purge import purge_dead_letters
 from signup_relay.ops.dlq.replay import ReplayReport, replay_dead_letters
 from signup_relay.ops.dlq.selection import Selection, find_dead_letter, list_dead_letters
@@ -593,3 +595,36 @@ def test_every_record_of_one_route_is_listed_not_only_the_first_ten(queues):
     # Then every record is there
     assert len(listing.entries) == 25
     assert {entry.record.route for entry in listing.entries if entry.record} == {"generic"}
+
+
+def test_the_cli_says_what_to_set_when_no_region_is_found(monkeypatch, capsys):
+    # Given no region in the flags, the environment or a profile, and a stack name (nothing to read it from)
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "DLQ_URL", "QUEUE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+    reset_relay_caches()
+    # When the DLQ is listed, Then it stops before any AWS call and names the three ways to give one
+    assert dlq_main(["--stack-name", "signup-relay", "list"]) == 2
+    error = capsys.readouterr().err
+    assert "--region" in error and "AWS_REGION" in error and "aws configure" in error
+
+
+def test_the_cli_points_at_the_local_stacks_endpoint_for_a_local_url(capsys):
+    assert dlq_main(["--dlq-url", "http://127.0.0.1:3000/queue/dlq.fifo", "list"]) == 2
+    assert "/_local/dlq" in capsys.readouterr().err
+
+
+def test_the_cli_takes_the_region_from_an_sqs_url():
+    assert region_of("https://sqs.eu-west-1.amazonaws.com/123456789012/signup-relay-dead-letters.fifo") == "eu-west-1"
+    assert region_of("http://127.0.0.1:3000/x") is None
+
+
+def test_the_cli_says_how_to_get_credentials(monkeypatch, capsys):
+    from botocore.exceptions import NoCredentialsError
+
+    def no_credentials(args):
+        raise NoCredentialsError()
+
+    monkeypatch.setattr(dlq_cli, "run", no_credentials)
+    assert dlq_main(["list"]) == 2
+    assert "aws sso login" in capsys.readouterr().err

@@ -95,11 +95,11 @@ def _dead_letter(message: dict[str, Any]) -> DeadLetter:
     )
 
 
-@per_container(maxsize=1)
-def get_cloudformation_client() -> Any:
+@per_container(maxsize=4)
+def get_cloudformation_client(region_name: str | None = None) -> Any:
     import boto3
 
-    return boto3.client("cloudformation")
+    return boto3.client("cloudformation", region_name=region_name)
 
 
 def stack_outputs(stack_name: str, client: Any) -> dict[str, str]:

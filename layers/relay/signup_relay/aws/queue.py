@@ -24,14 +24,19 @@ def sqs_safe_id(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-@per_container(maxsize=1)
-def get_sqs_client() -> Any:
-    """One SQS client per container, with short timeouts: webhook senders give up after 5-30 s."""
+def sqs_client(region_name: str | None = None) -> Any:
+    """An SQS client with short timeouts: webhook senders give up after 5-30 s."""
     import boto3
     from botocore.config import Config
 
     config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
-    return boto3.client("sqs", config=config)
+    return boto3.client("sqs", region_name=region_name, config=config)
+
+
+@per_container(maxsize=1)
+def get_sqs_client() -> Any:
+    """The container's one SQS client (region from the environment)."""
+    return sqs_client()
 
 
 def send_fifo(client: Any, url: str, body: str, *, group_id: str, dedupe_id: str) -> str:

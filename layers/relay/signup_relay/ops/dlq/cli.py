@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from signup_relay.aws.dead_letter_reader import DLQ_OUTPUT, QUEUE_OUTPUT, DeadLetterReader
 from signup_relay.errors import ConfigError
@@ -62,6 +63,9 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     parser.add_argument("--dlq-url", default=default(None), help="the DLQ's URL")
     parser.add_argument("--queue-url", default=default(None), help="the signup queue's URL (replay)")
     parser.add_argument("--stack-name", default=default(None), help="read the queue URLs from this stack's Outputs")
+    parser.add_argument(
+        "--region", default=default(None), help="AWS region of the stack [AWS_REGION, else your profile's region]"
+    )
     parser.add_argument("--json", action="store_true", default=default(False), help="machine-readable output")
     parser.add_argument(
         "--visibility-timeout",
@@ -226,21 +230,30 @@ def run(args: argparse.Namespace) -> int:
     """The parsed command, against AWS (or moto, in-process). Returns the exit status."""
     from signup_relay.aws.dead_letter_reader import get_cloudformation_client, stack_outputs
     from signup_relay.aws.dead_letters import DeadLetterQueue
-    from signup_relay.aws.queue import SignupQueue, get_sqs_client
+    from signup_relay.aws.queue import SignupQueue, sqs_client
     from signup_relay.config import get_settings
 
     settings = get_settings()
+    for url in (args.dlq_url, args.queue_url):
+        if url and urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1"):
+            raise ConfigError(LOCAL_STACK_NOTE)
+    region = args.region or region_of(args.dlq_url or settings.dlq_url) or _default_region()
+    if not region:
+        raise ConfigError(
+            'no AWS region: pass --region (make dlq ARGS="--region eu-west-1"), set AWS_REGION, or give your '
+            "AWS profile a region (aws configure)"
+        )
     dlq_url, queue_url = resolve_queue_urls(
         dlq_url=args.dlq_url,
         queue_url=args.queue_url,
         stack_name=args.stack_name,
         env_dlq_url=settings.dlq_url,
         env_queue_url=settings.queue_url,
-        stack_outputs=lambda name: stack_outputs(name, get_cloudformation_client()),
+        stack_outputs=lambda name: stack_outputs(name, get_cloudformation_client(region)),
     )
     if not dlq_url:
         raise ConfigError("no DLQ URL: pass --dlq-url or --stack-name, or set DLQ_URL")
-    client = get_sqs_client()
+    client = sqs_client(region)
     reader = DeadLetterReader(
         url=dlq_url, client=client, visibility_timeout=args.visibility_timeout, wait_seconds=args.wait
     )
@@ -296,14 +309,32 @@ def run(args: argparse.Namespace) -> int:
     return 1 if purge_report.failed else 0
 
 
+def region_of(sqs_url: str) -> str | None:
+    """The region in an SQS queue URL (https://sqs.<region>.amazonaws.com/...), if it is one."""
+    parts = (urlsplit(sqs_url).hostname or "").split(".")
+    return parts[1] if len(parts) > 3 and parts[0] == "sqs" else None
+
+
+def _default_region() -> str | None:
+    import boto3
+
+    return boto3.session.Session().region_name
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     try:
         return run(args)
     except ConfigError as error:
         print(f"error: {error.message}", file=sys.stderr)
+        return 2
+    except NoCredentialsError:
+        print(
+            "error: no AWS credentials found: run `aws configure` or `aws sso login`, or set AWS_PROFILE",
+            file=sys.stderr,
+        )
         return 2
     except (BotoCoreError, ClientError) as error:
         print(f"AWS error: {error}", file=sys.stderr)
