@@ -21,7 +21,7 @@ PORT ?= 3000
 STACK ?= signup-relay
 FUNCTION ?= UpsertFunction
 
-.PHONY: help install dev demo test lint format typecheck validate pytest bench build deploy invoke connect dlq logs delete clean
+.PHONY: help install dev demo test lint format typecheck validate pytest bench build deploy events invoke connect dlq logs delete clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -84,8 +84,14 @@ build: $(SAM_VENV)/.installed $(VENV)/.installed ## sam build (needs python3.13 
 deploy: build ## sam deploy --guided
 	$(SAM) deploy --guided
 
-invoke: build ## sam local invoke ReceiveFunction with events/generic_signup.json (needs Docker)
-	$(SAM) local invoke ReceiveFunction -e events/generic_signup.json --env-vars env.json
+EVENT ?= generic_signup
+FRESH_EVENTS := .local-state/events
+
+events: $(VENV)/.installed ## Re-sign every events/ sample at the current time, into .local-state/events/
+	$(PY) -m local.events --fresh $(FRESH_EVENTS)
+
+invoke: build events ## sam local invoke ReceiveFunction with a freshly signed sample (EVENT, default generic_signup; needs Docker)
+	$(SAM) local invoke ReceiveFunction -e $(FRESH_EVENTS)/$(EVENT).json --env-vars env.json
 
 connect: $(VENV)/.installed ## Authorize a Constant Contact account and store the secret
 	$(PY) -m signup_relay.ops.connect $(ARGS)

@@ -6,7 +6,9 @@ import json
 import os
 import subprocess
 import sys
+import time
 
+from local.events.__main__ import main as events_main
 from local.events.build import GENERATED_AT, build_event, demo_secrets, event_body
 from local.events.paths import EVENTS_DIR, EXPECTED_FILE, ROOT, SEED_FILE
 from local.events.scenarios import SCENARIOS
@@ -58,3 +60,18 @@ def test_the_events_package_does_not_import_signup_relay():
 
     # Then signup_relay was not loaded: its signers stay an independent check of signup_relay's verifiers
     assert result.stdout.strip() == "[]"
+
+
+def test_make_events_writes_samples_signed_now_and_leaves_events_untouched(tmp_path):
+    # Given the committed Webflow sample, signed at the fixed generation time
+    committed = (EVENTS_DIR / "webflow_signup.json").read_bytes()
+    stale = int(json.loads(committed)["headers"]["x-webflow-timestamp"]) // 1000
+    # When the fresh copies are written
+    events_main(["--fresh", str(tmp_path)])
+    # Then every sample is there, the time-windowed one carries a current timestamp, and events/ is unchanged
+    assert {p.name for p in tmp_path.glob("*.json")} == {
+        p.name for p in EVENTS_DIR.glob("*.json") if p.name not in ("expected.json", "sandbox_seed.json")
+    }
+    fresh = int(json.loads((tmp_path / "webflow_signup.json").read_text())["headers"]["x-webflow-timestamp"]) // 1000
+    assert stale == GENERATED_AT and abs(fresh - time.time()) < 60
+    assert (EVENTS_DIR / "webflow_signup.json").read_bytes() == committed
