@@ -213,3 +213,30 @@ def test_logs_carry_neither_the_token_nor_the_raw_email(
     assert "a***@example.com" in logs
     assert "ada.lovelace@example.com" not in logs
     assert TOKEN not in logs and "not-the-token" not in logs
+
+
+@pytest.mark.parametrize(
+    ("field", "status"),
+    [("content-type", 415), ("field name", 422)],
+)
+def test_refusals_quote_at_most_a_bounded_part_of_a_100_kb_value(
+    relay_aws: LocalResources, lambda_context, field: str, status: int
+):
+    # Given an authenticated delivery whose refusal names a 100 KB value: its content type, or the name of the only
+    # field that holds an address
+    huge = "x" * 100_000
+    event = load_event("generic_signup.json")
+    if field == "content-type":
+        event["headers"]["content-type"] = f"application/{huge}"
+    else:
+        event["body"] = json.dumps({f"email{huge}": "not-an-address@"})
+
+    # When receive handles it
+    response = app.lambda_handler(event, lambda_context)
+
+    # Then the answer stays small, quoting the value's start with an ellipsis, and so does the DLQ record's reason
+    assert response["statusCode"] == status
+    assert len(response["body"]) < 1_000
+    assert "xxx…" in json.dumps(json.loads(response["body"]), ensure_ascii=False)
+    [record] = dlq_records(relay_aws.dlq_url)
+    assert len(record["message"]) + len(json.dumps(record["field_errors"])) < 1_000

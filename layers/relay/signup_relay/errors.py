@@ -4,6 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+# Error messages may quote what a sender sent; they are answered, logged and kept in the DLQ, so they stay short.
+QUOTE_LIMIT = 100
+DETAIL_LIMIT = 300
+
+
+def bounded(text: str, limit: int = DETAIL_LIMIT) -> str:
+    """`text` cut to `limit` characters, an ellipsis marking the cut."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def quoted(value: str, limit: int = QUOTE_LIMIT) -> str:
+    """A sender's value quoted in an error message: at most `limit` of its characters."""
+    return repr(bounded(value, limit))
+
 
 class RelayError(Exception):
     """Base of every error signup-relay raises on purpose."""
@@ -89,11 +103,14 @@ class ForbiddenError(PermanentError):
 
 
 class ReceiveError(RelayError):
-    """An error that answers the webhook sender with `status` and a JSON body."""
+    """An error that answers the webhook sender with `status` and a JSON body (its message bounded)."""
 
     status = 400
     error_class = "bad_request"
     keep_in_dlq = False
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(bounded(message), **details)
 
 
 class UnknownRouteError(ReceiveError):
@@ -134,7 +151,7 @@ class SubmissionInvalidError(ReceiveError):
 
     def __init__(self, message: str, field_errors: dict[str, str], **details: Any) -> None:
         super().__init__(message, **details)
-        self.field_errors = field_errors
+        self.field_errors = {bounded(field, QUOTE_LIMIT): bounded(problem) for field, problem in field_errors.items()}
 
 
 class QueueUnavailableError(ReceiveError):

@@ -15,7 +15,7 @@ from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qsl
 
-from signup_relay.errors import SignatureError, UndecodableBodyError, UnsupportedMediaTypeError
+from signup_relay.errors import SignatureError, UndecodableBodyError, UnsupportedMediaTypeError, quoted
 from signup_relay.models import RawRequest
 from signup_relay.receive.submission import (
     KIND_CITY,
@@ -172,7 +172,8 @@ def require_content_type(request: RawRequest, allowed: Iterable[str]) -> str:
     allowed = tuple(allowed)
     if content_type not in allowed and not (content_type.endswith("+json") and "application/json" in allowed):
         raise UnsupportedMediaTypeError(
-            f"content type {content_type or '(none)'!r} is not accepted here", accepted=list(allowed)
+            f"content type {quoted(content_type) if content_type else '(none)'} is not accepted here",
+            accepted=list(allowed),
         )
     return content_type
 
