@@ -112,17 +112,34 @@ class ReceiveError(RelayError):
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(bounded(message), **details)
 
+    @property
+    def answer_detail(self) -> str:
+        """The `detail` the sender is answered."""
+        return self.message
+
 
 class UnknownRouteError(ReceiveError):
+    """A route name the routes file does not have. `receive` answers it as a SignatureError (401), so route
+    names cannot be enumerated; the DLQ replay reports it under its own class."""
+
     status = 404
     error_class = "unknown_route"
 
 
 class SignatureError(ReceiveError):
-    """Bad or missing signature / token, or a timestamp outside the window. Nothing is stored."""
+    """Bad or missing signature / token, a timestamp outside the window, or an unknown route. Nothing is stored.
+
+    Every one answers the same detail: which check failed (or that the route does not exist) would tell a caller
+    which route names exist and which sender each expects. The message, for the log, says which.
+    """
 
     status = 401
     error_class = "unauthorized"
+    ANSWER = "missing or wrong signature or token"
+
+    @property
+    def answer_detail(self) -> str:
+        return self.ANSWER
 
 
 class PayloadTooLargeError(ReceiveError):

@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING
 from signup_relay.aws.dead_letters import dead_letter
 from signup_relay.clock import utc_now
 from signup_relay.emails import contact_key
-from signup_relay.errors import ConfigError, PayloadTooLargeError, ReceiveError, SecretUnavailableError
+from signup_relay.errors import (
+    QUOTE_LIMIT,
+    ConfigError,
+    PayloadTooLargeError,
+    ReceiveError,
+    SecretUnavailableError,
+    SignatureError,
+    UnknownRouteError,
+    bounded,
+)
 from signup_relay.models import QueuedSignup, RawRequest, Signup
 from signup_relay.observability import logger, mask_email
 
@@ -55,6 +64,16 @@ def redact_mapping(values: Mapping[str, str], secret: str = "") -> dict[str, str
         name: REDACTED if _SECRET_NAME.search(name) or (secret and secret in value) else value
         for name, value in values.items()
     }
+
+
+def known_route(routes: Routes, name: str) -> Route:
+    """The route called `name`; an unknown one is refused like a wrong token (docs/architecture.md §3), so the
+    answer does not tell which route names exist. Only the log says that the route is unknown."""
+    try:
+        return routes.get(name)
+    except UnknownRouteError:
+        logger.warning("unknown route", extra={"route": bounded(name, QUOTE_LIMIT)})
+        raise SignatureError("unknown route") from None
 
 
 def fetch_webhook_secret(ref: SecretRef, *, max_age: int) -> str:
@@ -102,12 +121,15 @@ def accept_webhook(
 ) -> Accepted:
     """Authenticate, parse and queue one delivery; raise a ReceiveError (HTTP status) otherwise.
 
+    Checks run in the order of docs/architecture.md §3: body size, route, secret, verify, parse, map, queue.
+
     Authenticated-but-unusable deliveries (415, 400, 422) are kept in the DLQ with their reason before the
     error is raised; if the DLQ cannot take them the sender gets a 503 and retries.
     """
-    route = routes.get(route_name)
+    # The size first: an oversized body answers 413 whether the route exists or not.
     if len(request.body) > max_body_bytes:
         raise PayloadTooLargeError(f"body is {len(request.body)} bytes; the limit is {max_body_bytes}")
+    route = known_route(routes, route_name)
     secret = fetch_secret(route.secret)
     now = clock()
     try:
