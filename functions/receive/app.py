@@ -13,10 +13,10 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import correlation_paths
 
 from signup_relay.config import get_settings
-from signup_relay.errors import ReceiveError, RelayError, SignatureError
+from signup_relay.errors import QUOTE_LIMIT, ReceiveError, RelayError, SignatureError, bounded
 from signup_relay.models import RawRequest
 from signup_relay.observability import logger, metrics
-from signup_relay.receive.intake import accept_webhook, fetch_webhook_secret, redact_mapping
+from signup_relay.receive.intake import accept_webhook, fetch_webhook_secret
 
 app = APIGatewayHttpResolver()
 
@@ -90,9 +90,10 @@ def answer_config_error(error: RelayError) -> Response:
 
 
 def _path() -> str:
+    """The path and the query parameter names: never their values, which may be a token or an email."""
     event = app.current_event
-    query = redact_mapping(dict(event.query_string_parameters or {}))
-    return event.raw_path + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
+    names = dict.fromkeys(bounded(name, QUOTE_LIMIT) for name in event.query_string_parameters or {})
+    return bounded(event.raw_path) + ("?" + "&".join(names) if names else "")
 
 
 # No Powertools Tracer here: its X-Ray SDK import would double this function's cold start; Lambda's active

@@ -316,3 +316,26 @@ def test_refusals_quote_at_most_a_bounded_part_of_a_100_kb_value(
     assert "xxx…" in json.dumps(json.loads(response["body"]), ensure_ascii=False)
     [record] = dlq_records(relay_aws.dlq_url)
     assert len(record["message"]) + len(json.dumps(record["field_errors"])) < 1_000
+
+
+def test_refusal_logs_the_path_and_query_names_never_query_values(
+    relay_aws: LocalResources, lambda_context, service_log
+):
+    # Given a delivery authenticated by ?token= that also carries an email and a name in its query string, and a
+    # body that cannot be read
+    event = load_event("generic_token_in_query.json")
+    query = {"email": "ada@example.com", "name": "Ada Lovelace", "token": TOKEN}
+    event["rawQueryString"] = "email=ada%40example.com&name=Ada%20Lovelace&token=" + TOKEN
+    event["queryStringParameters"] = query
+    event["body"] = "{not json"
+
+    # When receive refuses it
+    status, _ = invoke(event, lambda_context)
+
+    # Then the refusal's log line names the path and the parameters, and no value appears in any log line
+    assert status == 400
+    logs = service_log()
+    [refused] = [line for line in logs if line["message"] == "delivery refused"]
+    assert refused["path"] == "/hooks/generic?email&name&token"
+    written = json.dumps(logs)
+    assert not any(value in written for value in ("example.com", "ada%40", "Lovelace", TOKEN))
