@@ -20,7 +20,8 @@ from signup_relay.errors import (
     UnsupportedMediaTypeError,
 )
 from signup_relay.models import FailureRecord, QueuedSignup, RawRequest
-from signup_relay.receive.intake import accept_webhook, redact_mapping, submission_id
+from signup_relay.receive.intake import accept_webhook, submission_id
+from signup_relay.receive.redaction import redact_mapping
 from signup_relay.routes import Routes
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)

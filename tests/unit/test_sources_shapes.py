@@ -242,7 +242,8 @@ def test_authenticated_bodies_of_any_shape_are_accepted_or_refused_with_a_4xx(so
         assert 400 <= error.status < 500
         assert len(dlq.records) == (1 if error.keep_in_dlq else 0)
         if dlq.records:
-            assert sample(source)[2].encode() not in kept_body(dlq)
+            secret = sample(source)[2].encode()
+            assert not any(copy in kept_body(dlq) for copy in (secret, base64.b64encode(secret).rstrip(b"=")))
     else:
         # Or it is queued
         assert len(queue.sent) == 1 and dlq.records == []

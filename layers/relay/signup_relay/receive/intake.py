@@ -7,8 +7,7 @@ wires the real ones. Heavy modules (boto3, the sources) load on first use to kee
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -28,17 +27,12 @@ from signup_relay.errors import (
 )
 from signup_relay.models import QueuedSignup, RawRequest, Signup
 from signup_relay.observability import logger, mask_email
+from signup_relay.receive.redaction import redact_kept_body, redact_mapping
 
 if TYPE_CHECKING:
     from signup_relay.aws.dead_letters import DeadLetterQueue
     from signup_relay.aws.queue import SignupQueue
     from signup_relay.routes import Route, Routes, SecretRef
-
-REDACTED = "[redacted]"
-# Header and query names whose values authenticate the sender: never logged, never kept in the DLQ.
-_SECRET_NAME = re.compile(
-    r"authorization|cookie|token|secret|signature|password|passwd|api[-_]?key|hmac|handshake", re.I
-)
 
 
 @dataclass(frozen=True)
@@ -56,14 +50,6 @@ def submission_id(delivery_id: str | None, body: bytes) -> str:
     if delivery_id and delivery_id.strip():
         return sqs_safe_id(delivery_id.strip())
     return hashlib.sha256(body).hexdigest()
-
-
-def redact_mapping(values: Mapping[str, str], secret: str = "") -> dict[str, str]:
-    """Values of secret-looking names, and any value containing the route secret, replaced by [redacted]."""
-    return {
-        name: REDACTED if _SECRET_NAME.search(name) or (secret and secret in value) else value
-        for name, value in values.items()
-    }
 
 
 def known_route(routes: Routes, name: str) -> Route:
@@ -151,9 +137,8 @@ def accept_webhook(
 def _keep_rejected_delivery(
     route_name: str, request: RawRequest, error: ReceiveError, *, secret: str, dlq: DeadLetterQueue, now: datetime
 ) -> None:
-    # Some senders echo the secret in the body (Jotform's webhookURL, a `token` field): cut it out.
-    from signup_relay.receive.sources import redact_secret
-
+    # Some senders echo the secret in the body (Jotform's webhookURL, a `token` field), or a third party's
+    # credentials (an api_key in that URL): the kept body and headers have none of them.
     record = dead_letter(
         "receive",
         route=route_name,
@@ -161,7 +146,7 @@ def _keep_rejected_delivery(
         reason=error.message,
         failed_at=now,
         field_errors=getattr(error, "field_errors", {}),
-        body=redact_secret(request.body, secret),
+        body=redact_kept_body(request.body, request.headers.get("content-type"), secret),
         body_id=hashlib.sha256(request.body).hexdigest(),
         content_type=request.headers.get("content-type"),
         headers=redact_mapping(request.headers, secret),
