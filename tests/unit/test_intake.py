@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
@@ -19,10 +18,11 @@ from signup_relay.errors import (
     UndecodableBodyError,
     UnsupportedMediaTypeError,
 )
-from signup_relay.models import FailureRecord, QueuedSignup, RawRequest
+from signup_relay.models import QueuedSignup, RawRequest
 from signup_relay.receive.intake import accept_webhook, submission_id
 from signup_relay.receive.redaction import redact_mapping
 from signup_relay.routes import Routes
+from tests.unit.fake_queues import FakeDlq, FakeQueue
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 ROUTES = Routes.model_validate(
@@ -32,30 +32,6 @@ ROUTES = Routes.model_validate(
         }
     }
 )
-
-
-class FakeQueue:
-    def __init__(self, *, fail: bool = False) -> None:
-        self.sent: list[dict[str, Any]] = []
-        self.fail = fail
-
-    def send(self, body: str, *, group_id: str, dedupe_id: str) -> str:
-        if self.fail:
-            raise QueueUnavailableError("down")
-        self.sent.append({"body": body, "group_id": group_id, "dedupe_id": dedupe_id})
-        return f"m-{len(self.sent)}"
-
-
-class FakeDlq:
-    def __init__(self, *, fail: bool = False) -> None:
-        self.records: list[FailureRecord] = []
-        self.fail = fail
-
-    def send(self, record: FailureRecord, *, group_id: str, dedupe_id: str) -> str:
-        if self.fail:
-            raise QueueUnavailableError("down")
-        self.records.append(record)
-        return "d-1"
 
 
 SECRET = "s3cret-token"

@@ -13,8 +13,8 @@ from signup_relay.models import RawRequest
 from signup_relay.receive.intake import accept_webhook
 from signup_relay.receive.redaction import REDACTED, redact_kept_body
 from signup_relay.receive.sources import get_source
+from tests.unit.fake_queues import FakeDlq, FakeQueue
 from tests.unit.sources_support import example_routes, multipart_content_type, real_fixture
-from tests.unit.test_intake import ROUTES, FakeDlq, FakeQueue
 
 # A secret whose encodings all differ: '/' (escaped by PHP's JSON), '+', '=' and ' ' (URL and form encodings),
 # non-ASCII (JSON \u escapes), 19 bytes (base64 padding) whose base64 has a '+' (URL-safe base64 differs).
@@ -36,7 +36,7 @@ ENCODINGS = {
 }
 
 
-def keep(body: bytes, content_type: str, *, route: str = "generic", routes=ROUTES, secret: str = SECRET):
+def keep(body: bytes, content_type: str, *, route: str = "generic", secret: str = SECRET):
     """The FailureRecord receive keeps for an authenticated delivery that maps to no sign-up."""
     dlq = FakeDlq()
     request = RawRequest(headers={"content-type": content_type, "x-signup-relay-token": secret}, body=body)
@@ -44,7 +44,7 @@ def keep(body: bytes, content_type: str, *, route: str = "generic", routes=ROUTE
         accept_webhook(
             route,
             request,
-            routes=routes,
+            routes=example_routes(),
             fetch_secret=lambda ref: secret,
             queue=FakeQueue(),
             dlq=dlq,
@@ -82,7 +82,7 @@ def test_jotform_echoed_api_key_keeps_its_name_but_not_its_value():
     route = example_routes().get("jotform-registration")
 
     # When receive keeps it in the DLQ
-    record = keep(body, multipart_content_type(body), route=route.name, routes=example_routes(), secret="t0ken-123")
+    record = keep(body, multipart_content_type(body), route=route.name, secret="t0ken-123")
 
     # Then the key name stays and its value is gone; the kept body still parses to the same answers
     kept = base64.b64decode(record.body_base64 or "")

@@ -28,8 +28,8 @@ from signup_relay.models import RawRequest
 from signup_relay.receive.intake import accept_webhook
 from signup_relay.receive.sources import SOURCE_NAMES, TOKEN_HEADER
 from signup_relay.receive.sources._common import decode_fields
+from tests.unit.fake_queues import FakeDlq, FakeQueue
 from tests.unit.sources_support import example_routes, request_from_event
-from tests.unit.test_intake import FakeDlq, FakeQueue
 
 SAMPLES = {
     "cf7": "cf7_signup.json",
