@@ -31,27 +31,8 @@ from signup_relay.receive.sources._common import decode_fields
 from tests.unit.fake_queues import FakeDlq, FakeQueue
 from tests.unit.sources_support import example_routes, request_from_event
 
-SAMPLES = {
-    "cf7": "cf7_signup.json",
-    "cognito": "cognito_signup.json",
-    "elementor": "elementor_signup.json",
-    "fillout": "fillout_signup.json",
-    "formspree": "formspree_signup.json",
-    "formstack": "formstack_signup.json",
-    "framer": "framer_signup.json",
-    "generic": "generic_signup.json",
-    "google_forms": "google_forms_signup.json",
-    "gravity_forms": "gravity_forms_signup.json",
-    "hubspot": "hubspot_contact.json",
-    "jotform": "jotform_signup.json",
-    "standard_webhooks": "standard_webhooks_signup.json",
-    "tally": "tally_signup.json",
-    "typeform": "typeform_signup.json",
-    "unbounce": "unbounce_signup.json",
-    "webflow": "webflow_signup.json",
-    "wpforms": "wpforms_signup.json",
-    "wufoo": "wufoo_signup.json",
-}
+# Each source's events/ sample: <source>_signup.json, but HubSpot's workflow sample is named for what it carries.
+SAMPLES = {source: f"{source}_signup.json" for source in SOURCE_NAMES} | {"hubspot": "hubspot_contact.json"}
 JSON_TYPE = "application/json"
 FORM_TYPE = "application/x-www-form-urlencoded"
 MULTIPART_TYPE = "multipart/form-data; boundary=B"
