@@ -20,24 +20,23 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from local import sandbox_seed, stack_config
+from local.gateway import ACCOUNT_ID, GatewayRefusal, api_gateway_event, gateway_answer, read_body
 from local.template import HttpRoute, http_routes, sqs_consumers
 
 if TYPE_CHECKING:
     from signup_relay.ops.dlq.selection import Selection
 
-ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
-API_ID = "local"
 SERVICE_LOGGER = "signup-relay"  # the Powertools Logger's stdlib logger (signup_relay.observability.SERVICE)
-TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/xml", "+json", "+xml")
+# A client that stops sending mid-request does not hold a server thread for ever.
+READ_TIMEOUT_SECONDS = 10
 CC_ENV = ("CC_API_BASE_URL", "CC_TOKEN_URL", "CC_CLIENT_ID", "CC_CLIENT_SECRET", "CC_ACCESS_TOKEN", "CC_REFRESH_TOKEN")
 # Upsert "containers" the poller runs. One: the handler's module state (its batch processor) serves one invocation
 # at a time, as in Lambda. The handlers see UPSERT_MAX_CONCURRENCY=1, so this one container paces itself to the
@@ -46,6 +45,7 @@ CC_ENV = ("CC_API_BASE_URL", "CC_TOKEN_URL", "CC_CLIENT_ID", "CC_CLIENT_SECRET",
 UPSERT_CONTAINERS = 1
 
 Handler = Callable[[dict[str, Any], Any], Any]
+JSON = {"content-type": "application/json"}
 
 
 @dataclass
@@ -105,53 +105,6 @@ class OutcomeRecorder(logging.Handler):
     def snapshot(self) -> tuple[dict[str, int], dict[str, dict[str, Any]]]:
         with self._lock:
             return dict(self.counts), {key: dict(value) for key, value in self.results.items()}
-
-
-def api_gateway_event(
-    route: HttpRoute, method: str, url: str, headers: dict[str, str], body: bytes, source_ip: str
-) -> dict[str, Any]:
-    """An API Gateway HTTP API payload v2 event, as the real integration builds it."""
-    parts = urlsplit(url)
-    path_parameters = route.match(method, parts.path) or {}
-    now = datetime.now(UTC)
-    content_type = headers.get("content-type", "").lower()
-    is_text = not body or any(kind in content_type for kind in TEXT_TYPES)
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": route.route_key,
-        "rawPath": parts.path,
-        "rawQueryString": parts.query,
-        "headers": headers,
-        "requestContext": {
-            "accountId": ACCOUNT_ID,
-            "apiId": API_ID,
-            "domainName": headers.get("host", "127.0.0.1"),
-            "domainPrefix": API_ID,
-            "http": {
-                "method": method,
-                "path": parts.path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": source_ip,
-                "userAgent": headers.get("user-agent", ""),
-            },
-            "requestId": base64.b64encode(uuid.uuid4().bytes[:10]).decode(),
-            "routeKey": route.route_key,
-            "stage": "$default",
-            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "timeEpoch": int(now.timestamp() * 1000),
-        },
-        "pathParameters": path_parameters,
-        "body": body.decode("utf-8") if is_text else base64.b64encode(body).decode("ascii"),
-        "isBase64Encoded": not is_text,
-    }
-    if parts.query:
-        query: dict[str, str] = {}
-        for name, value in parse_qsl(parts.query, keep_blank_values=True):
-            query[name] = f"{query[name]},{value}" if name in query else value
-        event["queryStringParameters"] = query
-    if not body:
-        del event["body"]
-    return event
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
@@ -360,15 +313,19 @@ class LocalStack:
 
         class RequestHandler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            default_request_version = "HTTP/1.1"  # even a garbled request line gets a status line back
+            timeout = READ_TIMEOUT_SECONDS
 
-            def do_GET(self) -> None:
-                stack._http(self, "GET")
+            def __getattr__(self, name: str) -> Any:
+                # Every method reaches the routes (do_GET, do_DELETE, do_PATCH, do_FOO...): API Gateway answers
+                # a method no route has with its JSON 404, not the stdlib's HTML 501.
+                if name.startswith("do_"):
+                    return lambda: stack._http(self, name[3:])
+                raise AttributeError(name)
 
-            def do_POST(self) -> None:
-                stack._http(self, "POST")
-
-            def do_PUT(self) -> None:
-                stack._http(self, "PUT")
+            def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+                # The stdlib's own refusals (a malformed request line, overlong headers) as API Gateway's JSON.
+                stack._reply(self, code, JSON, gateway_answer(code), close=True)
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
                 pass  # the handlers log each request themselves
@@ -405,18 +362,21 @@ class LocalStack:
 
     def _http(self, request: BaseHTTPRequestHandler, method: str) -> None:
         path = urlsplit(request.path).path
+        try:
+            body = read_body(request)  # read whatever the route, so the connection can take the next request
+        except GatewayRefusal as refusal:
+            self._reply(request, refusal.status, JSON, gateway_answer(refusal.status), close=True)
+            return
         if method == "GET" and path == "/_local/status":
-            self._reply(request, 200, {"content-type": "application/json"}, json.dumps(self.status()).encode())
+            self._reply(request, 200, JSON, json.dumps(self.status()).encode())
             return
         if path in ("/_local/dlq", "/_local/dlq/replay"):
-            self._dlq_endpoint(request, method, path)
+            self._dlq_endpoint(request, method, path, body)
             return
         route = next((r for r in self.routes if r.match(method, path) is not None), None)
         if route is None:
-            self._reply(request, 404, {"content-type": "application/json"}, b'{"message":"Not Found"}')
+            self._reply(request, 404, JSON, gateway_answer(404))
             return
-        length = int(request.headers.get("content-length") or 0)
-        body = request.rfile.read(length) if length else b""
         headers: dict[str, str] = {}
         for name, value in request.headers.items():
             key = name.lower()
@@ -426,21 +386,27 @@ class LocalStack:
             result = self.functions[route.function].invoke(event)
         except Exception as error:  # what API Gateway answers when the function itself fails
             print(f"[local] {route.function} raised {type(error).__name__}: {error}", file=sys.stderr)
-            self._reply(request, 500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
+            self._reply(request, 500, JSON, gateway_answer(500))
             return
         raw = result.get("body") or ""
         payload = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode("utf-8")
         self._reply(request, int(result.get("statusCode", 200)), dict(result.get("headers") or {}), payload)
 
     @staticmethod
-    def _reply(request: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes) -> None:
+    def _reply(
+        request: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes, *, close: bool = False
+    ) -> None:
         request.send_response(status)
         for name, value in headers.items():
             if name.lower() not in ("content-length", "connection"):
                 request.send_header(name, value)
         request.send_header("content-length", str(len(body)))
+        if close:
+            request.send_header("connection", "close")
+            request.close_connection = True
         request.end_headers()
-        request.wfile.write(body)
+        if getattr(request, "command", None) != "HEAD":  # a HEAD answer has the headers of a GET, no body
+            request.wfile.write(body)
 
     # --- queue -> upsert ---------------------------------------------------------------------
 
@@ -550,7 +516,7 @@ class LocalStack:
             "results": results,
         }
 
-    def _dlq_endpoint(self, request: BaseHTTPRequestHandler, method: str, path: str) -> None:
+    def _dlq_endpoint(self, request: BaseHTTPRequestHandler, method: str, path: str, body: bytes) -> None:
         """GET /_local/dlq: the `dlq list --json` shape. POST /_local/dlq/replay with a JSON body
         {"route", "error_class", "id" (one or a list), "dry_run"}: the `dlq replay --json` shape; receive-stage
         records are re-parsed with the routes file as it is now."""
@@ -570,8 +536,7 @@ class LocalStack:
                 with self._state_lock:  # not while /_local/status holds the records
                     status, payload = 200, list_dead_letters(reader).to_json()
             elif (method, path) == ("POST", "/_local/dlq/replay"):
-                length = int(request.headers.get("content-length") or 0)
-                data = json.loads(request.rfile.read(length)) if length else {}
+                data = json.loads(body) if body else {}
                 if not isinstance(data, dict):
                     raise ValueError("the body must be a JSON object")
                 routes_file = get_settings().routes_file
@@ -587,7 +552,7 @@ class LocalStack:
                 status, payload = 200, report.to_json()
         except (ValueError, ConfigError) as error:
             status, payload = 400, {"error": error.message if isinstance(error, ConfigError) else str(error)}
-        self._reply(request, status, {"content-type": "application/json"}, json.dumps(payload).encode())
+        self._reply(request, status, JSON, json.dumps(payload).encode())
 
     def drained(self) -> bool:
         depth = self.queue_depth()

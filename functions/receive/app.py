@@ -9,13 +9,14 @@ import base64
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import correlation_paths
 
 from signup_relay.config import get_settings
-from signup_relay.errors import ReceiveError, RelayError
+from signup_relay.errors import QUOTE_LIMIT, ReceiveError, RelayError, SignatureError, bounded
 from signup_relay.models import RawRequest
 from signup_relay.observability import logger, metrics
-from signup_relay.receive.intake import accept_webhook, fetch_webhook_secret, redact_mapping
+from signup_relay.receive.intake import accept_webhook, fetch_webhook_secret
 
 app = APIGatewayHttpResolver()
 
@@ -65,13 +66,23 @@ def _raw_request() -> RawRequest:
 
 @app.exception_handler(ReceiveError)
 def answer_receive_error(error: ReceiveError) -> Response:
-    body: dict[str, Any] = {"error": error.error_class, "detail": error.message}
+    body: dict[str, Any] = {"error": error.error_class, "detail": error.answer_detail}
     if field_errors := getattr(error, "field_errors", None):
         body["fields"] = field_errors
     log = logger.warning if error.status < 500 else logger.error
-    log("delivery refused", extra={"status": error.status, "error_class": error.error_class, "path": _path()})
+    log(
+        "delivery refused",
+        extra={"status": error.status, "error_class": error.error_class, "reason": error.message, "path": _path()},
+    )
     metrics.add_metric(name=f"refused_{error.status}", unit="Count", value=1)
     return _json(error.status, body)
+
+
+@app.not_found
+def answer_unmatched_path(error: NotFoundError) -> Response:
+    # A route segment the resolver's pattern does not take (a quote, a backslash): an unknown route too.
+    logger.warning("unknown route", extra={"path": _path()})
+    return answer_receive_error(SignatureError("unknown route"))
 
 
 @app.exception_handler(RelayError)
@@ -82,9 +93,10 @@ def answer_config_error(error: RelayError) -> Response:
 
 
 def _path() -> str:
+    """The path and the query parameter names: never their values, which may be a token or an email."""
     event = app.current_event
-    query = redact_mapping(dict(event.query_string_parameters or {}))
-    return event.raw_path + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
+    names = dict.fromkeys(bounded(name, QUOTE_LIMIT) for name in event.query_string_parameters or {})
+    return bounded(event.raw_path) + ("?" + "&".join(names) if names else "")
 
 
 # No Powertools Tracer here, even with DETAILED_TRACING: its X-Ray SDK import would double this function's cold

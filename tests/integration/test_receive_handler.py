@@ -6,12 +6,14 @@ import base64
 import hashlib
 import io
 import json
+import sys
 from typing import Any
 
 import pytest
 
 from functions.receive import app
 from local.aws_resources import LocalResources, peek_messages
+from signup_relay.errors import SignatureError
 from signup_relay.observability import logger
 from tests.conftest import load_event
 from tests.integration.relay_fixtures import FakeLambdaContext, dlq_records
@@ -149,23 +151,97 @@ def test_secret_echoed_in_the_body_is_redacted_in_the_dlq(relay_aws: LocalResour
     assert TOKEN not in kept and "[redacted]" in kept
 
 
-@pytest.mark.parametrize(
-    ("event_file", "status", "error_class"),
-    [("generic_bad_token.json", 401, "unauthorized"), ("generic_unknown_route.json", 404, "unknown_route")],
-)
-def test_unauthenticated_or_unrouted_deliveries_store_nothing(
-    relay_aws: LocalResources, lambda_context, event_file: str, status: int, error_class: str
-):
+@pytest.mark.parametrize("event_file", ["generic_bad_token.json", "generic_unknown_route.json"])
+def test_unauthenticated_or_unrouted_deliveries_store_nothing(relay_aws: LocalResources, lambda_context, event_file):
     # Given a delivery with a wrong token, or for a route that does not exist
     event = load_event(event_file)
 
     # When receive handles it
     answered, body = invoke(event, lambda_context)
 
-    # Then the sender gets the status and nothing is queued or kept
-    assert (answered, body["error"]) == (status, error_class)
+    # Then the sender gets 401 and nothing is queued or kept
+    assert (answered, body["error"]) == (401, "unauthorized")
     assert peek_messages(relay_aws.queue_url) == []
     assert dlq_records(relay_aws.dlq_url) == []
+
+
+def with_route(event: dict[str, Any], route: str) -> dict[str, Any]:
+    path = f"/hooks/{route}"
+    context = {**event["requestContext"], "http": {**event["requestContext"]["http"], "path": path}}
+    return {**event, "rawPath": path, "pathParameters": {"route": route}, "requestContext": context}
+
+
+class _Stdout:
+    """Writes to whatever sys.stdout is at the time: capsys swaps it between a test's setup and call."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+@pytest.fixture
+def service_log(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """The service's log lines as dicts: Powertools Logger writes JSON lines to stdout, captured with capsys
+    (metrics, also JSON lines on stdout, are left out)."""
+    monkeypatch.setattr(logger.registered_handler, "stream", _Stdout())
+
+    def read() -> list[dict[str, Any]]:
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+        return [line for line in lines if "level" in line]
+
+    return read
+
+
+@pytest.mark.parametrize(
+    ("route", "why"),
+    [
+        ("no-such-form", "a name the routes file lacks"),
+        ('a"b', "a segment the resolver's route pattern does not take"),
+        ("x" * 2000, "a long name"),
+    ],
+)
+def test_unknown_route_is_answered_exactly_like_a_wrong_token(
+    relay_aws: LocalResources, lambda_context, service_log, route: str, why: str
+):
+    # Given a delivery with a wrong token on a route that exists, and the same delivery to a route that does not
+    wrong_token = load_event("generic_bad_token.json")
+    unknown = with_route(load_event("generic_signup.json"), route)
+
+    # When receive handles both
+    refused = app.lambda_handler(wrong_token, lambda_context)
+    service_log()
+    unrouted = app.lambda_handler(unknown, lambda_context)
+
+    # Then both answers are the same 401, byte for byte: nothing tells that the route does not exist ...
+    assert (
+        (unrouted["statusCode"], unrouted["body"])
+        == (refused["statusCode"], refused["body"])
+        == (
+            401,
+            json.dumps({"error": "unauthorized", "detail": SignatureError.ANSWER}, separators=(",", ":")),
+        )
+    )
+    # ... but the log does, at warning level, and nothing is stored
+    logs = service_log()
+    assert any(line["message"] == "unknown route" and line["level"] == "WARNING" for line in logs), why
+    assert peek_messages(relay_aws.queue_url) == [] and dlq_records(relay_aws.dlq_url) == []
+
+
+def test_oversized_body_answers_413_whether_the_route_exists_or_not(
+    relay_aws: LocalResources, lambda_context, monkeypatch: pytest.MonkeyPatch
+):
+    # Given a size limit smaller than the delivery
+    monkeypatch.setenv("MAX_BODY_BYTES", "64")
+
+    # When the same delivery is sent to a route that exists and to one that does not
+    known = invoke(load_event("generic_signup.json"), lambda_context)
+    unknown = invoke(with_route(load_event("generic_signup.json"), "no-such-form"), lambda_context)
+
+    # Then both get the same 413
+    assert known == unknown
+    assert known[0] == 413
 
 
 def test_body_over_the_limit_is_refused_with_413(
@@ -213,3 +289,53 @@ def test_logs_carry_neither_the_token_nor_the_raw_email(
     assert "a***@example.com" in logs
     assert "ada.lovelace@example.com" not in logs
     assert TOKEN not in logs and "not-the-token" not in logs
+
+
+@pytest.mark.parametrize(
+    ("field", "status"),
+    [("content-type", 415), ("field name", 422)],
+)
+def test_refusals_quote_at_most_a_bounded_part_of_a_100_kb_value(
+    relay_aws: LocalResources, lambda_context, field: str, status: int
+):
+    # Given an authenticated delivery whose refusal names a 100 KB value: its content type, or the name of the only
+    # field that holds an address
+    huge = "x" * 100_000
+    event = load_event("generic_signup.json")
+    if field == "content-type":
+        event["headers"]["content-type"] = f"application/{huge}"
+    else:
+        event["body"] = json.dumps({f"email{huge}": "not-an-address@"})
+
+    # When receive handles it
+    response = app.lambda_handler(event, lambda_context)
+
+    # Then the answer stays small, quoting the value's start with an ellipsis, and so does the DLQ record's reason
+    assert response["statusCode"] == status
+    assert len(response["body"]) < 1_000
+    assert "xxx…" in json.dumps(json.loads(response["body"]), ensure_ascii=False)
+    [record] = dlq_records(relay_aws.dlq_url)
+    assert len(record["message"]) + len(json.dumps(record["field_errors"])) < 1_000
+
+
+def test_refusal_logs_the_path_and_query_names_never_query_values(
+    relay_aws: LocalResources, lambda_context, service_log
+):
+    # Given a delivery authenticated by ?token= that also carries an email and a name in its query string, and a
+    # body that cannot be read
+    event = load_event("generic_token_in_query.json")
+    query = {"email": "ada@example.com", "name": "Ada Lovelace", "token": TOKEN}
+    event["rawQueryString"] = "email=ada%40example.com&name=Ada%20Lovelace&token=" + TOKEN
+    event["queryStringParameters"] = query
+    event["body"] = "{not json"
+
+    # When receive refuses it
+    status, _ = invoke(event, lambda_context)
+
+    # Then the refusal's log line names the path and the parameters, and no value appears in any log line
+    assert status == 400
+    logs = service_log()
+    [refused] = [line for line in logs if line["message"] == "delivery refused"]
+    assert refused["path"] == "/hooks/generic?email&name&token"
+    written = json.dumps(logs)
+    assert not any(value in written for value in ("example.com", "ada%40", "Lovelace", TOKEN))

@@ -4,6 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+# Error messages may quote what a sender sent; they are answered, logged and kept in the DLQ, so they stay short.
+QUOTE_LIMIT = 100
+DETAIL_LIMIT = 300
+
+
+def bounded(text: str, limit: int = DETAIL_LIMIT) -> str:
+    """`text` cut to `limit` characters, an ellipsis marking the cut."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def quoted(value: str, limit: int = QUOTE_LIMIT) -> str:
+    """A sender's value quoted in an error message: at most `limit` of its characters."""
+    return repr(bounded(value, limit))
+
 
 class RelayError(Exception):
     """Base of every error signup-relay raises on purpose."""
@@ -89,23 +103,43 @@ class ForbiddenError(PermanentError):
 
 
 class ReceiveError(RelayError):
-    """An error that answers the webhook sender with `status` and a JSON body."""
+    """An error that answers the webhook sender with `status` and a JSON body (its message bounded)."""
 
     status = 400
     error_class = "bad_request"
     keep_in_dlq = False
 
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(bounded(message), **details)
+
+    @property
+    def answer_detail(self) -> str:
+        """The `detail` the sender is answered."""
+        return self.message
+
 
 class UnknownRouteError(ReceiveError):
+    """A route name the routes file does not have. `receive` answers it as a SignatureError (401), so route
+    names cannot be enumerated; the DLQ replay reports it under its own class."""
+
     status = 404
     error_class = "unknown_route"
 
 
 class SignatureError(ReceiveError):
-    """Bad or missing signature / token, or a timestamp outside the window. Nothing is stored."""
+    """Bad or missing signature / token, a timestamp outside the window, or an unknown route. Nothing is stored.
+
+    Every one answers the same detail: which check failed (or that the route does not exist) would tell a caller
+    which route names exist and which sender each expects. The message, for the log, says which.
+    """
 
     status = 401
     error_class = "unauthorized"
+    ANSWER = "missing or wrong signature or token"
+
+    @property
+    def answer_detail(self) -> str:
+        return self.ANSWER
 
 
 class PayloadTooLargeError(ReceiveError):
@@ -134,7 +168,7 @@ class SubmissionInvalidError(ReceiveError):
 
     def __init__(self, message: str, field_errors: dict[str, str], **details: Any) -> None:
         super().__init__(message, **details)
-        self.field_errors = field_errors
+        self.field_errors = {bounded(field, QUOTE_LIMIT): bounded(problem) for field, problem in field_errors.items()}
 
 
 class QueueUnavailableError(ReceiveError):

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from signup_relay.caches import per_container
 from signup_relay.config import get_settings, secret_in_family
-from signup_relay.errors import ConfigError, UnknownRouteError
+from signup_relay.errors import ConfigError, UnknownRouteError, quoted
 
 SourceKind = Literal[
     "generic",
@@ -244,7 +244,7 @@ class Routes(_Strict):
     def get(self, name: str) -> Route:
         route = self.routes.get(name)
         if route is None:
-            raise UnknownRouteError(f"no route named {name!r}")
+            raise UnknownRouteError(f"no route named {quoted(name)}")
         return route
 
     def __contains__(self, name: object) -> bool:

@@ -8,8 +8,7 @@ receive cold start lean.
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -17,21 +16,25 @@ from typing import TYPE_CHECKING
 from signup_relay.aws.dead_letters import dead_letter
 from signup_relay.clock import utc_now
 from signup_relay.emails import contact_key
-from signup_relay.errors import ConfigError, PayloadTooLargeError, ReceiveError, SecretUnavailableError
+from signup_relay.errors import (
+    QUOTE_LIMIT,
+    ConfigError,
+    PayloadTooLargeError,
+    ReceiveError,
+    SecretUnavailableError,
+    SignatureError,
+    UnknownRouteError,
+    bounded,
+)
 from signup_relay.models import QueuedSignup, RawRequest, Signup
 from signup_relay.observability import logger, mask_email
+from signup_relay.receive.redaction import redact_kept_body, redact_mapping
 
 if TYPE_CHECKING:
     from signup_relay.aws.dead_letters import DeadLetterQueue
     from signup_relay.aws.delivery_log import DeliveryLog
     from signup_relay.aws.queue import SignupQueue
     from signup_relay.routes import Route, Routes, SecretRef
-
-REDACTED = "[redacted]"
-# Header and query names whose values authenticate the sender: never logged, never kept in the DLQ.
-_SECRET_NAME = re.compile(
-    r"authorization|cookie|token|secret|signature|password|passwd|api[-_]?key|hmac|handshake", re.I
-)
 
 
 @dataclass(frozen=True)
@@ -52,12 +55,14 @@ def submission_id(delivery_id: str | None, body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def redact_mapping(values: Mapping[str, str], secret: str = "") -> dict[str, str]:
-    """Values of secret-looking names, and any value containing the route secret, replaced by [redacted]."""
-    return {
-        name: REDACTED if _SECRET_NAME.search(name) or (secret and secret in value) else value
-        for name, value in values.items()
-    }
+def known_route(routes: Routes, name: str) -> Route:
+    """The route called `name`; an unknown one is refused like a wrong token (docs/architecture.md §3), so the
+    answer does not tell which route names exist. Only the log says that the route is unknown."""
+    try:
+        return routes.get(name)
+    except UnknownRouteError:
+        logger.warning("unknown route", extra={"route": bounded(name, QUOTE_LIMIT)})
+        raise SignatureError("unknown route") from None
 
 
 def fetch_webhook_secret(ref: SecretRef, *, max_age: int) -> str:
@@ -106,13 +111,16 @@ def accept_webhook(
 ) -> Accepted:
     """Authenticate, parse and queue one delivery; raise a ReceiveError (HTTP status) otherwise.
 
+    Checks run in the order of docs/architecture.md §3: body size, route, secret, verify, parse, map, queue.
+
     Authenticated-but-unusable deliveries (415, 400, 422) are kept in the DLQ with their reason before the
     error is raised; if the DLQ cannot take them the sender gets a 503 and retries. With a delivery log, a delivery
     (route + submission id) queued within its window is answered with the same id and not queued again.
     """
-    route = routes.get(route_name)
+    # The size first: an oversized body answers 413 whether the route exists or not.
     if len(request.body) > max_body_bytes:
         raise PayloadTooLargeError(f"body is {len(request.body)} bytes; the limit is {max_body_bytes}")
+    route = known_route(routes, route_name)
     secret = fetch_secret(route.secret)
     now = clock()
     try:
@@ -144,9 +152,8 @@ def accept_webhook(
 def _keep_rejected_delivery(
     route_name: str, request: RawRequest, error: ReceiveError, *, secret: str, dlq: DeadLetterQueue, now: datetime
 ) -> None:
-    # Some senders echo the secret in the body (Jotform's webhookURL, a `token` field): cut it out.
-    from signup_relay.receive.sources import redact_secret
-
+    # Some senders echo the secret in the body (Jotform's webhookURL, a `token` field), or a third party's
+    # credentials (an api_key in that URL): the kept body and headers have none of them.
     record = dead_letter(
         "receive",
         route=route_name,
@@ -154,7 +161,7 @@ def _keep_rejected_delivery(
         reason=error.message,
         failed_at=now,
         field_errors=getattr(error, "field_errors", {}),
-        body=redact_secret(request.body, secret),
+        body=redact_kept_body(request.body, request.headers.get("content-type"), secret),
         body_id=hashlib.sha256(request.body).hexdigest(),
         received_at=now,
         content_type=request.headers.get("content-type"),

@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from signup_relay.constant_contact.limits import CUSTOM_FIELD_VALUE_LENGTH, FIELD_LENGTHS, NAME_LENGTH
 from signup_relay.emails import InvalidEmailError, validated_email
-from signup_relay.errors import SubmissionInvalidError
+from signup_relay.errors import SubmissionInvalidError, quoted
 from signup_relay.models import Address, ConsentEvidence, Signup
 from signup_relay.receive.answers import AnswerLookup
 from signup_relay.receive.submission import (
@@ -150,18 +150,18 @@ def submitted_at(submission: Submission, now: datetime) -> datetime:
 
 def _email(m: _Mapper) -> str | None:
     answer = m.answer("email")
-    where = f"form field {m.route.fields.email!r}" if m.route.fields.email else "email field"
+    where = f"form field {quoted(m.route.fields.email)}" if m.route.fields.email else "email field"
     if answer is None:
         m.errors["email"] = f"missing: the submission has no {where}"
         return None
     values = [v for v in answer.values if v.strip()]
     if not values:
-        m.errors["email"] = f"missing: {answer.label or answer.key!r} is empty"
+        m.errors["email"] = f"missing: {quoted(answer.label or answer.key)} is empty"
         return None
     try:
         email = validated_email(values[0])
     except InvalidEmailError as error:
-        m.errors["email"] = f"{answer.label or answer.key!r} is not a valid email address: {error}"
+        m.errors["email"] = f"{quoted(answer.label or answer.key)} is not a valid email address: {error}"
         return None
     if len(email) > FIELD_LENGTHS["email"]:
         m.errors["email"] = f"{len(email)} characters; Constant Contact allows at most {FIELD_LENGTHS['email']}"

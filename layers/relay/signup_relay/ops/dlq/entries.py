@@ -22,7 +22,7 @@ from pydantic import ValidationError as ModelValidationError
 from signup_relay.aws.dead_letter_reader import DeadLetter
 from signup_relay.models import FailureRecord, QueuedSignup, Signup
 from signup_relay.observability import mask_email, mask_emails_in
-from signup_relay.receive.intake import redact_mapping
+from signup_relay.receive.redaction import redact_mapping
 
 Kind = Literal["receive", "upsert", "redriven", "unreadable"]
 

@@ -27,7 +27,8 @@ from signup_relay.errors import ReceiveError, RelayError, UnknownRouteError
 from signup_relay.models import FailureRecord, QueuedSignup, RawRequest, Signup
 from signup_relay.ops.dlq.entries import Entry, decode_entry, mask_text
 from signup_relay.ops.dlq.selection import Selection, drain
-from signup_relay.receive.intake import REDACTED, submission_id
+from signup_relay.receive.intake import submission_id
+from signup_relay.receive.redaction import REDACTED
 
 if TYPE_CHECKING:
     from signup_relay.aws.dead_letters import DeadLetterQueue

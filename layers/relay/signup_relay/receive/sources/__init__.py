@@ -10,7 +10,6 @@ import importlib
 from datetime import datetime
 from functools import cache
 from typing import Protocol, cast, get_args
-from urllib.parse import quote, quote_plus
 
 from signup_relay.models import RawRequest
 from signup_relay.receive.sources._common import TOKEN_HEADER, TOKEN_QUERY_PARAMETER
@@ -23,7 +22,6 @@ __all__ = [
     "TOKEN_QUERY_PARAMETER",
     "Source",
     "get_source",
-    "redact_secret",
 ]
 
 SOURCE_NAMES: tuple[str, ...] = get_args(SourceKind)
@@ -49,15 +47,3 @@ def get_source(name: str) -> Source:
     if name not in SOURCE_NAMES:
         raise ValueError(f"unknown source kind {name!r}")
     return cast(Source, importlib.import_module(f"{__name__}.{name}"))
-
-
-def redact_secret(data: bytes, secret: str) -> bytes:
-    """`data` with every plain or URL-encoded copy of `secret` replaced (for bodies kept in the DLQ).
-
-    Jotform and Wufoo echo the route token inside the body (the webhook URL, a HandshakeKey field).
-    """
-    if not secret:
-        return data
-    for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
-        data = data.replace(form.encode(), b"[redacted]")
-    return data

@@ -7,6 +7,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from email import policy
@@ -14,7 +15,7 @@ from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qsl
 
-from signup_relay.errors import SignatureError, UndecodableBodyError, UnsupportedMediaTypeError
+from signup_relay.errors import SignatureError, UndecodableBodyError, UnsupportedMediaTypeError, quoted
 from signup_relay.models import RawRequest
 from signup_relay.receive.submission import (
     KIND_CITY,
@@ -34,6 +35,11 @@ TOKEN_QUERY_PARAMETER = "token"
 DEFAULT_TOLERANCE_SECONDS = 300
 MAX_FORM_FIELDS = 1000
 MAX_NESTING = 4
+# Parts that are themselves multipart (or a message) make the stdlib parser recurse once per level: a thousand
+# nested parts exhaust the stack. Form senders never nest (RFC 7578 §4.3 deprecates multipart/mixed inside
+# form-data: https://www.rfc-editor.org/rfc/rfc7578#section-4.3), so a few are tolerated and more refused.
+MAX_NESTED_PARTS = 8
+NESTED_PART = re.compile(rb"(?:^|[\r\n])[ \t]*content-type[ \t]*:\s*(?:multipart|message)/", re.IGNORECASE)
 
 JSON_TYPES = frozenset({"application/json", "text/json", "text/plain"})  # CF7 and Apps Script may say text/plain
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -166,7 +172,8 @@ def require_content_type(request: RawRequest, allowed: Iterable[str]) -> str:
     allowed = tuple(allowed)
     if content_type not in allowed and not (content_type.endswith("+json") and "application/json" in allowed):
         raise UnsupportedMediaTypeError(
-            f"content type {content_type or '(none)'!r} is not accepted here", accepted=list(allowed)
+            f"content type {quoted(content_type) if content_type else '(none)'} is not accepted here",
+            accepted=list(allowed),
         )
     return content_type
 
@@ -205,6 +212,8 @@ def decode_multipart(request: RawRequest) -> list[tuple[str, str]]:
     content_type = header(request, "content-type") or ""
     if "boundary=" not in content_type.lower():
         raise UndecodableBodyError("multipart body without a boundary")
+    if len(NESTED_PART.findall(request.body)) > MAX_NESTED_PARTS:
+        raise UndecodableBodyError("multipart body with nested multipart parts")
     try:
         head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
         message = BytesParser(policy=policy.HTTP).parsebytes(head + request.body)
@@ -228,7 +237,7 @@ def decode_multipart(request: RawRequest) -> list[tuple[str, str]]:
         return fields
     except UndecodableBodyError:
         raise
-    except (ValueError, LookupError, TypeError, AttributeError, IndexError, UnicodeError):
+    except (ValueError, LookupError, TypeError, AttributeError, IndexError, UnicodeError, RecursionError):
         raise UndecodableBodyError("body is not valid multipart/form-data") from None
 
 
@@ -362,6 +371,18 @@ def delivery_key(identifier: Any, body: bytes) -> str | None:
     """`<id>:<body digest>` for senders whose ids repeat across different contents (edits, updates)."""
     text = text_of(identifier)
     return f"{text}:{body_digest(body)[:16]}" if text else None
+
+
+def index_by(items: Any, key: str, value: str) -> dict[str, str | None]:
+    """{text of item[key]: text of item[value]} over the objects of a JSON array (e.g. option id -> label).
+
+    Objects whose key is not a scalar are skipped: a list or an object where an id belongs cannot be a dict key.
+    """
+    index: dict[str, str | None] = {}
+    for item in array(items):
+        if isinstance(item, dict) and (name := text_of(item.get(key))) is not None:
+            index[name] = text_of(item.get(value))
+    return index
 
 
 def obj(value: Any) -> dict[str, Any]:

@@ -32,6 +32,9 @@ NAME = "jotform"
 ANSWER_KEY = re.compile(r"^q\d+_(.+)$")
 EMAIL_NAME = re.compile(r"^(e-?mail|youremail|emailaddress)\d*$")
 PHONE_NAME = re.compile(r"^(phone|phonenumber|mobile|mobilenumber|yourphone)\d*$")
+# A date part as sent (ASCII digits, at most 4): int() of a longer one could raise, since Python refuses to
+# convert digit strings over 4,300 characters (https://docs.python.org/3/library/stdtypes.html#int-max-str-digits).
+DATE_PART = re.compile(r"[0-9]{1,4}")
 
 
 def verify(request: RawRequest, secret: str, now: datetime) -> None:
@@ -55,11 +58,8 @@ def _compound(key: str, label: str, value: dict[str, Any]) -> list[Answer]:
     if {"month", "day"} <= parts.keys():  # date: {month, day, year}
         month, day, year = (text_of(parts.get(p)) for p in ("month", "day", "year"))
         if month and day:
-            text = (
-                f"{year}-{int(month):02d}-{int(day):02d}"
-                if year and (year + month + day).isascii() and (year + month + day).isdigit()
-                else f"{month}/{day}"
-            )
+            numeric = year and all(DATE_PART.fullmatch(part) for part in (year, month, day))
+            text = f"{year}-{int(month):02d}-{int(day):02d}" if numeric else f"{month}/{day}"
             return [Answer(key=key, value=text, label=label, kind=KIND_DATE)]
         return []
     if "full" in parts or {"area", "phone"} <= parts.keys():  # phone: {full} or {area, phone}

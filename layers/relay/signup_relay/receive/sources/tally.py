@@ -13,10 +13,10 @@ from typing import Any
 from signup_relay.errors import UndecodableBodyError
 from signup_relay.models import RawRequest
 from signup_relay.receive.sources._common import (
-    array,
     check_signature,
     decode_json,
     hmac_sha256,
+    index_by,
     parse_datetime,
     require_secret,
     scalar,
@@ -68,10 +68,9 @@ def verify(request: RawRequest, secret: str, now: datetime) -> None:
 
 def _value(field: dict[str, Any]) -> Value | None:
     raw = field.get("value")
-    options = array(field.get("options"))
-    names = {o.get("id"): text_of(o.get("text")) for o in options if isinstance(o, dict)}
+    names = index_by(field.get("options"), "id", "text")
     if isinstance(raw, list):
-        texts = [names.get(item) or scalar(item) for item in raw if not isinstance(item, dict | list)]
+        texts = [names.get(text) or text for text in (scalar(item) for item in raw) if text]
         return tuple(t for t in texts if t)
     if isinstance(raw, str) and raw in names:
         return names[raw] or raw

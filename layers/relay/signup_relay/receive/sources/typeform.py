@@ -19,6 +19,7 @@ from signup_relay.receive.sources._common import (
     decode_json,
     delivery_key,
     hmac_sha256,
+    index_by,
     obj,
     parse_datetime,
     require_secret,
@@ -86,21 +87,19 @@ def parse(request: RawRequest) -> Submission:
     if not isinstance(response, dict):
         raise UndecodableBodyError("not a Typeform webhook: no form_response object")
     definition = obj(response.get("definition"))
-    fields = array(definition.get("fields"))
-    titles = {f.get("id"): text_of(f.get("title")) for f in fields if isinstance(f, dict)}
+    titles = index_by(definition.get("fields"), "id", "title")
     answers: list[Answer] = []
     for item in response.get("answers") or ():
         if not isinstance(item, dict):
             continue
         field = obj(item.get("field"))
-        key = text_of(field.get("ref")) or text_of(field.get("id"))
+        field_id = text_of(field.get("id"))
+        key = text_of(field.get("ref")) or field_id
         value = _answer_value(item)
         if key is None or value is None:
             continue
         answer_type = item.get("type")
-        answers.append(
-            Answer(key=key, value=value, label=titles.get(field.get("id")), kind=KINDS.get(str(answer_type)))
-        )
+        answers.append(Answer(key=key, value=value, label=titles.get(field_id or ""), kind=KINDS.get(str(answer_type))))
     hidden = response.get("hidden")
     if isinstance(hidden, dict):
         for key, raw in hidden.items():

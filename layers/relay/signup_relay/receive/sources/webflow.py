@@ -12,11 +12,11 @@ from datetime import datetime
 from signup_relay.errors import UndecodableBodyError
 from signup_relay.models import RawRequest
 from signup_relay.receive.sources._common import (
-    array,
     check_signature,
     check_window,
     decode_json,
     hmac_sha256,
+    index_by,
     obj,
     parse_datetime,
     parse_timestamp,
@@ -61,13 +61,12 @@ def parse(request: RawRequest) -> Submission:
     data = payload.get("data")
     if not isinstance(data, dict):
         raise UndecodableBodyError("not a Webflow form submission: no data object")
-    schema = array(payload.get("schema"))
-    types = {s.get("fieldName"): text_of(s.get("fieldType")) for s in schema if isinstance(s, dict)}
+    types = index_by(payload.get("schema"), "fieldName", "fieldType")
     answers = []
     for name, raw in data.items():
         value = to_value(raw)
         if value is not None:
-            answers.append(Answer(key=str(name), value=value, label=str(name), kind=_kind(types.get(name))))
+            answers.append(Answer(key=str(name), value=value, label=str(name), kind=_kind(types.get(str(name)))))
     return Submission(
         source=NAME,
         answers=tuple(answers),

@@ -1,0 +1,32 @@
+"""In-memory stand-ins for the signup queue and the DLQ, for tests of `receive.intake.accept_webhook`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from signup_relay.errors import QueueUnavailableError
+from signup_relay.models import FailureRecord
+
+
+class FakeQueue:
+    def __init__(self, *, fail: bool = False) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.fail = fail
+
+    def send(self, body: str, *, group_id: str, dedupe_id: str) -> str:
+        if self.fail:
+            raise QueueUnavailableError("down")
+        self.sent.append({"body": body, "group_id": group_id, "dedupe_id": dedupe_id})
+        return f"m-{len(self.sent)}"
+
+
+class FakeDlq:
+    def __init__(self, *, fail: bool = False) -> None:
+        self.records: list[FailureRecord] = []
+        self.fail = fail
+
+    def send(self, record: FailureRecord, *, dedupe_id: str) -> str:
+        if self.fail:
+            raise QueueUnavailableError("down")
+        self.records.append(record)
+        return "d-1"
