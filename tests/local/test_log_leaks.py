@@ -1,0 +1,60 @@
+"""Nothing secret or personal reaches the logs: every events/ sample through the local stack, every log line scanned.
+
+The local stack runs the real handlers in this process, so their Powertools logs (and anything else printed) are
+captured here. The scan looks for every webhook secret, the Constant Contact client secret and tokens, and every
+email address the samples carry, as sent and URL-encoded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from urllib.parse import quote, unquote_plus
+
+import boto3
+import pytest
+
+from local.demo import send
+from local.events.build import demo_secrets, event_body
+from local.events.paths import EVENTS_DIR
+from local.stack import LocalStack
+from tests.conftest import load_event
+
+ADDRESS = re.compile(r"[^\s\"'<>&=:;,/\\()\[\]{}]+@[^\s\"'<>&=:;,/\\()\[\]{}]+\.[A-Za-z]{2,}")
+
+
+def _samples() -> list[str]:
+    return sorted(p.name for p in EVENTS_DIR.glob("*.json") if p.name not in ("expected.json", "sandbox_seed.json"))
+
+
+def test_no_secret_token_or_email_reaches_the_logs(capfd: pytest.CaptureFixture[str]):
+    # Given the local stack, and every sample delivery (signed, token-authenticated, refused and accepted ones)
+    emails: set[str] = set()
+    with LocalStack(port=0, constant_contact_env={}) as stack:
+        for name in _samples():
+            event = load_event(name)
+            emails |= {m.group(0) for m in ADDRESS.finditer(unquote_plus(event_body(event).decode("utf-8", "replace")))}
+            emails |= {m.group(0) for m in ADDRESS.finditer(unquote_plus(event.get("rawQueryString") or ""))}
+            # When each is delivered over HTTP
+            send(stack.url, event)
+        deadline = time.monotonic() + 120
+        while not stack.drained():
+            assert time.monotonic() < deadline, "the local stack did not drain its queue"
+            time.sleep(0.2)
+        cc_secret = json.loads(
+            boto3.client("secretsmanager").get_secret_value(SecretId="signup-relay/constant-contact")["SecretString"]
+        )
+        outcomes = stack.status()["results"]
+    logs = "".join(capfd.readouterr())
+
+    # Then the run did happen (contacts were written, lines were logged) ...
+    assert any(result.get("outcome") == "created" for result in outcomes.values())
+    assert "sign-up upserted" in logs and "delivery refused" in logs
+    # ... and no secret, token or address is in any line, as is or URL-encoded
+    secrets = {v for v in demo_secrets().values() if len(v) >= 8}
+    secrets |= {cc_secret["client_secret"], cc_secret["access_token"], cc_secret["refresh_token"]}
+    assert emails and secrets
+    for value in sorted(secrets | emails):
+        for form in {value, value.lower(), quote(value, safe=""), quote(value.lower(), safe="")}:
+            assert form not in logs, f"{value[:3]}... reached the logs"
