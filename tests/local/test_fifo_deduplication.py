@@ -14,6 +14,7 @@ from local.aws_resources import DEDUPLICATION_INTERVAL, LocalResources, create_q
 from local.demo import send
 from local.stack import LocalStack
 from tests.conftest import load_event
+from tests.local.stack_support import wait_until_drained
 
 
 class ManualClock:
@@ -110,20 +111,6 @@ def test_a_redriven_message_reaches_the_dlq_whatever_was_sent_there(queues: Loca
 
     # Then the redrive moved it to the DLQ: moving a message is not a send, so it is not deduplicated
     assert consume(queues.dlq_url) == ["always failing"]
-
-
-@pytest.fixture
-def stack() -> Iterator[LocalStack]:
-    with LocalStack(port=0, constant_contact_env={}) as running:
-        yield running
-
-
-def wait_until_drained(stack: LocalStack, limit_seconds: float = 60) -> None:
-    deadline = time.monotonic() + limit_seconds
-    while not stack.drained():
-        if time.monotonic() > deadline:
-            pytest.fail("the local stack did not drain its queue")
-        time.sleep(0.2)
 
 
 def test_the_local_stack_drops_a_redelivered_webhook_after_the_first_copy_was_processed(stack: LocalStack) -> None:

@@ -6,7 +6,6 @@ import json
 import os
 import time
 import urllib.request
-from collections.abc import Iterator
 
 import boto3
 import pytest
@@ -16,22 +15,8 @@ from local.stack import LocalStack
 from signup_relay.tokens.refreshers import LocalRefresher
 from signup_relay.upsert import wiring as engine
 from tests.conftest import load_event
+from tests.local.stack_support import wait_until_drained
 from tests.oauth_secret import seed_oauth_secret
-
-
-@pytest.fixture
-def stack() -> Iterator[LocalStack]:
-    # The embedded sandbox, whatever CC_* the developer has exported.
-    with LocalStack(port=0, constant_contact_env={}) as running:
-        yield running
-
-
-def wait_until_drained(stack: LocalStack, limit_seconds: float = 60) -> None:
-    deadline = time.monotonic() + limit_seconds
-    while not stack.drained():
-        if time.monotonic() > deadline:
-            pytest.fail("the local stack did not drain its queue")
-        time.sleep(0.2)
 
 
 def test_webhook_through_the_local_stack_creates_the_contact(stack: LocalStack):
