@@ -75,7 +75,7 @@ pytest: $(VENV)/.installed ## Unit and integration tests
 test-e2e: $(VENV)/.installed ## Opt-in tests against a deployed stack (AWS_SAM_STACK_NAME, E2E_ROUTE, E2E_ROUTE_TOKEN)
 	$(PY) -m pytest tests/e2e -m e2e
 
-bench: $(VENV)/.installed ## Benchmarks: CC calls and CPU per sign-up, receive latency, cold imports
+bench: $(VENV)/.installed ## Benchmarks: CC calls and CPU per sign-up, receive latency, cold imports, fault suite (long)
 	$(PY) -m tests.bench.run
 
 build: $(SAM_VENV)/.installed $(VENV)/.installed ## sam build (needs python3.13 for the runtime)
