@@ -207,11 +207,16 @@ def test_a_lost_post_answer_ends_in_a_conflict_the_caller_resolves() -> None:
     assert len(adapter.sent) == 2
 
 
-def test_the_resubscribe_email_call_is_never_sent_twice() -> None:
-    client, adapter, _, sleeps = make_client((503, None), (200, {}))
-    with pytest.raises(ServerError):
+def test_a_resubscribe_whose_answer_was_lost_is_sent_again_and_meets_the_409() -> None:
+    # Given a resubscribe that was applied (the email went out) but whose answer was lost
+    client, adapter, _, _ = make_client(
+        requests.ReadTimeout("answer lost"),
+        (409, [{"error_key": "contacts.api.conflict", "error_message": "resubscribe email already sent"}]),
+    )
+    # Then the resend meets Constant Contact's once-ever rule (409), which the policy reads as "already sent"
+    with pytest.raises(ConflictError):
         client.resubscribe_contact("c1", ["l1"])
-    assert len(adapter.sent) == 1 and sleeps == []
+    assert [request.method for request in adapter.sent] == ["PUT", "PUT"]
 
 
 def test_both_error_shapes_parse() -> None:

@@ -41,10 +41,9 @@ THROTTLE_RETRIES = 2
 # A 5xx, a dropped connection or a lost answer is tried again inside the attempt, with full jitter.
 SERVER_RETRIES = 2
 SERVER_BACKOFF_SECONDS = 0.5
-# Operations that must not be sent twice: the resubscribe call emails the person. Every other call is safe to
-# resend: reads and PUTs are idempotent, sign_up_form appends, and a POST whose answer was lost meets a 409
-# (contacts, names), which the caller already resolves by looking the record up.
-NOT_RESENDABLE = frozenset({"contacts.resubscribe"})
+# Every call is safe to resend: reads and PUTs are idempotent, sign_up_form appends, a POST whose answer was lost
+# meets a 409 (contacts, names) that the caller resolves by a lookup, and Constant Contact sends the resubscribe
+# email once per contact ever (a second call answers 409, which the policy reads as "already sent").
 
 
 class AccessTokenSource(Protocol):
@@ -214,20 +213,19 @@ class ConstantContactClient:
         """One API call with the 401, 429-throttled and transient-failure handling; returns the decoded body.
 
         Inside the call: a 401 re-reads (or refreshes) the token once; a `throttled` 429 waits 1 s, then 2 s; a
-        5xx or a lost connection is sent again (`SERVER_RETRIES` times, full jitter) unless the operation is
-        NOT_RESENDABLE. What is left is raised as a typed error for the attempt (upsert/attempt.py) to decide.
+        5xx or a lost connection is sent again (`SERVER_RETRIES` times, full jitter). What is left is raised as a
+        typed error for the attempt (upsert/attempt.py) to decide.
         """
         url = self._url(path)
         token = self._tokens.access_token()
         refreshed = False
         throttled = 0
         failed = 0
-        resendable = operation not in NOT_RESENDABLE
         while True:
             try:
                 response = self._send(operation, method, url, params, json_body, token)
             except ServerError:
-                if not resendable or failed >= self._server_retries:
+                if failed >= self._server_retries:
                     raise
                 failed += 1
                 self._sleep(self._jitter(0, self._server_backoff * 2 ** (failed - 1)))
@@ -245,7 +243,7 @@ class ConstantContactClient:
                 throttled += 1
                 self._sleep(self._throttle_backoff * throttled)
                 continue
-            if response.status_code >= 500 and resendable and failed < self._server_retries:
+            if response.status_code >= 500 and failed < self._server_retries:
                 failed += 1
                 self._sleep(self._jitter(0, self._server_backoff * 2 ** (failed - 1)))
                 continue
