@@ -66,9 +66,7 @@ def _raw_request() -> RawRequest:
 
 @app.exception_handler(ReceiveError)
 def answer_receive_error(error: ReceiveError) -> Response:
-    body: dict[str, Any] = {"error": error.error_class, "detail": error.answer_detail}
-    if field_errors := getattr(error, "field_errors", None):
-        body["fields"] = field_errors
+    body = error.answer_body()
     log = logger.warning if error.status < 500 else logger.error
     log(
         "delivery refused",

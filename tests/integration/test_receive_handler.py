@@ -129,11 +129,28 @@ def test_missing_email_answers_field_level_errors(relay_aws: LocalResources, lam
     # When receive handles it
     status, body = invoke(event, lambda_context)
 
-    # Then the 422 names the email field, and the DLQ record carries the same field errors
+    # Then the 422 names the email field and the mapping key to set, lists the fields the form did send,
+    # and the DLQ record carries the same field errors
     assert status == 422
-    assert "email" in body["fields"]
+    assert "email" in body["fields"] and "`fields.email`" in body["fields"]["email"]
+    sent = json.loads(event["body"])
+    assert body["found"] == [name for name in sent if name not in ("token", "_token", "api_key")]
     [record] = dlq_records(relay_aws.dlq_url)
     assert record["field_errors"] == body["fields"]
+
+
+def test_an_unsupported_content_type_answers_the_accepted_ones(relay_aws: LocalResources, lambda_context):
+    # Given an authenticated delivery in a content type the generic sender never uses
+    status, body = invoke(load_event("generic_wrong_content_type.json"), lambda_context)
+    # Then the 415 lists the content types this route takes
+    assert status == 415
+    assert body["accepted"] == [
+        "application/json",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+        "text/json",
+        "text/plain",
+    ]
 
 
 def test_secret_echoed_in_the_body_is_redacted_in_the_dlq(relay_aws: LocalResources, lambda_context):

@@ -117,6 +117,10 @@ class ReceiveError(RelayError):
         """The `detail` the sender is answered."""
         return self.message
 
+    def answer_body(self) -> dict[str, Any]:
+        """The JSON body the sender is answered: the class, the detail, and what helps fix it."""
+        return {"error": self.error_class, "detail": self.answer_detail}
+
 
 class UnknownRouteError(ReceiveError):
     """A route name the routes file does not have. `receive` answers it as a SignatureError (401), so route
@@ -148,9 +152,18 @@ class PayloadTooLargeError(ReceiveError):
 
 
 class UnsupportedMediaTypeError(ReceiveError):
+    """A content type the route's sender never sends; `accepted` lists the ones it takes."""
+
     status = 415
     error_class = "unsupported_media_type"
     keep_in_dlq = True
+
+    def __init__(self, message: str, *, accepted: list[str] | None = None, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.accepted = list(accepted or [])
+
+    def answer_body(self) -> dict[str, Any]:
+        return {**super().answer_body(), "accepted": self.accepted} if self.accepted else super().answer_body()
 
 
 class UndecodableBodyError(ReceiveError):
@@ -166,9 +179,19 @@ class SubmissionInvalidError(ReceiveError):
     error_class = "invalid_submission"
     keep_in_dlq = True
 
-    def __init__(self, message: str, field_errors: dict[str, str], **details: Any) -> None:
+    MAX_FOUND = 30
+
+    def __init__(
+        self, message: str, field_errors: dict[str, str], *, found: list[str] | None = None, **details: Any
+    ) -> None:
         super().__init__(message, **details)
         self.field_errors = {bounded(field, QUOTE_LIMIT): bounded(problem) for field, problem in field_errors.items()}
+        # The form fields the submission did carry (names only): what a route's `fields:` mapping can point at.
+        self.found = [bounded(name, QUOTE_LIMIT) for name in (found or [])[: self.MAX_FOUND]]
+
+    def answer_body(self) -> dict[str, Any]:
+        body = {**super().answer_body(), "fields": self.field_errors}
+        return {**body, "found": self.found} if self.found else body
 
 
 class QueueUnavailableError(ReceiveError):

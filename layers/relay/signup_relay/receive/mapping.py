@@ -113,7 +113,10 @@ def map_submission(submission: Submission, route: Route, *, now: datetime, secre
     }
     if m.errors or email is None:
         raise SubmissionInvalidError(
-            "the submission has no usable email or invalid fields", dict(sorted(m.errors.items())), route=route.name
+            "the submission has no usable email or invalid fields",
+            dict(sorted(m.errors.items())),
+            found=_field_names(submission),
+            route=route.name,
         )
     return Signup(
         email=email,
@@ -148,11 +151,24 @@ def submitted_at(submission: Submission, now: datetime) -> datetime:
     return min(submission.submitted_at, now)
 
 
+def _field_names(submission: Submission) -> list[str]:
+    """The submission's fields as a route's `fields:` mapping can name them: each label, else its key."""
+    names: list[str] = []
+    for answer in submission.answers:
+        name = answer.label or answer.key
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
 def _email(m: _Mapper) -> str | None:
     answer = m.answer("email")
     where = f"form field {quoted(m.route.fields.email)}" if m.route.fields.email else "email field"
     if answer is None:
-        m.errors["email"] = f"missing: the submission has no {where}"
+        m.errors["email"] = (
+            f"missing: the submission has no {where}; set `fields.email` in the route to the form field that holds "
+            "the address (the fields it has are under `found`)"
+        )
         return None
     values = [v for v in answer.values if v.strip()]
     if not values:

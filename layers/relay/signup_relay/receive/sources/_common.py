@@ -173,7 +173,7 @@ def require_content_type(request: RawRequest, allowed: Iterable[str]) -> str:
     if content_type not in allowed and not (content_type.endswith("+json") and "application/json" in allowed):
         raise UnsupportedMediaTypeError(
             f"content type {quoted(content_type) if content_type else '(none)'} is not accepted here",
-            accepted=list(allowed),
+            accepted=sorted(allowed),
         )
     return content_type
 
