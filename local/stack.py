@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from local import sandbox_seed, stack_config
 from local.gateway import ACCOUNT_ID, GatewayRefusal, api_gateway_event, gateway_answer, read_body
@@ -373,6 +373,9 @@ class LocalStack:
         if path in ("/_local/dlq", "/_local/dlq/replay"):
             self._dlq_endpoint(request, method, path, body)
             return
+        if path.startswith(("/_local/preview/", "/_local/contacts")):
+            self._peek_endpoint(request, method, path, body)
+            return
         route = next((r for r in self.routes if r.match(method, path) is not None), None)
         if route is None:
             self._reply(request, 404, JSON, gateway_answer(404))
@@ -554,6 +557,40 @@ class LocalStack:
             status, payload = 400, {"error": error.message if isinstance(error, ConfigError) else str(error)}
         self._reply(request, status, JSON, json.dumps(payload).encode())
 
+    def _peek_endpoint(self, request: BaseHTTPRequestHandler, method: str, path: str, body: bytes) -> None:
+        """POST /_local/preview/{route} and GET /_local/contacts?email= (local/peek.py)."""
+        from local import peek
+        from signup_relay.models import RawRequest
+
+        split = urlsplit(request.path)
+        if method == "POST" and path.startswith("/_local/preview/"):
+            route_name = path.removeprefix("/_local/preview/")
+            headers = {name.lower(): value for name, value in request.headers.items()}
+            raw = RawRequest(
+                method="POST",
+                path=f"/hooks/{route_name}",  # what a sender signs (HubSpot's URI)
+                headers=headers,
+                query=dict(parse_qsl(split.query)),
+                raw_query=split.query,
+                body=body,
+                source_ip=request.client_address[0],
+            )
+            status, payload = peek.preview_delivery(route_name, raw)
+        elif method == "GET" and path == "/_local/contacts":
+            status, payload = peek.stored_contacts(dict(parse_qsl(split.query)).get("email", ""))
+        else:
+            status, payload = 405, {"message": "Method Not Allowed"}
+        self._reply(request, status, JSON, json.dumps(payload).encode())
+
+    def sandbox_access_token(self) -> str:
+        """The embedded sandbox's current access token, as the stack's secret holds it."""
+        import boto3
+
+        from signup_relay.config import get_settings
+
+        secret = boto3.client("secretsmanager").get_secret_value(SecretId=get_settings().cc_secret_id)
+        return str(json.loads(secret["SecretString"])["access_token"])
+
     def drained(self) -> bool:
         depth = self.queue_depth()
         return depth["visible"] == 0 and depth["in_flight"] == 0 and not self._busy.is_set()
@@ -615,10 +652,17 @@ def print_banner(stack: LocalStack) -> None:
     for key in stack.unused_secret_overrides:
         print(f"  warning: {stack_config.WEBHOOK_SECRETS_ENV} key {key!r} names no route")
     print(f"  GET  {stack.url}/_local/status")
+    print(f"  POST {stack.url}/_local/preview/<route>   (what a delivery would become; nothing queued)")
+    print(f"  GET  {stack.url}/_local/contacts?email=<address>   (the contact as Constant Contact holds it)")
     seeded = f", seeded from {stack.sandbox_seed.path}" if stack.sandbox_seed else ""
     print(f"  Constant Contact: {stack.cc_api_base_url}" + (f" (embedded sandbox{seeded})" if stack.sandbox else ""))
     for note in stack.external_cc.notes if stack.external_cc else ():
         print(f"  note: {note}")
+    if stack.sandbox is not None:  # a local fake's token, printed so its API can be read with curl
+        print(f"  sandbox access token: {stack.sandbox_access_token()}")
+        print(
+            f'    curl -H "Authorization: Bearer <token>" "{stack.cc_api_base_url}/contacts?email=<address>&status=all"'
+        )
     print("Ctrl-C to stop.", flush=True)
 
 
