@@ -21,7 +21,7 @@ PORT ?= 3000
 STACK ?= signup-relay
 FUNCTION ?= UpsertFunction
 
-.PHONY: help install dev demo test lint format typecheck validate pytest bench build deploy events invoke connect dlq logs delete clean
+.PHONY: help install dev demo test lint format typecheck validate pytest bench build deploy send preview events invoke connect dlq logs delete clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -83,6 +83,12 @@ build: $(SAM_VENV)/.installed $(VENV)/.installed ## sam build (needs python3.13 
 
 deploy: build ## sam deploy --guided
 	$(SAM) deploy --guided
+
+send: $(VENV)/.installed ## POST a captured body to ROUTE, signed as its sender signs: ROUTE=<name> FILE=<body file> [CONTENT_TYPE=] [URL=]
+	$(PY) -m local.send $(ROUTE) $(FILE) $(if $(CONTENT_TYPE),--content-type "$(CONTENT_TYPE)") $(if $(URL),--url $(URL)) $(if $(SECRET),--secret "$(SECRET)") $(ARGS)
+
+preview: $(VENV)/.installed ## What a captured body would become on the local stack (nothing queued): ROUTE=<name> FILE=<body file>
+	$(PY) -m local.send $(ROUTE) $(FILE) --preview $(if $(CONTENT_TYPE),--content-type "$(CONTENT_TYPE)") $(ARGS)
 
 EVENT ?= generic_signup
 FRESH_EVENTS := .local-state/events
