@@ -26,9 +26,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from local.background_server import BackgroundServer
 
 ERROR_STATUS = "error_status"
 DROPPED = "dropped"
@@ -55,7 +56,7 @@ class FaultEvent:
     upstream_status: int | None = None  # lost_answer: what the upstream answered before the drop
 
 
-class FaultProxy:
+class FaultProxy(BackgroundServer):
     """`with FaultProxy(upstream, rate=0.3, seed=7) as proxy:` point clients at `proxy.proxied(url)`.
 
     `rate` (settable at any time; 0 turns faults off) is the share of requests that get a fault; the kind is drawn
@@ -92,44 +93,15 @@ class FaultProxy:
         self._lock = threading.Lock()
         self.counts: Counter[str] = Counter()
         self.faults: list[FaultEvent] = []
-        self._server: _ProxyServer | None = None
-        self._thread: threading.Thread | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> FaultProxy:
-        if self._server is None:
-            server = _ProxyServer((self.host, self._requested_port), _Handler)
-            server.proxy = self
-            self._server = server
-            self._thread = threading.Thread(
-                target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fault-proxy", daemon=True
-            )
-            self._thread.start()
-        return self
+    thread_name = "fault-proxy"
 
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the proxy is not started; use start() or a with-block")
-        return int(self._server.server_address[1])
+    def _make_server(self) -> _ProxyServer:
+        server = _ProxyServer((self.host, self._requested_port), _Handler)
+        server.proxy = self
+        return server
 
     @property
     def url(self) -> str:

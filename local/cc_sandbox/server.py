@@ -9,10 +9,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from local.background_server import BackgroundServer
 from local.cc_sandbox.clock import SandboxClock, iso
 from local.cc_sandbox.errors import (
     QUOTA_BODY,
@@ -113,7 +113,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: the sandbox keeps its own request_log."""
 
 
-class Sandbox:
+class Sandbox(BackgroundServer):
     """The Constant Contact V3 sandbox: a real HTTP server on 127.0.0.1 plus helpers to seed and inspect it."""
 
     def __init__(
@@ -159,46 +159,19 @@ class Sandbox:
         self._log_lock = threading.Lock()
         self._contact_locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
-        self._server: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> Sandbox:
-        if self._server is not None:
-            return self
+    thread_name = "cc-sandbox"
+    poll_interval = 0.01
+
+    def _make_server(self) -> _HTTPServer:
         server = _HTTPServer((self.host, self._requested_port), _Handler)
         server.sandbox = self
-        self._server = server
+        return server
+
+    def _bound(self) -> None:
         self.oauth.root_url = self.root_url
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.01}, name="cc-sandbox", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> Sandbox:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the sandbox is not started; use start() or a with-block")
-        return int(self._server.server_address[1])
 
     @property
     def root_url(self) -> str:

@@ -1,0 +1,67 @@
+"""An HTTP server of the local tools, serving in a daemon thread: start/stop, a with-block, its port.
+
+Shared by the Constant Contact sandbox and the fault proxy; stdlib `http.server` because both must control every
+byte and connection they answer (status codes, dropped connections), which a framework would hide.
+"""
+
+from __future__ import annotations
+
+import threading
+from http.server import ThreadingHTTPServer
+from types import TracebackType
+from typing import Self
+
+
+class BackgroundServer:
+    """Subclasses set `host`, `_requested_port` (0 = a free port), `thread_name` and build their server."""
+
+    host: str
+    _requested_port: int
+    thread_name = "local-server"
+    poll_interval = 0.05
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+
+    def _make_server(self) -> ThreadingHTTPServer:
+        """The server to run, bound to (host, _requested_port)."""
+        raise NotImplementedError
+
+    def _bound(self) -> None:
+        """Called once the port is known, before the first request is served."""
+
+    def start(self) -> Self:
+        if self._server is not None:
+            return self
+        self._server = self._make_server()
+        self._bound()
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": self.poll_interval},
+            name=self.thread_name,
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError(f"{type(self).__name__} is not started; use start() or a with-block")
+        return int(self._server.server_address[1])
