@@ -6,10 +6,18 @@ byte and connection they answer (status codes, dropped connections), which a fra
 
 from __future__ import annotations
 
+import signal
 import threading
 from http.server import ThreadingHTTPServer
 from types import TracebackType
 from typing import Self
+
+
+class ToolHTTPServer(ThreadingHTTPServer):
+    """A tool's server: request threads never keep the process alive, and a restart may reuse the port."""
+
+    daemon_threads = True
+    allow_reuse_address = True
 
 
 class BackgroundServer:
@@ -65,3 +73,14 @@ class BackgroundServer:
         if self._server is None:
             raise RuntimeError(f"{type(self).__name__} is not started; use start() or a with-block")
         return int(self._server.server_address[1])
+
+    def serve_until_signalled(self) -> None:
+        """Run (started) until SIGTERM or SIGINT, then stop: the command-line form of the tool."""
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        try:
+            while not stop.wait(0.5):
+                pass
+        finally:
+            self.stop()

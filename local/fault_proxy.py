@@ -19,17 +19,16 @@ import contextlib
 import http.client
 import json
 import random
-import signal
 import socket
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from local.background_server import BackgroundServer
+from local.background_server import BackgroundServer, ToolHTTPServer
 
 ERROR_STATUS = "error_status"
 DROPPED = "dropped"
@@ -170,9 +169,7 @@ def error_body(status: int, path: str) -> bytes:
     return json.dumps(body).encode()
 
 
-class _ProxyServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class _ProxyServer(ToolHTTPServer):
     proxy: FaultProxy
 
 
@@ -243,14 +240,9 @@ def main(argv: list[str] | None = None) -> None:
         args.upstream, rate=args.rate, seed=args.seed, kinds=[k for k in args.kinds.split(",") if k], port=args.port
     ).start()
     print(f"fault proxy {proxy.url} -> {args.upstream} (rate {proxy.rate}, kinds {','.join(proxy.kinds)})", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        while not stop.wait(0.5):
-            pass
+        proxy.serve_until_signalled()
     finally:
-        proxy.stop()
         print(f"faults: {proxy.snapshot()}", flush=True)
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
-import threading
 
 from local.cc_sandbox.server import Sandbox
 
@@ -54,14 +52,7 @@ def main(argv: list[str] | None = None) -> None:
         "lists": lists,
     }
     print(json.dumps(info, indent=2), flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        sandbox.stop()
+    sandbox.serve_until_signalled()
 
 
 if __name__ == "__main__":

@@ -8,11 +8,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from local.background_server import BackgroundServer
+from local.background_server import BackgroundServer, ToolHTTPServer
 from local.cc_sandbox.clock import SandboxClock, iso
 from local.cc_sandbox.errors import (
     QUOTA_BODY,
@@ -78,9 +78,7 @@ def _media_type(headers: dict[str, str]) -> str:
     return headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class _HTTPServer(ToolHTTPServer):
     sandbox: Sandbox
 
 
