@@ -45,7 +45,7 @@ def delivery(body: bytes, *, content_type: str = "application/json", token: str 
     )
 
 
-def accept(request: RawRequest, queue=None, dlq=None, route="generic", max_body_bytes=1024):
+def accept(request: RawRequest, queue=None, dlq=None, route="generic", max_body_bytes=1024, deliveries=None):
     return accept_webhook(
         route,
         request,
@@ -55,6 +55,7 @@ def accept(request: RawRequest, queue=None, dlq=None, route="generic", max_body_
         dlq=dlq or FakeDlq(),
         max_body_bytes=max_body_bytes,
         clock=lambda: NOW,
+        **({"deliveries": deliveries} if deliveries is not None else {}),
     )
 
 
@@ -229,28 +230,9 @@ def test_delivery_log_is_asked_after_verification_with_the_route_and_submission_
     queue = FakeQueue()
     body = b'{"email": "ada@example.com"}'
     # When an authenticated delivery with an Idempotency-Key is accepted, and a wrongly signed one refused
-    accepted = accept_webhook(
-        "generic",
-        delivery(body, **{"idempotency-key": "zap-1"}),
-        routes=ROUTES,
-        fetch_secret=lambda ref: SECRET,
-        queue=queue,
-        dlq=FakeDlq(),
-        max_body_bytes=1024,
-        deliveries=log,
-        clock=lambda: NOW,
-    )
+    accepted = accept(delivery(body, **{"idempotency-key": "zap-1"}), queue=queue, deliveries=log)
     with pytest.raises(SignatureError):
-        accept_webhook(
-            "generic",
-            delivery(body, token="wrong", **{"idempotency-key": "zap-2"}),
-            routes=ROUTES,
-            fetch_secret=lambda ref: SECRET,
-            queue=queue,
-            dlq=FakeDlq(),
-            max_body_bytes=1024,
-            deliveries=log,
-        )
+        accept(delivery(body, token="wrong", **{"idempotency-key": "zap-2"}), queue=queue, deliveries=log)
     # Then only the authenticated one reached the log, keyed by route and submission id, and it was queued
     assert log.keys == [{"route": "generic", "submission_id": "generic:zap-1"}]
     assert (accepted.id, accepted.repeated, len(queue.sent)) == ("generic:zap-1", False, 1)
@@ -259,15 +241,8 @@ def test_delivery_log_is_asked_after_verification_with_the_route_and_submission_
 def test_a_delivery_the_log_already_holds_is_answered_with_its_id_and_not_queued():
     log = FakeDeliveryLog(known={"id": "generic:zap-1", "message_id": "m-earlier"})
     queue = FakeQueue()
-    accepted = accept_webhook(
-        "generic",
-        delivery(b'{"email": "ada@example.com"}', **{"idempotency-key": "zap-1"}),
-        routes=ROUTES,
-        fetch_secret=lambda ref: SECRET,
-        queue=queue,
-        dlq=FakeDlq(),
-        max_body_bytes=1024,
-        deliveries=log,
+    accepted = accept(
+        delivery(b'{"email": "ada@example.com"}', **{"idempotency-key": "zap-1"}), queue=queue, deliveries=log
     )
     assert (accepted.id, accepted.message_id, accepted.repeated) == ("generic:zap-1", "m-earlier", True)
     assert queue.sent == []
