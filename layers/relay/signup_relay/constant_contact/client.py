@@ -165,8 +165,6 @@ class ConstantContactClient:
         self._sleep = sleep
         self._jitter = jitter
         self._local = threading.local()
-        self._lock = threading.Lock()
-        self.total = CallMeter()
 
     # --- call counting ---------------------------------------------------------------------------
 
@@ -181,9 +179,7 @@ class ConstantContactClient:
         finally:
             meters.remove(meter)
 
-    def _record(self, operation: str) -> None:
-        with self._lock:
-            self.total.calls += 1
+    def _count_call(self) -> None:
         for meter in self._local.__dict__.get("meters", []):
             meter.calls += 1
 
@@ -259,7 +255,7 @@ class ConstantContactClient:
         token: str,
     ) -> requests.Response:
         self._pacer.wait()
-        self._record(operation)
+        self._count_call()
         headers = {
             "Authorization": f"Bearer {token}",
             "Accept": "application/json",
