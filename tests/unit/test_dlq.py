@@ -23,6 +23,7 @@ from signup_relay.models import FailureRecord, QueuedSignup, Signup
 from signup_relay.ops.dlq import cli as dlq_cli
 from signup_relay.ops.dlq.cli import format_entry, format_listing, format_replay, region_of, resolve_queue_urls
 from signup_relay.ops.dlq.cli import main as dlq_main
+from signup_relay.ops.dlq.entries import mask_text
 from signup_relay.ops.dlq.purge import purge_dead_letters
 from signup_relay.ops.dlq.replay import ReplayReport, replay_dead_letters
 from signup_relay.ops.dlq.selection import Selection, find_dead_letter, list_dead_letters
@@ -628,3 +629,12 @@ def test_the_cli_says_how_to_get_credentials(monkeypatch, capsys):
     monkeypatch.setattr(dlq_cli, "run", no_credentials)
     assert dlq_main(["list"]) == 2
     assert "aws sso login" in capsys.readouterr().err
+
+
+def test_url_encoded_addresses_are_masked_in_any_script():
+    # Given form-encoded text with an ASCII and a non-ASCII address
+    text = "email=ada%40example.com&other=zo%C3%AB%40b%C3%BCcher.example&n=1"
+    # Then neither leaves whole, and the rest of the text stays
+    masked = mask_text(text)
+    assert "ada%40example.com" not in masked and "zo%C3%AB%40" not in masked
+    assert "a***@example.com" in masked and "z***@bücher.example" in masked and masked.endswith("&n=1")

@@ -30,7 +30,10 @@ REDRIVEN_CLASS = "redriven"
 REDRIVEN_MESSAGE = "moved here by the queue's redrive policy: the upsert function crashed or timed out on every try"
 UNREADABLE_CLASS = "unreadable"
 UNREADABLE_MESSAGE = "the message is neither a FailureRecord nor a QueuedSignup"
-_URL_ENCODED_EMAIL = re.compile(r"[A-Za-z0-9._+\-']+%40[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+# A URL-encoded address in any script: its non-ASCII characters are %XX escapes.
+_URL_ENCODED_EMAIL = re.compile(
+    r"(?:[A-Za-z0-9._+\-']|%[0-9A-Fa-f]{2})+%40(?:[A-Za-z0-9.\-]|%[0-9A-Fa-f]{2})+\.[A-Za-z]{2,}"
+)
 
 
 def mask_text(text: str) -> str:
