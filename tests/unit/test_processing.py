@@ -54,7 +54,7 @@ def run(result: UpsertResult | Exception, *, attempts: int = 1, body: str = BODY
     try:
         outcome = process_message(
             message,
-            upserter_for=lambda account: FakeUpserter(result),
+            upserter_for=lambda account, api: FakeUpserter(result),
             queue=queue,
             dlq=dlq,
             max_attempts=max_attempts,
@@ -149,7 +149,9 @@ def test_a_message_queued_before_submitted_at_existed_is_upserted_as_submitted_w
     upserter = FakeUpserter(UpsertResult(outcome=Outcome.UPDATED))
     message = QueuedMessage(message_id="m-1", receipt_handle="rh-1", body=old_body, group_id="g-1", attempts=1)
     # When it is processed
-    process_message(message, upserter_for=lambda account: upserter, queue=FakeQueue(), dlq=FakeDlq(), max_attempts=5)
+    process_message(
+        message, upserter_for=lambda account, api: upserter, queue=FakeQueue(), dlq=FakeDlq(), max_attempts=5
+    )
     # Then the policy sees the receipt time as the submission time (the opt-out check still has a time)
     [seen] = upserter.seen
     assert seen.submitted_at == NOW

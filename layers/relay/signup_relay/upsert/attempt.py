@@ -80,7 +80,7 @@ def retry_delay(error: BaseException, attempts: int, now: datetime) -> int:
 def process_message(
     message: QueuedMessage,
     *,
-    upserter_for: Callable[[str | None], Upserter],
+    upserter_for: Callable[[str | None, str | None], Upserter],
     queue: SignupQueue,
     dlq: DeadLetterQueue,
     max_attempts: int,
@@ -110,7 +110,7 @@ def process_message(
         "attempts": message.attempts,
     }
     try:
-        result = upserter_for(signup.account).upsert(signup)
+        result = upserter_for(signup.account, signup.options.api).upsert(signup)
     except PermanentError as error:
         record = _failure(message, queued, error_class_of(error), error.message, clock())
         return _dead_letter(message, queued, record, dlq)
