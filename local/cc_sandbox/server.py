@@ -26,6 +26,8 @@ from local.cc_sandbox.errors import (
 from local.cc_sandbox.limits import DailyQuota, FaultInjector, SlidingWindowLimiter
 from local.cc_sandbox.oauth import DEFAULT_SCOPE, OAuthServer
 from local.cc_sandbox.store import AccountStore
+from local.cc_sandbox.v2 import V2Account
+from local.cc_sandbox.v2_api import V2Api
 from local.cc_sandbox.validation import SUBRESOURCES, check_query
 
 OAUTH_PREFIX = "/oauth2/default/v1"
@@ -131,6 +133,9 @@ class Sandbox(BackgroundServer):
         activity_delay: float = 0.0,
         sign_up_form_duration: float = 0.05,
         clock: SandboxClock | None = None,
+        v2_rate_limit_per_second: float | None = None,
+        v2_daily_quota: int | None = None,
+        v2_api_key: str | None = None,
     ) -> None:
         self.clock = clock or SandboxClock()
         self.host = host
@@ -157,6 +162,18 @@ class Sandbox(BackgroundServer):
         self._log_lock = threading.Lock()
         self._contact_locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
+        # The V2 (legacy) API over the same store: its own API key, long-lived token and limits (V3's by default).
+        self.v2 = V2Api(
+            V2Account(self.store),
+            self.clock,
+            self._faults,
+            rate_limit_per_second=(
+                rate_limit_per_second if v2_rate_limit_per_second is None else v2_rate_limit_per_second
+            ),
+            daily_quota=daily_quota if v2_daily_quota is None else v2_daily_quota,
+            before_operation=self._sleep_latency,
+        )
+        self.v2_api_key, self.v2_access_token = self.v2.add_key(v2_api_key)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -178,6 +195,10 @@ class Sandbox(BackgroundServer):
     @property
     def base_url(self) -> str:
         return f"{self.root_url}/v3"
+
+    @property
+    def v2_base_url(self) -> str:
+        return f"{self.root_url}/v2"
 
     @property
     def token_url(self) -> str:
@@ -263,6 +284,43 @@ class Sandbox(BackgroundServer):
     def activity_delay(self, value: float) -> None:
         self.store.activity_delay = value
 
+    @property
+    def v2_rate_limit_per_second(self) -> float:
+        return self.v2.rate.per_second
+
+    @v2_rate_limit_per_second.setter
+    def v2_rate_limit_per_second(self, value: float) -> None:
+        self.v2.rate.per_second = value
+
+    @property
+    def v2_daily_quota(self) -> int:
+        return self.v2.quota.limit
+
+    @v2_daily_quota.setter
+    def v2_daily_quota(self, value: int) -> None:
+        self.v2.quota.limit = value
+
+    # --- V2 helpers --------------------------------------------------------------------------
+
+    def revoke_v2_token(self, token: str | None = None) -> None:
+        """Revoke a V2 access token (default: `v2_access_token`); its next call gets 401."""
+        self.v2.revoke_token(token or self.v2_access_token)
+
+    def add_v2_api_key(self, api_key: str | None = None) -> tuple[str, str]:
+        """Another V2 app: (api_key, access_token); its limits are counted apart."""
+        return self.v2.add_key(api_key)
+
+    def v2_contact_id(self, contact_id: str) -> str:
+        """The V2 id (a numeric string) of a contact given by its V3 contact_id."""
+        return self.v2.account.contact_v2_id(contact_id)
+
+    def v2_list_id(self, list_id: str) -> str:
+        """The V2 id (a numeric string) of a list given by its V3 list_id."""
+        return self.v2.account.list_v2_id(list_id)
+
+    def v2_quota_used(self, api_key: str | None = None) -> int:
+        return self.v2.quota.used_today(api_key or self.v2_api_key)
+
     # --- OAuth helpers -----------------------------------------------------------------------
 
     def issue_tokens(self, scope: str = DEFAULT_SCOPE) -> dict[str, Any]:
@@ -310,9 +368,11 @@ class Sandbox(BackgroundServer):
         self._faults.clear()
 
     def reset_rate_limits(self) -> None:
-        """Forget the per-second windows and today's quota counts (API and token endpoint)."""
+        """Forget the per-second windows and today's quota counts (V3 and V2 APIs and the token endpoint)."""
         self._rate.reset()
         self._quota.reset()
+        self.v2.rate.reset()
+        self.v2.quota.reset()
         self.oauth.reset_rate_limit()
 
     def quota_used(self, client_id: str | None = None) -> int:
@@ -320,7 +380,7 @@ class Sandbox(BackgroundServer):
 
     @property
     def request_log(self) -> list[dict[str, Any]]:
-        """Every request served: {method, path, query, status, client_id, at}."""
+        """Every request served: {method, path, query, status, client_id (V3 client or V2 API key), at}."""
         with self._log_lock:
             return [dict(r) for r in self._log]
 
@@ -434,6 +494,9 @@ class Sandbox(BackgroundServer):
             response = self._handle_oauth(method, path, query, headers, raw)
         elif path.startswith("/v3/"):
             response = self._handle_api(method, path, query, headers, raw)
+        elif path.startswith("/v2/"):
+            status, body, api_key = self.v2.handle(method, path, query, headers, raw)
+            response = Response(status, body, client_id=api_key)
         else:
             response = Response(404, api_error(404).body)
         with self._log_lock:
