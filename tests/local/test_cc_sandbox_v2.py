@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 import requests
 
 from local.cc_sandbox import Sandbox
+from local.fault_proxy import LOST_ANSWER, FaultProxy
 from tests.sandbox_fixtures import v2_session
 
 
@@ -316,3 +320,317 @@ def test_put_with_empty_lists_leaves_the_contact_removed(sandbox: Sandbox, v2: r
     stored = sandbox.contact(contact_id)
     assert stored is not None and stored["list_memberships"] == [] and "deleted_at" not in stored
     assert [r["id"] for r in find(v2, sandbox, "leaving@example.com", status="REMOVED")] == [v2_id]
+
+
+# --- OPTOUT, DELETE and contacts deleted in the UI -------------------------------------------------------------
+
+
+def test_optout_contact_comes_back_only_by_visitor_put_and_v3_sees_it(sandbox: Sandbox, v2: requests.Session) -> None:
+    # Given a contact who unsubscribed themselves, on a list
+    contact_id = sandbox.seed_contact("gone@example.com", lists=["News"], permission_to_send="unsubscribed")
+    v2_id = sandbox.v2_contact_id(contact_id)
+    list_v2 = sandbox.v2_list_id(sandbox.list_id("News") or "")
+    assert find(v2, sandbox, "gone@example.com")[0]["status"] == "OPTOUT"
+    url = f"{sandbox.v2_base_url}/contacts/{v2_id}"
+
+    # When the owner PUTs it back (default action_by, and explicitly), then the visitor does
+    default_owner = v2.put(url, json=v2_body("gone@example.com", list_v2))
+    owner = v2.put(url, params={"action_by": "ACTION_BY_OWNER"}, json=v2_body("gone@example.com", list_v2))
+    still_out = sandbox.contact(contact_id)
+    visitor = v2.put(url, params={"action_by": "ACTION_BY_VISITOR"}, json=v2_body("gone@example.com", list_v2))
+
+    # Then the owner gets 400 and nothing changes; the visitor's PUT makes it ACTIVE, explicit through V3 too
+    for refused in (default_owner, owner):
+        assert refused.status_code == 400
+        assert refused.json()[0]["error_key"] == "http.status.bad_request"
+    assert still_out is not None and still_out["email_address"]["permission_to_send"] == "unsubscribed"
+    assert visitor.status_code == 200, visitor.text
+    assert visitor.json()["status"] == "ACTIVE"
+    assert visitor.json()["email_addresses"][0]["opt_out_date"] == "1969-12-31T19:00:00.000Z"
+    stored = sandbox.contact(contact_id)
+    assert stored is not None
+    assert stored["email_address"]["permission_to_send"] == "explicit"
+    assert stored["update_source"] == "Contact"
+    assert "opt_out_source" not in stored["email_address"]
+
+
+def test_delete_opts_the_contact_out_and_never_deletes_it(sandbox: Sandbox, v2: requests.Session) -> None:
+    # Given an active contact
+    contact_id = sandbox.seed_contact("bye@example.com", first_name="Bye", lists=["News"])
+    url = f"{sandbox.v2_base_url}/contacts/{sandbox.v2_contact_id(contact_id)}"
+
+    # When V2 DELETEs it (twice)
+    first, second = v2.delete(url), v2.delete(url)
+
+    # Then both answer 204, V2 shows it OPTOUT with an opt-out date, V3 unsubscribed by the account, not deleted
+    assert (first.status_code, second.status_code) == (204, 204)
+    assert first.content == b""
+    contact = v2.get(url).json()
+    assert contact["status"] == "OPTOUT"
+    assert contact["email_addresses"][0]["opt_out_date"] != "1969-12-31T19:00:00.000Z"
+    stored = sandbox.contact(contact_id)
+    assert stored is not None and "deleted_at" not in stored
+    assert stored["email_address"]["permission_to_send"] == "unsubscribed"
+    assert stored["email_address"]["opt_out_source"] == "Account"
+    assert stored["first_name"] == "Bye"
+
+
+def test_contact_deleted_in_the_ui_reads_removed_by_id_and_a_put_with_lists_brings_it_back(
+    sandbox: Sandbox, v2: requests.Session
+) -> None:
+    # Given a contact deleted in the UI, whose V2 id the caller knows
+    contact_id = sandbox.seed_contact("back@example.com", first_name="Old", lists=["News"], deleted=True)
+    url = f"{sandbox.v2_base_url}/contacts/{sandbox.v2_contact_id(contact_id)}"
+    list_v2 = sandbox.v2_list_id(sandbox.list_id("News") or "")
+
+    # When V2 reads it by id, then PUTs it with a list
+    before = v2.get(url).json()
+    put = v2.put(url, params={"action_by": "ACTION_BY_VISITOR"}, json=v2_body("back@example.com", list_v2))
+
+    # Then it read REMOVED with no lists; after the PUT it is on the list, not deleted, and found by email again
+    assert (before["status"], before["lists"]) == ("REMOVED", [])
+    assert put.status_code == 200 and put.json()["status"] == "ACTIVE"
+    stored = sandbox.contact(contact_id)
+    assert stored is not None and "deleted_at" not in stored
+    assert stored["list_memberships"] == [sandbox.list_id("News")]
+    assert [r["id"] for r in find(v2, sandbox, "back@example.com")] == [before["id"]]
+
+
+def test_put_leaves_what_v2_cannot_see_and_keeps_v3_custom_fields_apart(sandbox: Sandbox, v2: requests.Session) -> None:
+    # Given a V3 contact with a birthday, a V3 custom field and a tag
+    contact_id = sandbox.seed_contact(
+        "both@example.com",
+        lists=["News"],
+        birthday_month=5,
+        birthday_day=4,
+        custom_fields={"Colour": "red"},
+        tags=["vip"],
+    )
+    list_v2 = sandbox.v2_list_id(sandbox.list_id("News") or "")
+    url = f"{sandbox.v2_base_url}/contacts/{sandbox.v2_contact_id(contact_id)}"
+
+    # When V2 reads it and PUTs it with a V2 custom field
+    read = v2.get(url).json()
+    body = v2_body("both@example.com", list_v2, custom_fields=[{"name": "CustomField15", "value": "v2 only"}])
+    put = v2.put(url, json=body)
+
+    # Then V2 never showed the V3 custom field, and V3 keeps its custom field, birthday and tag, without V2's
+    assert read["custom_fields"] == []
+    assert put.status_code == 200
+    assert put.json()["custom_fields"] == [{"name": "CustomField15", "value": "v2 only"}]
+    stored = sandbox.contact(contact_id)
+    assert stored is not None
+    assert [f["value"] for f in stored["custom_fields"]] == ["red"]
+    assert (stored["birthday_month"], stored["birthday_day"], len(stored["taggings"])) == (5, 4, 1)
+
+
+def test_put_round_trip_of_a_get_changes_nothing_v2_shows(sandbox: Sandbox, v2: requests.Session) -> None:
+    # Given a rich V2 contact
+    list_v2 = sandbox.v2_list_id(sandbox.seed_list("News"))
+    body = v2_body(
+        "trip@example.com",
+        list_v2,
+        prefix_name="Dr.",
+        first_name="Tri",
+        fax="555-0109",
+        addresses=[
+            {"line1": "1 Main", "line2": "Apt 2", "address_type": "PERSONAL", "postal_code": "02110"},
+            {"line1": "9 Work Rd", "address_type": "BUSINESS", "country_code": "us", "sub_postal_code": "1234"},
+        ],
+        custom_fields=[{"name": "CustomField2", "value": "x"}],
+        notes=[{"note": "first"}, {"note": "second"}],
+    )
+    created = v2.post(f"{sandbox.v2_base_url}/contacts", json=body).json()
+
+    # When the GET answer is PUT back as it is
+    url = f"{sandbox.v2_base_url}/contacts/{created['id']}"
+    got = v2.get(url).json()
+    put = v2.put(url, json=got)
+
+    # Then everything V2 shows is unchanged (ids of notes and the modified date aside); one note was kept
+    assert put.status_code == 200, put.text
+
+    def comparable(contact: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in contact.items() if k not in ("modified_date", "notes")}
+
+    assert comparable(put.json()) == comparable(got) == comparable(created)
+    assert [n["note"] for n in put.json()["notes"]] == ["first"]
+
+
+# --- validation ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "error_key"),
+    [
+        ({"email_addresses": [{"email_address": "not-an-email"}]}, "json.regex.mismatch"),
+        ({"email_addresses": []}, "json.field.email_addresses.value.invalid"),
+        ({"first_name": 7}, "json.type.invalid"),
+        ({"lists": {"id": "1"}}, "json.type.invalid"),
+        ({"company_name": "x" * 51}, "json.max.length.violation"),
+        ({"cell_phone": "5" * 51}, "json.max.length.violation"),
+        ({"custom_fields": [{"name": "CustomField1", "value": "v" * 51}]}, "json.max.length.violation"),
+        ({"birthday_month": 5}, "json.field.invalid"),
+        ({"addresses": [{"line1": "a", "address_type": "HOME"}]}, "json.field.addresses.value.invalid"),
+        (
+            {"addresses": [{"line1": "a", "address_type": "PERSONAL"}, {"line1": "b", "address_type": "PERSONAL"}]},
+            "json.field.addresses.value.invalid",
+        ),
+        ({"lists": []}, "json.field.lists.value.invalid"),
+        ({"lists": [{"id": "999"}]}, "json.field.lists.value.invalid"),
+    ],
+)
+def test_invalid_post_bodies_are_400_with_the_v2_error_key_and_create_nothing(
+    sandbox: Sandbox, v2: requests.Session, change: dict[str, Any], error_key: str
+) -> None:
+    list_v2 = sandbox.v2_list_id(sandbox.seed_list("News"))
+    body = v2_body("valid@example.com", list_v2) | change
+
+    answer = v2.post(f"{sandbox.v2_base_url}/contacts", json=body)
+
+    assert answer.status_code == 400, answer.text
+    assert answer.json()[0]["error_key"] == error_key
+    assert answer.json()[0]["error_message"].startswith("#")
+    assert sandbox.all_contacts() == []
+
+
+def test_body_format_errors(sandbox: Sandbox, v2: requests.Session) -> None:
+    url = f"{sandbox.v2_base_url}/contacts"
+
+    malformed = v2.post(url, data=b"{not json", headers={"Content-Type": "application/json"})
+    text = v2.post(url, data=b"{}", headers={"Content-Type": "text/plain"})
+    bad_action = v2.post(url, params={"action_by": "ACTION_BY_ROBOT"}, json=v2_body("a@example.com"))
+    wrong_method = v2.patch(url, json={})
+
+    assert (malformed.status_code, malformed.json()[0]["error_key"]) == (400, "http.status.bad_request")
+    assert text.status_code == 415
+    assert (bad_action.status_code, bad_action.json()[0]["error_key"]) == (400, "query.param.invalid")
+    assert wrong_method.status_code == 405
+    assert sandbox.all_contacts() == []
+
+
+# --- limits, faults, request log -------------------------------------------------------------------------------
+
+
+def test_over_qps_is_403_and_v2_counts_apart_from_v3(cc_sandbox: Sandbox) -> None:
+    # Given the real limits on a frozen clock
+    sandbox = cc_sandbox
+    sandbox.clock.freeze()
+    v2 = v2_session(sandbox)
+    url = f"{sandbox.v2_base_url}/lists"
+
+    # When V2 is called 5 times within one second, then V3 once, then V2 again a second later
+    answers = [v2.get(url) for _ in range(5)]
+    v3 = requests.get(
+        f"{sandbox.base_url}/contact_lists",
+        headers={"Authorization": f"Bearer {sandbox.issue_tokens()['access_token']}"},
+        timeout=10,
+    )
+    sandbox.clock.advance(1.0)
+    later = v2.get(url)
+
+    # Then the 5th V2 call is 403 over.qps (not 429), V3 is not throttled by V2's calls, and the window moves on
+    assert [a.status_code for a in answers] == [200, 200, 200, 200, 403]
+    assert answers[-1].json() == [{"error_key": "over.qps", "error_message": "Account Over Queries Per Second Limit"}]
+    assert v3.status_code == 200
+    assert later.status_code == 200
+
+
+def test_over_ratelimit_is_403_until_midnight_utc_and_counts_per_key() -> None:
+    # Given a V2 daily quota of 2 on a frozen clock, and a second V2 app
+    with Sandbox(rate_limit_per_second=0, v2_daily_quota=2) as sandbox:
+        sandbox.clock.freeze()
+        other_key, other_token = sandbox.add_v2_api_key()
+        url = f"{sandbox.v2_base_url}/lists"
+
+        # When the first key makes 3 calls, the other key 1, and the first again the next UTC day
+        answers = [v2_session(sandbox).get(url) for _ in range(3)]
+        other = v2_session(sandbox, access_token=other_token, api_key=other_key).get(url)
+        seconds_to_midnight = 86400 - sandbox.clock.time() % 86400
+        sandbox.clock.advance(seconds_to_midnight + 1)
+        tomorrow = v2_session(sandbox).get(url)
+
+        # Then the third is 403 over.ratelimit, the other key is not affected, and the quota resets at 00:00 UTC
+        assert [a.status_code for a in answers] == [200, 200, 403]
+        assert answers[-1].json()[0]["error_key"] == "over.ratelimit"
+        assert other.status_code == 200
+        assert tomorrow.status_code == 200
+        assert sandbox.v2_quota_used() == 1
+
+
+def test_injected_faults_apply_to_v2_with_a_v2_error_array(sandbox: Sandbox, v2: requests.Session) -> None:
+    # Given a 503 injected on the next V2 contacts call
+    list_v2 = sandbox.v2_list_id(sandbox.seed_list("News"))
+    sandbox.inject_faults(503, count=1, path_prefix="/v2/contacts", method="POST")
+
+    # When the same POST is sent twice
+    first = v2.post(f"{sandbox.v2_base_url}/contacts", json=v2_body("flaky@example.com", list_v2))
+    second = v2.post(f"{sandbox.v2_base_url}/contacts", json=v2_body("flaky@example.com", list_v2))
+
+    # Then the first is the injected 503 (nothing written) and the second creates the contact
+    assert first.status_code == 503
+    assert first.json()[0]["error_key"] == "http.status.service_unavailable"
+    assert second.status_code == 201
+    assert sandbox.contact_by_email("flaky@example.com") is not None
+
+
+def test_a_lost_answer_through_the_fault_proxy_leaves_the_contact_created(
+    sandbox: Sandbox, v2: requests.Session
+) -> None:
+    # Given a proxy that loses every answer after forwarding the request
+    list_v2 = sandbox.v2_list_id(sandbox.seed_list("News"))
+    # When a V2 POST goes through it, and is retried directly
+    with (
+        FaultProxy(sandbox.root_url, rate=1.0, kinds=(LOST_ANSWER,)) as proxy,
+        pytest.raises(requests.ConnectionError),
+    ):
+        v2.post(proxy.proxied(sandbox.v2_base_url) + "/contacts", json=v2_body("lost@example.com", list_v2))
+    retry = v2.post(f"{sandbox.v2_base_url}/contacts", json=v2_body("lost@example.com", list_v2))
+
+    # Then the first POST was applied and the retry meets the 409 of an existing email
+    assert sandbox.contact_by_email("lost@example.com") is not None
+    assert retry.status_code == 409
+
+
+def test_v2_calls_are_in_the_request_log(sandbox: Sandbox, v2: requests.Session) -> None:
+    sandbox.clear_request_log()
+
+    v2.get(f"{sandbox.v2_base_url}/contacts", params={"email": "x@example.com"})
+    requests.get(f"{sandbox.v2_base_url}/lists", timeout=10)
+
+    log = sandbox.request_log
+    assert [(r["method"], r["path"], r["status"], r["client_id"]) for r in log] == [
+        ("GET", "/v2/contacts", 200, sandbox.v2_api_key),
+        ("GET", "/v2/lists", 403, None),
+    ]
+    assert "email=x%40example.com" in log[0]["query"]
+
+
+def test_the_cli_prints_working_v2_credentials() -> None:
+    # Given the sandbox started as `python -m local.cc_sandbox` with a list
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.cc_sandbox", "--port", "0", "--seed-list", "News"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.rstrip() == "}":
+                break
+        info = json.loads("".join(lines))
+
+        # When the printed V2 key and token are used against the printed V2 base URL
+        session = requests.Session()
+        session.params = {"api_key": info["v2_api_key"]}
+        session.headers["Authorization"] = f"Bearer {info['v2_access_token']}"
+        answer = session.get(f"{info['v2_base_url']}/lists", timeout=10)
+
+        # Then V2 answers with the seeded list
+        assert answer.status_code == 200
+        assert [x["name"] for x in answer.json()] == ["News"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
