@@ -318,6 +318,17 @@ class Sandbox(BackgroundServer):
         """The V2 id (a numeric string) of a list given by its V3 list_id."""
         return self.v2.account.list_v2_id(list_id)
 
+    def seed_v2_contact(self, body: dict[str, Any], action_by: str = "ACTION_BY_OWNER") -> str:
+        """Create a contact by V2's rules from a V2 body (no HTTP, no limits; V2 list ids); its V2 id."""
+        try:
+            return str(self.v2.account.create_contact(body, action_by)["id"])
+        except ApiError as exc:
+            raise ValueError(f"seed_v2_contact was rejected: {exc.body}") from None
+
+    def v2_contact(self, v2_id: str) -> dict[str, Any]:
+        """A contact as V2 shows it (with `contact_id`), V2-only properties included (`CustomFieldN`, `fax`...)."""
+        return self.v2.account.get_contact(v2_id, {"include_contact_id": "true"})
+
     def v2_quota_used(self, api_key: str | None = None) -> int:
         return self.v2.quota.used_today(api_key or self.v2_api_key)
 

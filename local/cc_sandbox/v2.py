@@ -14,6 +14,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from local.cc_sandbox.clock import iso
@@ -68,14 +69,13 @@ class V2Account:
 
     def _sync_ids(self) -> None:
         """Number contacts and lists in the order the account created them (the store keeps insertion order)."""
-        for contact_id in self.store.contacts:
-            if contact_id not in self._contact_ids:
-                number = str(FIRST_CONTACT_SEQUENCE + len(self._contact_ids))
-                self._contact_ids[contact_id], self._contacts_by_id[number] = number, contact_id
-        for list_id in self.store.lists:
-            if list_id not in self._list_ids:
-                number = str(FIRST_LIST_SEQUENCE + len(self._list_ids))
-                self._list_ids[list_id], self._lists_by_id[number] = number, list_id
+        # Neither is ever removed from the store (deletes are soft), so only the tail can be new.
+        for contact_id in islice(self.store.contacts, len(self._contact_ids), None):
+            number = str(FIRST_CONTACT_SEQUENCE + len(self._contact_ids))
+            self._contact_ids[contact_id], self._contacts_by_id[number] = number, contact_id
+        for list_id in islice(self.store.lists, len(self._list_ids), None):
+            number = str(FIRST_LIST_SEQUENCE + len(self._list_ids))
+            self._list_ids[list_id], self._lists_by_id[number] = number, list_id
 
     def contact_v2_id(self, contact_id: str) -> str:
         with self.store.lock:

@@ -634,3 +634,26 @@ def test_the_cli_prints_working_v2_credentials() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_seeded_v2_only_properties_are_blanked_by_a_put_that_omits_them(sandbox: Sandbox, v2: requests.Session) -> None:
+    # Given a contact seeded by V2's rules with V2-only properties (fax, prefix, CustomFieldN)
+    list_v2 = sandbox.v2_list_id(sandbox.seed_list("News"))
+    extra = {"fax": "555-0110", "prefix_name": "Ms.", "custom_fields": [{"name": "CustomField7", "value": "seven"}]}
+    v2_id = sandbox.seed_v2_contact(v2_body("seeded@example.com", list_v2, **extra), action_by="ACTION_BY_VISITOR")
+    before = sandbox.v2_contact(v2_id)
+
+    # When a PUT carries only the email and the list
+    put = v2.put(f"{sandbox.v2_base_url}/contacts/{v2_id}", json=v2_body("seeded@example.com", list_v2))
+
+    # Then the V2-only properties were there and are gone
+    assert (before["fax"], before["prefix_name"], before["custom_fields"]) == (
+        "555-0110",
+        "Ms.",
+        [{"name": "CustomField7", "value": "seven"}],
+    )
+    assert before["email_addresses"][0]["opt_in_source"] == "ACTION_BY_VISITOR"
+    assert put.status_code == 200
+    after = sandbox.v2_contact(v2_id)
+    assert "fax" not in after and "prefix_name" not in after and after["custom_fields"] == []
+    assert after["contact_id"] == before["contact_id"]
