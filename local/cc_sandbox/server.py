@@ -39,11 +39,13 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("POST", r"/v3/contacts", "create_contact"),
         ("POST", r"/v3/contacts/sign_up_form", "sign_up_form"),
         ("PUT", rf"/v3/contacts/resubscribe/{_ID}", "resubscribe"),
+        ("GET", r"/v3/contacts/contact_id_xrefs", "contact_id_xrefs"),
         ("GET", rf"/v3/contacts/{_ID}", "get_contact"),
         ("PUT", rf"/v3/contacts/{_ID}", "put_contact"),
         ("DELETE", rf"/v3/contacts/{_ID}", "delete_contact"),
         ("GET", r"/v3/contact_lists", "get_lists"),
         ("POST", r"/v3/contact_lists", "create_list"),
+        ("GET", r"/v3/contact_lists/list_id_xrefs", "list_id_xrefs"),
         ("GET", rf"/v3/contact_lists/{_ID}", "get_list"),
         ("GET", r"/v3/contact_custom_fields", "get_custom_fields"),
         ("POST", r"/v3/contact_custom_fields", "create_custom_field"),
@@ -652,6 +654,8 @@ class Sandbox(BackgroundServer):
             "add_list_memberships": lambda: (201, store.add_list_memberships(body)),
             "taggings_add": lambda: (201, store.taggings_add(body)),
             "get_activity": lambda: (200, store.get_activity(resource_id)),
+            "contact_id_xrefs": lambda: (200, self.v2.account.xrefs("contact", query)),
+            "list_id_xrefs": lambda: (200, self.v2.account.xrefs("list", query)),
         }
         lock_key, blocking = self._write_lock_key(name, resource_id, body)
         if lock_key is None:

@@ -18,6 +18,7 @@ from itertools import islice
 from typing import Any
 
 from local.cc_sandbox.clock import iso
+from local.cc_sandbox.errors import validation_error
 from local.cc_sandbox.store import AccountStore, StoredContact
 from local.cc_sandbox.v2_validation import (
     ADDRESS_TYPES,
@@ -34,6 +35,7 @@ from local.cc_sandbox.v2_validation import (
 NEVER_OPTED_OUT = "1969-12-31T19:00:00.000Z"  # what V2 shows as opt_out_date of a contact that never opted out
 FIRST_CONTACT_SEQUENCE = 1001
 FIRST_LIST_SEQUENCE = 1
+MAX_XREFS = 500
 VISITOR = "ACTION_BY_VISITOR"
 OWNER = "ACTION_BY_OWNER"
 _V2_KINDS = {kind: address_type for address_type, kind in ADDRESS_TYPES.items()}
@@ -86,6 +88,18 @@ class V2Account:
         with self.store.lock:
             self._sync_ids()
             return self._list_ids[list_id]
+
+    def xrefs(self, kind: str, query: dict[str, str]) -> dict[str, Any]:
+        """V3's `contact_id_xrefs` (kind "contact") / `list_id_xrefs` (kind "list"): V2 ids to V3 ids, unknown ones
+        left out, sorted by sequence_id."""
+        with self.store.lock:
+            self._sync_ids()
+            ids = [i.strip() for i in (query.get("sequence_ids") or "").split(",") if i.strip()]
+            if not ids or len(ids) > MAX_XREFS:
+                raise validation_error(f"sequence_ids is required: 1 to {MAX_XREFS} comma-separated ids.")
+            known = self._contacts_by_id if kind == "contact" else self._lists_by_id
+            found = sorted({i for i in ids if i in known}, key=int)
+            return {"xrefs": [{"sequence_id": i, f"{kind}_id": known[i]} for i in found]}
 
     def _resolve_list(self, v2_id: str) -> str | None:
         list_id = self._lists_by_id.get(v2_id)

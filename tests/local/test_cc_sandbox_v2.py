@@ -657,3 +657,21 @@ def test_seeded_v2_only_properties_are_blanked_by_a_put_that_omits_them(sandbox:
     after = sandbox.v2_contact(v2_id)
     assert "fax" not in after and "prefix_name" not in after and after["custom_fields"] == []
     assert after["contact_id"] == before["contact_id"]
+
+
+def test_v3_cross_references_map_v2_ids_to_v3_ids(sandbox: Sandbox, v2: requests.Session) -> None:
+    # Given a contact on a list, and their V2 ids as V2 shows them
+    contact_id = sandbox.seed_contact("xref@example.com", lists=["News"])
+    shown = find(v2, sandbox, "xref@example.com")[0]
+    v3 = requests.Session()
+    v3.headers["Authorization"] = f"Bearer {sandbox.issue_tokens()['access_token']}"
+
+    # When V3's cross-reference endpoints are asked for them (and for an unknown id)
+    contacts = v3.get(f"{sandbox.base_url}/contacts/contact_id_xrefs", params={"sequence_ids": f"{shown['id']},42"})
+    lists = v3.get(f"{sandbox.base_url}/contact_lists/list_id_xrefs", params={"sequence_ids": shown["lists"][0]["id"]})
+    missing = v3.get(f"{sandbox.base_url}/contact_lists/list_id_xrefs")
+
+    # Then they give the V3 ids, leave unknown ids out, and require sequence_ids
+    assert contacts.json() == {"xrefs": [{"sequence_id": shown["id"], "contact_id": contact_id}]}
+    assert lists.json() == {"xrefs": [{"sequence_id": shown["lists"][0]["id"], "list_id": sandbox.list_id("News")}]}
+    assert missing.status_code == 400
