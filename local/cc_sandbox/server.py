@@ -415,8 +415,10 @@ class Sandbox(BackgroundServer):
     def seed_contact(self, email: str, **fields: Any) -> str:
         """Create a contact directly (no HTTP, no limits). Fields as in the V3 resource, plus conveniences:
         `permission_to_send`, `lists=[names]`, `tags=[names]`, `custom_fields={label: value}` (or the V3 list),
-        `deleted=True`, `opt_out_source`/`opt_out_reason` for unsubscribed contacts."""
+        `deleted=True`, `opt_out_source`/`opt_out_reason` for unsubscribed contacts, `v2={...}` for the properties
+        only V2 has (`prefix_name`, `middle_name`, `fax`, `source`, `custom_fields` named CustomField1..15)."""
         fields = dict(fields)
+        v2_extras = self.v2.account.extras(email, fields.pop("v2")) if "v2" in fields else None
         permission = fields.pop("permission_to_send", "implicit")
         opt_out_source = fields.pop("opt_out_source", "Contact")
         opt_out_reason = fields.pop("opt_out_reason", None)
@@ -445,6 +447,8 @@ class Sandbox(BackgroundServer):
             self.store.unsubscribe(contact_id, opt_out_source, opt_out_reason)
         if deleted:
             self.store.delete_contact(contact_id)
+        if v2_extras is not None:
+            self.v2.account.set_extras(contact_id, v2_extras)
         return contact_id
 
     def delete_contact(self, contact_id: str) -> None:

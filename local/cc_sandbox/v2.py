@@ -18,12 +18,13 @@ from itertools import islice
 from typing import Any
 
 from local.cc_sandbox.clock import iso
-from local.cc_sandbox.errors import validation_error
+from local.cc_sandbox.errors import ApiError, validation_error
 from local.cc_sandbox.store import AccountStore, StoredContact
 from local.cc_sandbox.v2_validation import (
     ADDRESS_TYPES,
     NAMES,
     PHONES,
+    V2_ONLY,
     V2ContactInput,
     bad_request,
     contact_body,
@@ -44,7 +45,7 @@ _CONFIRM = {"pending": "UNCONFIRMED", "confirmed": "CONFIRMED"}
 
 
 @dataclass
-class _V2Extras:
+class V2Extras:
     """A contact's V2 properties that V3 does not have."""
 
     fields: dict[str, str | None] = field(default_factory=dict)  # prefix_name, middle_name, fax, source
@@ -65,7 +66,7 @@ class V2Account:
         self._contacts_by_id: dict[str, str] = {}
         self._list_ids: dict[str, str] = {}  # V3 list_id -> V2 id
         self._lists_by_id: dict[str, str] = {}
-        self._extras: dict[str, _V2Extras] = {}
+        self._extras: dict[str, V2Extras] = {}
 
     # --- ids -----------------------------------------------------------------------------------
 
@@ -129,7 +130,7 @@ class V2Account:
         """The V2 contact resource; properties without a value are omitted, arrays are always present."""
         v2_id = self._contact_ids[c.contact_id]
         status = self.status(c)
-        extras = self._extras.get(c.contact_id, _V2Extras())
+        extras = self._extras.get(c.contact_id, V2Extras())
         email = {
             "id": v2_id,
             "status": status,
@@ -309,11 +310,27 @@ class V2Account:
                 self.store._set_permission(c, "unsubscribed", via="DELETE /v2/contacts", source="Account")
             c.updated_at = self.store.clock.time()
 
+    @staticmethod
+    def extras(email: str, properties: dict[str, Any]) -> V2Extras:
+        """V2-only properties (`prefix_name`, `middle_name`, `fax`, `source`, V2 `custom_fields`) for seeding,
+        validated as V2 validates them; ValueError for anything else."""
+        if unknown := sorted(set(properties) - {*V2_ONLY, "custom_fields"}):
+            raise ValueError(f"not V2-only properties: {', '.join(unknown)}")
+        try:
+            data = contact_body({"email_addresses": [{"email_address": email}], **properties}, lambda _: None)
+        except ApiError as exc:
+            raise ValueError(f"V2 properties rejected: {exc.body}") from None
+        return V2Extras(fields=dict(data.v2_only), custom_fields=dict(data.custom_fields))
+
+    def set_extras(self, contact_id: str, extras: V2Extras) -> None:
+        with self.store.lock:
+            self._extras[contact_id] = extras
+
     def _overwrite(self, c: StoredContact, data: V2ContactInput) -> None:
         """Set every V2 property from the body; what V3 holds and V2 cannot see (birthday, anniversary, V3 custom
         fields, tags, `other` phones and addresses, older notes' history aside) is left as it is."""
         c.core.update(data.names)
-        self._extras[c.contact_id] = _V2Extras(fields=dict(data.v2_only), custom_fields=dict(data.custom_fields))
+        self._extras[c.contact_id] = V2Extras(fields=dict(data.v2_only), custom_fields=dict(data.custom_fields))
         kept_phones = [p for p in c.phone_numbers if p["kind"] not in _V2_PHONES]
         sent_phones = [self.store._phone(n, kind, c.phone_numbers) for kind, n in data.phones.items()]
         c.phone_numbers = kept_phones + sent_phones

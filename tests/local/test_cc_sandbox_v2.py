@@ -675,3 +675,22 @@ def test_v3_cross_references_map_v2_ids_to_v3_ids(sandbox: Sandbox, v2: requests
     assert contacts.json() == {"xrefs": [{"sequence_id": shown["id"], "contact_id": contact_id}]}
     assert lists.json() == {"xrefs": [{"sequence_id": shown["lists"][0]["id"], "list_id": sandbox.list_id("News")}]}
     assert missing.status_code == 400
+
+
+def test_seed_contact_takes_v2_only_properties_and_checks_them(sandbox: Sandbox, v2: requests.Session) -> None:
+    # Given a V3 seed with V2-only properties (as a LOCAL_SANDBOX_SEED contact may carry them)
+    v2_only = {"fax": "555-0111", "custom_fields": [{"name": "CustomField2", "value": "two"}]}
+    contact_id = sandbox.seed_contact("both@example.com", first_name="Bo", lists=["News"], v2=v2_only)
+
+    # When V2 reads it
+    contact = find(v2, sandbox, "both@example.com")[0]
+
+    # Then V2 shows the V2-only properties next to the V3 ones; a property V2 does not have is refused
+    assert (contact["fax"], contact["first_name"]) == ("555-0111", "Bo")
+    assert contact["custom_fields"] == [{"name": "CustomField2", "value": "two"}]
+    assert contact["id"] == sandbox.v2_contact_id(contact_id)
+    with pytest.raises(ValueError, match="birthday"):
+        sandbox.seed_contact("other@example.com", v2={"birthday": "1/1"})
+    with pytest.raises(ValueError, match="max.length"):
+        sandbox.seed_contact("third@example.com", v2={"fax": "5" * 51})
+    assert [c["email_address"]["address"] for c in sandbox.all_contacts()] == ["both@example.com"]
