@@ -328,7 +328,7 @@ class V2Account:
 
     def _overwrite(self, c: StoredContact, data: V2ContactInput) -> None:
         """Set every V2 property from the body; what V3 holds and V2 cannot see (birthday, anniversary, V3 custom
-        fields, tags, `other` phones and addresses, older notes' history aside) is left as it is."""
+        fields, tags, `other` phones and addresses) is left as it is. The notes become the one V2 note, or none."""
         c.core.update(data.names)
         self._extras[c.contact_id] = V2Extras(fields=dict(data.v2_only), custom_fields=dict(data.custom_fields))
         kept_phones = [p for p in c.phone_numbers if p["kind"] not in _V2_PHONES]

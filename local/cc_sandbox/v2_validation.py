@@ -29,6 +29,7 @@ POSTAL_MAX = 25
 NOTE_MAX = 500
 CUSTOM_VALUE_MAX = 50
 SOURCE_MAX = 50
+MAX_LISTS = 50  # the store's (V3's) limit per contact
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _READ_ONLY = ("id", "contact_id", "status", "confirmed", "created_date", "modified_date", "source_details")
@@ -192,6 +193,8 @@ def _lists(body: dict[str, Any], resolve_list: Callable[[str], str | None], prob
             problems.add("json.field.lists.value.invalid", f"{pointer}/id", f"List {raw} does not exist.")
         elif list_id not in ids:
             ids.append(list_id)
+    if len(ids) > MAX_LISTS:
+        problems.add("json.field.lists.value.invalid", "#/lists", f"At most {MAX_LISTS} lists.")
     return ids
 
 

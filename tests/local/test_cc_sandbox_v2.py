@@ -694,3 +694,13 @@ def test_seed_contact_takes_v2_only_properties_and_checks_them(sandbox: Sandbox,
     with pytest.raises(ValueError, match="max.length"):
         sandbox.seed_contact("third@example.com", v2={"fax": "5" * 51})
     assert [c["email_address"]["address"] for c in sandbox.all_contacts()] == ["both@example.com"]
+
+
+def test_more_than_fifty_lists_is_400(sandbox: Sandbox, v2: requests.Session) -> None:
+    list_ids = [sandbox.v2_list_id(sandbox.seed_list(f"List {n}")) for n in range(51)]
+
+    answer = v2.post(f"{sandbox.v2_base_url}/contacts", json=v2_body("many@example.com", *list_ids))
+
+    assert answer.status_code == 400
+    assert answer.json()[0]["error_key"] == "json.field.lists.value.invalid"
+    assert sandbox.contact_by_email("many@example.com") is None
