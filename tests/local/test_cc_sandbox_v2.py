@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -704,3 +705,39 @@ def test_more_than_fifty_lists_is_400(sandbox: Sandbox, v2: requests.Session) ->
     assert answer.status_code == 400
     assert answer.json()[0]["error_key"] == "json.field.lists.value.invalid"
     assert sandbox.contact_by_email("many@example.com") is None
+
+
+def test_visitor_post_with_confirmed_opt_in_is_unconfirmed(sandbox: Sandbox, v2: requests.Session) -> None:
+    sandbox.confirmed_opt_in = True
+    list_v2 = sandbox.v2_list_id(sandbox.seed_list("News"))
+
+    created = v2.post(
+        f"{sandbox.v2_base_url}/contacts",
+        params={"action_by": "ACTION_BY_VISITOR"},
+        json=v2_body("pending@example.com", list_v2),
+    )
+
+    assert created.status_code == 201
+    assert created.json()["status"] == "UNCONFIRMED"
+    assert created.json()["email_addresses"][0]["confirm_status"] == "UNCONFIRMED"
+    assert [r["id"] for r in find(v2, sandbox, "pending@example.com", status="UNCONFIRMED")] == [created.json()["id"]]
+    stored = sandbox.contact_by_email("pending@example.com")
+    assert stored is not None and stored["email_address"]["permission_to_send"] == "pending_confirmation"
+
+
+def test_modified_since_returns_only_contacts_changed_since(sandbox: Sandbox, v2: requests.Session) -> None:
+    # Given two contacts, one changed through V2 an hour after both were created
+    sandbox.clock.freeze()
+    sandbox.seed_contact("old@example.com", lists=["News"])
+    changed_id = sandbox.seed_contact("changed@example.com", lists=["News"])
+    sandbox.clock.advance(3600)
+    list_v2 = sandbox.v2_list_id(sandbox.list_id("News") or "")
+    url = f"{sandbox.v2_base_url}/contacts/{sandbox.v2_contact_id(changed_id)}"
+    assert v2.put(url, json=v2_body("changed@example.com", list_v2, first_name="New")).status_code == 200
+
+    # When V2 asks for contacts modified in the last 30 minutes
+    stamp = (sandbox.clock.now() - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    answer = v2.get(f"{sandbox.v2_base_url}/contacts", params={"modified_since": stamp})
+
+    # Then only the changed one comes back
+    assert [r["email_addresses"][0]["email_address"] for r in answer.json()["results"]] == ["changed@example.com"]
