@@ -650,6 +650,8 @@ class Sandbox(BackgroundServer):
             "get_lists": lambda: (200, store.get_lists(query)),
             "create_list": lambda: (201, store.create_list(body)),
             "get_list": lambda: (200, store.get_list(resource_id, query)),
+            "contact_id_xrefs": lambda: (200, self.v2.account.xrefs("contact", query)),
+            "list_id_xrefs": lambda: (200, self.v2.account.xrefs("list", query)),
             "get_custom_fields": lambda: (200, store.get_custom_fields(query)),
             "create_custom_field": lambda: (201, store.create_custom_field(body)),
             "get_tags": lambda: (200, store.get_tags(query)),
@@ -658,8 +660,6 @@ class Sandbox(BackgroundServer):
             "add_list_memberships": lambda: (201, store.add_list_memberships(body)),
             "taggings_add": lambda: (201, store.taggings_add(body)),
             "get_activity": lambda: (200, store.get_activity(resource_id)),
-            "contact_id_xrefs": lambda: (200, self.v2.account.xrefs("contact", query)),
-            "list_id_xrefs": lambda: (200, self.v2.account.xrefs("list", query)),
         }
         lock_key, blocking = self._write_lock_key(name, resource_id, body)
         if lock_key is None:
