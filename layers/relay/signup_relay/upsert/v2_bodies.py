@@ -19,8 +19,19 @@ from signup_relay.upsert.bodies import clean_text
 V2_TEXT_FIELDS = ("first_name", "last_name", "job_title", "company_name")
 V2_PHONE_FIELDS = {"mobile": "cell_phone", "home": "home_phone", "work": "work_phone", "other": "home_phone"}
 V2_ADDRESS_TYPES = {"home": "PERSONAL", "work": "BUSINESS", "other": "PERSONAL"}
-# Longest values V2 takes where they are shorter than V3's (receive fits values to V3's limits).
-V2_FIELD_LENGTHS = {"company_name": 50, "cell_phone": 50, "home_phone": 50, "work_phone": 50}
+# Longest values V2 takes where they are shorter than V3's (receive fits values to V3's limits): refused before the
+# call with the reason, never a 400 after it.
+V2_FIELD_LENGTHS = {
+    "company_name": 50,
+    "cell_phone": 50,
+    "home_phone": 50,
+    "work_phone": 50,
+    "line1": 100,
+    "city": 50,
+    "postal_code": 25,
+    "custom field value": 50,
+}
+V2_NOTE_LENGTH = 500
 V2_CLEARABLE = {"first_name", "last_name", "job_title", "company_name"}
 
 
@@ -49,9 +60,9 @@ def _new_fields(signup: Signup) -> dict[str, str]:
 def _address_parts(address: Address) -> dict[str, str]:
     parts: dict[str, str] = {}
     if street := clean_text(address.street):
-        parts["line1"] = street
+        parts["line1"] = _bounded("line1", street)
     if city := clean_text(address.city):
-        parts["city"] = city
+        parts["city"] = _bounded("city", city)
     if state := clean_text(address.state):
         # V2 takes a two-letter state_code (US, CA) or a state name elsewhere.
         if len(state) == 2 and state.isalpha():
@@ -59,7 +70,7 @@ def _address_parts(address: Address) -> dict[str, str]:
         else:
             parts["state"] = state
     if postal := clean_text(address.postal_code):
-        parts["postal_code"] = postal
+        parts["postal_code"] = _bounded("postal_code", postal)
     if (country := clean_text(address.country)) and len(country) == 2 and country.isalpha():
         parts["country_code"] = country.upper()  # V2 has only the two-letter code: a country name is not sent
     return parts
@@ -83,7 +94,7 @@ def merge_custom_fields(existing: Sequence[Mapping[str, Any]], new_values: Mappi
     """Merged by name (`CustomFieldN`): new values win, every other stored value is kept."""
     merged = {str(item.get("name")): dict(item) for item in existing if item.get("name")}
     for name, value in new_values.items():
-        merged[name] = {"name": name, "value": value}
+        merged[name] = {"name": name, "value": _bounded("custom field value", value)}
     return list(merged.values())
 
 
@@ -103,10 +114,10 @@ def build_v2_create_body(
     if signup.address is not None and (parts := _address_parts(signup.address)):
         body["addresses"] = [{"address_type": V2_ADDRESS_TYPES[signup.address.kind], **parts}]
     if custom_fields:
-        body["custom_fields"] = [{"name": name, "value": value} for name, value in custom_fields.items()]
+        body["custom_fields"] = merge_custom_fields([], custom_fields)
     body["lists"] = [{"id": list_id} for list_id in dict.fromkeys(list_ids)]
     if note:
-        body["notes"] = [{"note": note}]
+        body["notes"] = [{"note": note[:V2_NOTE_LENGTH]}]
     return body
 
 
@@ -132,6 +143,6 @@ def build_v2_merged_put(
     body["lists"] = merge_lists(existing.get("lists") or [], list_ids)
     notes = [dict(item) for item in existing.get("notes") or []]
     if note and not notes:
-        notes = [{"note": note}]
+        notes = [{"note": note[:V2_NOTE_LENGTH]}]
     body["notes"] = notes
     return body
