@@ -204,3 +204,22 @@ def test_an_unknown_list_is_rejected_naming_it() -> None:
     result = run(client, signup(lists=("Nope",)))
     assert result.outcome is Outcome.REJECTED and "'Nope'" in (result.reason or "")
     assert client.operations == []
+
+
+def test_birthday_anniversary_and_tags_are_not_sent_and_said_once_per_route(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a route whose sign-ups carry a birthday, an anniversary and tags (none exist on V2)
+    from signup_relay import caches
+    from signup_relay.upsert import v2_policy
+
+    caches.clear_all()
+    said: list[tuple[str, str]] = []
+    monkeypatch.setattr(v2_policy.logger, "info", lambda message, extra: said.append((extra["route"], extra["field"])))
+    extra = {"birthday_month": 5, "birthday_day": 12, "anniversary": "2020-01-01", "tags": ("vip",)}
+    # When three of its sign-ups and one of another route are upserted
+    for route in ("legacy", "legacy", "legacy", "other"):
+        client = RecordingV2Client(None)
+        assert run(client, signup(route=route, **extra)).outcome is Outcome.CREATED
+        body = client.calls[1][1]
+        assert not {"birthday_month", "birthday_day", "anniversary", "tags", "taggings"} & set(body)
+    # Then each field was mentioned once per route, and none stopped a sign-up
+    assert sorted(said) == sorted((r, f) for r in ("legacy", "other") for f in ("birthday", "anniversary", "tags"))

@@ -100,9 +100,10 @@ def connect_v2(
     http: requests.Session,
     secrets_client: Any | None,
     clock: Clock = SYSTEM_CLOCK,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> dict[str, Any]:
     """Check the pair, then store (or, dry run, print with the key and token masked) the V2 secret."""
+    out = out if out is not None else sys.stdout
     secret = v2_secret(options, connected_at=clock.time())
     lists = check_v2_pair(options, http)
     shown = {k: mask_token(str(v)) if k in ("api_key", "access_token") else v for k, v in secret.items()}
