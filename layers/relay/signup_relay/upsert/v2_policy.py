@@ -192,11 +192,10 @@ class _V2Upsert:
             if self.signup.consent is Consent.EXPLICIT
             else "no explicit consent on this form"
         )
-        return UpsertResult(
-            outcome=Outcome.KEPT_UNSUBSCRIBED,
-            contact_id=contact_id,
-            reason=f"OPTOUT; {why}: nothing written (V2 cannot update an opted-out contact without opting them in)",
-        )
+        reason = f"OPTOUT; {why}: nothing written (V2 cannot update an opted-out contact without opting them in)"
+        if self.signup.options.send_resubscribe_email:
+            reason += "; no resubscribe email (V2 has none)"
+        return UpsertResult(outcome=Outcome.KEPT_UNSUBSCRIBED, contact_id=contact_id, reason=reason)
 
     def _create(self, *, after_conflict: bool) -> UpsertResult:
         body = build_v2_create_body(self.signup, self.email, self.list_ids, self.custom_fields, self.note)
