@@ -15,7 +15,7 @@ import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from local.cc_sandbox.clock import SandboxClock, iso, iso_date
@@ -131,7 +131,8 @@ def _bool_param(query: dict[str, str], name: str) -> bool:
     return raw.lower() == "true"
 
 
-def _time_param(query: dict[str, str], name: str) -> float | None:
+def _time_param(query: dict[str, str], name: str) -> int | None:
+    """An ISO-8601 date or date-time as whole milliseconds (the precision the API shows); no offset means UTC."""
     raw = query.get(name)
     if not raw:
         return None
@@ -140,8 +141,12 @@ def _time_param(query: dict[str, str], name: str) -> float | None:
     except ValueError:
         raise validation_error(f"{name} must be an ISO-8601 date or date-time.") from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.now().astimezone().tzinfo)
-    return parsed.timestamp()
+        parsed = parsed.replace(tzinfo=UTC)
+    return _ms(parsed.timestamp())
+
+
+def _ms(ts: float) -> int:
+    return int(ts * 1000)
 
 
 def _resolve_cursor(query: dict[str, str]) -> tuple[dict[str, str], int]:
@@ -149,6 +154,9 @@ def _resolve_cursor(query: dict[str, str]) -> tuple[dict[str, str], int]:
     cursor = query.get("cursor")
     if not cursor:
         return query, 0
+    if len(query) > 1:
+        # The cursor already carries the query: a parameter sent beside it would be silently ignored.
+        raise validation_error("cursor cannot be combined with other query parameters; follow _links.next.href.")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         decoded = json.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -426,7 +434,8 @@ class AccountStore:
                     (bounds["updated_after"], c.updated_at, 1),
                     (bounds["updated_before"], c.updated_at, -1),
                 )
-                return all(b is None or (t >= b if sign > 0 else t <= b) for b, t, sign in checks)
+                # "after" and "before" are strict, at the milliseconds the API shows.
+                return all(b is None or (_ms(t) > b if sign > 0 else _ms(t) < b) for b, t, sign in checks)
 
             matches = sorted((c for c in self.contacts.values() if wanted(c)), key=lambda c: c.created_at)
             page, links = _page(matches, query, offset, limit, "/v3/contacts")

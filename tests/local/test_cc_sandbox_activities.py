@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -298,12 +299,14 @@ def test_a_bad_import_request_is_a_400_and_queues_nothing(sandbox: Sandbox, body
 def test_verification_by_updated_after_finds_every_row_the_import_touched(sandbox: Sandbox) -> None:
     # Given contacts that exist before the import, one of them deleted and one unsubscribed
     session, list_id = api(sandbox), sandbox.seed_list("Launch")
+    sandbox.clock.freeze()
     for email in ("untouched@example.com", "known@example.com"):
         sandbox.seed_contact(email)
     sandbox.seed_contact("gone@example.com", deleted=True)
     sandbox.seed_contact("quit@example.com", permission_to_send="unsubscribed")
     sandbox.clock.advance(1)
     start = iso(sandbox.clock.time())
+    sandbox.clock.advance(1)
 
     # When an import touches all but one, and we page through updated_after=<start>&status=all two at a time
     emails = ["new@example.com", "known@example.com", "gone@example.com", "quit@example.com"]
@@ -417,3 +420,74 @@ def test_the_1001st_queued_activity_is_refused_with_a_429_that_counts_as_a_call(
     assert refused.json()[0]["error_key"] == "activities.api.too_many_requests"
     assert timed.quota_used() == used + 2 + 1
     assert accepted.status_code == 201 and timed.queued_activities() == 1_000
+
+
+@pytest.fixture
+def away_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone is New York for the test (so "no offset" cannot pass as local time)."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_contacts_collection_time_filters_are_strict_at_milliseconds_and_utc(
+    sandbox: Sandbox, away_from_utc: None
+) -> None:
+    # Given contacts updated at milliseconds 0, 1 and 2 of a whole second (the clock frozen)
+    session = api(sandbox)
+    sandbox.clock.freeze()
+    sandbox.clock.advance(-(sandbox.clock.time() % 1))
+    second = str(iso(sandbox.clock.time()))[:-5]  # "YYYY-MM-DDTHH:MM:SS"
+    for i, step in enumerate((0, 0.0015, 0.001)):  # at 0, 1.5 and 2.5 ms: shown as .000, .001 and .002
+        sandbox.clock.advance(step)
+        sandbox.seed_contact(f"t{i}@example.com")
+
+    def emails(**params: str) -> list[str]:
+        answer = session.get(f"{sandbox.base_url}/contacts", params=params)
+        assert answer.status_code == 200, answer.text
+        return [c["email_address"]["address"] for c in answer.json()["contacts"]]
+
+    # When we ask for contacts updated after t0, after t0 + 1 ms, before t0 + 2 ms, and with no offset
+    after_t0 = emails(updated_after=f"{second}.000Z")
+    after_1 = emails(updated_after=f"{second}.001Z")
+    before_2 = emails(updated_before=f"{second}.002Z")
+    naive = emails(updated_after=f"{second}.000")
+    shown = [stored(sandbox, f"t{i}@example.com")["updated_at"] for i in range(3)]
+
+    # Then "after" and "before" exclude the bound itself, and a time without an offset is UTC
+    assert shown == [f"{second}.000Z", f"{second}.001Z", f"{second}.002Z"]
+    assert after_t0 == ["t1@example.com", "t2@example.com"]
+    assert after_1 == ["t2@example.com"]
+    assert before_2 == ["t0@example.com", "t1@example.com"]
+    assert naive == after_t0
+
+
+def test_contacts_collection_paging_is_strict(sandbox: Sandbox) -> None:
+    # Given 3 contacts, one of them deleted
+    session = api(sandbox)
+    for email in ("a@example.com", "b@example.com"):
+        sandbox.seed_contact(email)
+    sandbox.seed_contact("c@example.com", deleted=True)
+    url = f"{sandbox.base_url}/contacts"
+
+    # When we page with status=all one at a time, and try limits and a cursor with another parameter
+    first = session.get(url, params={"status": "all", "limit": 1}).json()
+    href = f"{sandbox.root_url}{first['_links']['next']['href']}"
+    mixed = session.get(href, params={"limit": 2})
+    pages = [first]
+    while "_links" in pages[-1]:
+        pages.append(session.get(f"{sandbox.root_url}{pages[-1]['_links']['next']['href']}").json())
+    default = session.get(url).json()
+    limits = [session.get(url, params={"limit": n}).status_code for n in (0, 500, 501)]
+
+    # Then all three come one per page with the last page unlinked; without status the deleted one is hidden
+    assert [c["email_address"]["address"] for p in pages for c in p["contacts"]] == [
+        "a@example.com",
+        "b@example.com",
+        "c@example.com",
+    ]
+    assert [c["email_address"]["address"] for c in default["contacts"]] == ["a@example.com", "b@example.com"]
+    assert mixed.status_code == 400 and "cursor" in mixed.json()[0]["error_message"]
+    assert limits == [400, 200, 400]
