@@ -19,12 +19,13 @@ class SandboxClock:
         _check_scale(scale)
         self._lock = threading.Lock()
         self._scale = scale
-        self._anchor_real = time.time()
-        self._anchor = self._anchor_real  # sandbox time at _anchor_real
+        # Real time passing is measured on the monotonic clock, so a wall-clock step cannot move sandbox time.
+        self._anchor_real = time.monotonic()
+        self._anchor = time.time()  # sandbox time at _anchor_real
         self._frozen_at: float | None = None
 
     def _running_time(self) -> float:
-        return self._anchor + (time.time() - self._anchor_real) * self._scale
+        return self._anchor + (time.monotonic() - self._anchor_real) * self._scale
 
     def time(self) -> float:
         """Seconds since the epoch, as the sandbox sees them."""
@@ -45,7 +46,7 @@ class SandboxClock:
         """Change the speed from now on (time already passed is kept)."""
         _check_scale(value)
         with self._lock:
-            self._anchor, self._anchor_real = self._running_time(), time.time()
+            self._anchor, self._anchor_real = self._running_time(), time.monotonic()
             self._scale = value
 
     def advance(self, seconds: float) -> None:
@@ -66,7 +67,7 @@ class SandboxClock:
         """Let time run again (at `scale`) from where it was frozen."""
         with self._lock:
             if self._frozen_at is not None:
-                self._anchor, self._anchor_real = self._frozen_at, time.time()
+                self._anchor, self._anchor_real = self._frozen_at, time.monotonic()
                 self._frozen_at = None
 
 
