@@ -42,18 +42,22 @@ class Activity:
     created_at: float
     started_at: float  # scheduled: when processing begins
     item_seconds: float
-    items: list[Any]
+    items: list[Any]  # emptied once the activity has finished
     apply: Apply  # (activity, item index, time the item is due)
     status: dict[str, int]
     fail_after: int | None = None  # a test-injected failure after this many items
     errors: list[str] = field(default_factory=list)
     done: int = 0
     finished: bool = False
+    total: int = field(init=False)  # len(items), kept after they are emptied
+
+    def __post_init__(self) -> None:
+        self.total = len(self.items)
 
     @property
     def runs(self) -> int:
         """How many items are processed before the activity ends."""
-        return len(self.items) if self.fail_after is None else min(self.fail_after, len(self.items))
+        return self.total if self.fail_after is None else min(self.fail_after, self.total)
 
     @property
     def ends_at(self) -> float:
@@ -61,7 +65,7 @@ class Activity:
 
     @property
     def failed(self) -> bool:
-        return self.fail_after is not None and self.fail_after < len(self.items)
+        return self.fail_after is not None and self.fail_after < self.total
 
     def due_at(self, index: int) -> float:
         return self.started_at + (index + 1) * self.item_seconds
@@ -131,18 +135,17 @@ class ActivityQueue:
                 if a.done < a.runs or now < a.ends_at:
                     return
                 if a.failed:
-                    a.errors.append(f"The activity failed after processing {a.done} of {len(a.items)} items.")
-                a.finished = True
+                    a.errors.append(f"The activity failed after processing {a.done} of {a.total} items.")
+                a.finished, a.items = True, []
                 self._pending.popleft()
 
     # --- rendering and reads --------------------------------------------------------------------
 
     def render(self, a: Activity, *, initial: bool = False) -> dict[str, Any]:
-        total = len(a.items)
-        if initial or (not a.finished and a.done == 0 and self.store.clock.time() < a.started_at):
-            state, updated = "initialized", a.created_at
-        elif a.finished:
+        if a.finished:
             state, updated = ("failed" if a.failed else "completed"), a.ends_at
+        elif initial or self.store.clock.time() < a.started_at:
+            state, updated = "initialized", a.created_at
         else:
             state, updated = "processing", a.due_at(a.done - 1) if a.done else a.started_at
         out: dict[str, Any] = {"activity_id": a.activity_id, "state": state, "created_at": iso(a.created_at)}
@@ -151,7 +154,7 @@ class ActivityQueue:
             out["started_at"] = iso(a.started_at)
         if state == "completed":
             out["completed_at"] = iso(a.ends_at)
-        percent = 100 if state == "completed" else (100 * a.done // total if total else 0)
+        percent = 100 if state == "completed" else (100 * a.done // a.total if a.total else 0)
         out |= {"percent_done": percent, "activity_errors": list(a.errors), "status": dict(a.status)}
         out["_links"] = {"self": {"href": f"/v3/activities/{a.activity_id}"}}
         return out
