@@ -1,4 +1,4 @@
-"""The quota circuit breaker: after a `quota_exceeded`, nothing calls Constant Contact until 00:00 UTC (docs §12).
+"""Quota circuit breaker: after a `quota_exceeded`, no Constant Contact call until the reset (docs/architecture.md §12).
 
 Public API, for every code path that calls Constant Contact (upsert, and any drain or backfill function):
 
