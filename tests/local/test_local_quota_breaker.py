@@ -44,7 +44,7 @@ def api_calls(stack: LocalStack) -> list[dict[str, object]]:
     return [r for r in stack.sandbox.request_log if str(r["path"]).startswith("/v3/")]
 
 
-def test_a_spent_quota_pauses_the_consumer_until_the_reset_then_every_signup_is_applied(stack: LocalStack):
+def test_quota_days_pause_the_consumer_until_each_reset_and_every_signup_is_applied(stack: LocalStack):
     # Given Constant Contact's quota for today is spent
     sandbox = stack.sandbox
     sandbox.daily_quota = 0
@@ -77,3 +77,22 @@ def test_a_spent_quota_pauses_the_consumer_until_the_reset_then_every_signup_is_
     for n in range(SIGNUPS):
         contact = sandbox.contact_by_email(f"quota{n}@example.com")
         assert contact is not None and contact["first_name"] == f"Reader{n}"
+
+    # When, the next day, the quota runs out again halfway through a second wave of sign-ups
+    sandbox.daily_quota = sandbox.quota_used() + 5
+    second = send_signups(stack, SIGNUPS, "again")
+    wait_for(lambda: stack.status()["quota_breaker"]["open"])
+    calls_at_trip = len(api_calls(stack))
+    time.sleep(1)
+    assert len(api_calls(stack)) == calls_at_trip  # paused: no call after the 429
+    assert stack.status()["dlq"]["records"] == []
+
+    # Then after the following reset that wave is applied too, and nothing was lost or dead-lettered
+    sandbox.daily_quota = 10_000
+    now = stack.constant_contact_now()
+    sandbox.clock.advance((stack.schedules[0].next_run(now) - now + timedelta(seconds=1)).total_seconds())
+    wait_until_drained(stack)
+    status = stack.status()
+    assert status["dlq"]["records"] == []
+    assert {status["results"][i]["outcome"] for i in second} == {"created"}
+    assert len(sandbox.all_contacts()) == 2 * SIGNUPS
