@@ -15,8 +15,9 @@ Public API, for every code path that calls Constant Contact (upsert, and any dra
 sign-up queue (`lambda:UpdateEventSourceMapping`, Enabled=False), so no consumer is invoked until the
 stack's schedule re-enables them just after 00:00 UTC (`QuotaResetSchedule` in template.yaml). `is_open(now)`
 is true while this container tripped (until the reset) or while the sign-up queue's consumer is switched off
-(read at most once a minute: a trip in another container or function is seen within a minute). A function
-using it needs `lambda:ListEventSourceMappings` (on "*"), `sqs:GetQueueAttributes` on the sign-up queue and
+(read at most once a minute: a trip in another container or function is seen within a minute). A trip puts
+the `QuotaBreakerTripped` metric (flushed by the handler's `metrics.log_metrics`). A function using it needs
+`QUEUE_URL`, `lambda:ListEventSourceMappings` (on "*"), `sqs:GetQueueAttributes` on the sign-up queue and
 `lambda:UpdateEventSourceMapping` on the mapping (template.yaml, `UpsertQuotaBreakerPolicy`).
 """
 

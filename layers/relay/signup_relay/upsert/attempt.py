@@ -178,17 +178,22 @@ def _hand_back(
     of its group instead (and the item succeeds): quota days never use up its deliveries, so neither this module
     nor the queue's redrive can dead-letter it for the quota.
     """
-    if message.attempts >= max_attempts or message.group_id in requeued_groups:
+    requeue = message.attempts >= max_attempts or message.group_id in requeued_groups
+    if requeue:
         queue.send(message.body, group_id=message.group_id, dedupe_id=f"requeue-{message.message_id}")
         requeued_groups.add(message.group_id)
-        logger.warning("sign-up deferred", extra={**context, "outcome": Outcome.DEFERRED.value, "requeued": True})
-        metrics.add_metric(name=Outcome.DEFERRED.value, unit="Count", value=1)
-        return Processed(queued_id=queued.id, outcome=Outcome.DEFERRED)
     logger.warning(
         "sign-up deferred",
-        extra={**context, "outcome": Outcome.DEFERRED.value, "error_class": QuotaExceededError.error_class},
+        extra={
+            **context,
+            "outcome": Outcome.DEFERRED.value,
+            "error_class": QuotaExceededError.error_class,
+            "requeued": requeue,
+        },
     )
     metrics.add_metric(name=Outcome.DEFERRED.value, unit="Count", value=1)
+    if requeue:
+        return Processed(queued_id=queued.id, outcome=Outcome.DEFERRED)
     raise RetryLater(QuotaExceededError("the daily quota is spent: handed back until the reset"), None)
 
 
