@@ -217,7 +217,7 @@ class MappingSchedule:
 def mapping_schedules(template: dict[str, Any] | None = None) -> list[MappingSchedule]:
     """Every daily schedule of the template whose universal target updates an event source mapping.
 
-    Only the form the stack uses is read (`cron(M H * * ? *)` in UTC, Input `{"Uuid": "${Mapping}", "Enabled": ...}`);
+    Only the form the stack uses is read (`cron(M H * * ? *)` in UTC, Input `{"UUID": "${Mapping}", "Enabled": ...}`);
     anything else is a ValueError, so the local stack never silently runs a different schedule.
     """
     template = template or load_template()
@@ -235,8 +235,8 @@ def mapping_schedules(template: dict[str, Any] | None = None) -> list[MappingSch
         raw = target["Input"]["Fn::Sub"] if isinstance(target["Input"], dict) else target["Input"]
         refs = re.findall(r"\$\{(\w+)\}", raw)
         data = json.loads(re.sub(r"\$\{(\w+)\}", r"\1", raw))
-        if len(refs) != 1 or data.get("Uuid") != refs[0]:
-            raise ValueError(f"{logical_id}: the Input must name one mapping as Uuid")
+        if len(refs) != 1 or data.get("UUID") != refs[0]:
+            raise ValueError(f"{logical_id}: the Input must name one mapping as UUID")
         schedules.append(
             MappingSchedule(
                 logical_id=logical_id,

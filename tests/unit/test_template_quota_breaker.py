@@ -31,7 +31,7 @@ def test_the_schedule_switches_the_upsert_trigger_on_just_after_the_reset():
     # ...with the upsert mapping's id and Enabled true
     raw = schedule["Target"]["Input"]["Fn::Sub"]
     assert re.findall(r"\$\{(\w+)\}", raw) == ["UpsertEventSourceMapping"]
-    assert json.loads(raw.replace("${UpsertEventSourceMapping}", "uuid")) == {"Uuid": "uuid", "Enabled": True}
+    assert json.loads(raw.replace("${UpsertEventSourceMapping}", "uuid")) == {"UUID": "uuid", "Enabled": True}
     assert resources()["UpsertEventSourceMapping"]["Type"] == "AWS::Lambda::EventSourceMapping"
     # ...daily in UTC, at the minute the breaker waits for (00:00 UTC plus its margin), on time
     assert (schedule["ScheduleExpression"], schedule["ScheduleExpressionTimezone"]) == ("cron(1 0 * * ? *)", "UTC")
