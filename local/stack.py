@@ -617,6 +617,9 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    from local import console_log
+
+    console_log.install()  # readable lines on this console; the deployed functions keep JSON
     try:
         port = int(os.environ.get("PORT", "").strip() or 3000)
         stack = LocalStack(port=port)
