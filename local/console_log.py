@@ -10,10 +10,13 @@ outcome is already on its log line. LOCAL_LOG_FORMAT=json keeps the deployed JSO
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import io
 import os
 import sys
 import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from signup_relay.observability import EmailMaskingFormatter, logger, mask_emails_in
@@ -39,6 +42,21 @@ KEYS = (
 )
 
 
+# The function a local invocation runs, per thread. Not the Logger's function_name: Powertools keeps the Lambda
+# context's keys on the one shared formatter, and the local stack runs receive and upsert in parallel threads.
+_function: contextvars.ContextVar[str] = contextvars.ContextVar("local_function", default="")
+
+
+@contextlib.contextmanager
+def invoking(function: str) -> Iterator[None]:
+    """Lines logged in this block (this thread) name `function`."""
+    token = _function.set(function)
+    try:
+        yield
+    finally:
+        _function.reset(token)
+
+
 class ConsoleFormatter(EmailMaskingFormatter):
     """`<time> <LEVEL> <function> <message> key=value ...`, then the exception's text, emails masked."""
 
@@ -47,7 +65,7 @@ class ConsoleFormatter(EmailMaskingFormatter):
 
     def serialize(self, log: LogRecord) -> str:
         record: dict[str, Any] = dict(log)
-        where = record.get("function_name") or record.get("location") or ""
+        where = _function.get() or record.get("location") or ""
         parts = [str(record.get("timestamp", "")), f"{record.get('level', ''):<7}", f"{where:<20}"]
         parts.append(str(record.get("message", "")))
         parts += [f"{key}={_compact(record[key])}" for key in KEYS if record.get(key) not in (None, "")]

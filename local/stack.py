@@ -74,7 +74,9 @@ class LocalFunction:
         self._lock = threading.Lock()
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        with self._lock:
+        from local import console_log  # imports signup_relay: after the stack has set the handlers' environment
+
+        with self._lock, console_log.invoking(self.name):
             return self.handler(event, LambdaContext(function_name=self.name, aws_request_id=str(uuid.uuid4())))
 
 
