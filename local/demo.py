@@ -182,15 +182,15 @@ def main() -> int:
     return 1 if failures or orphans or not rows else 0
 
 
-CAPTURE = "tests/fixtures/real/typeform/sdk-use-all-field-types.json"
+CAPTURE = "tests/fixtures/real/unbounce/test-webhook-email.urlencoded"
 NEXT_STEPS = "\n".join(
     [
         "",
-        'What to try next (README "Local run"):',
+        'What to try next (README "Local run"; its walkthrough takes a Typeform capture through a broken mapping):',
         "  make dev        # this stack on http://127.0.0.1:3000, with readable logs; then, in another terminal:",
-        f"  make preview ROUTE=typeform-newsletter FILE={CAPTURE}   # the contact it would become",
-        f"  make send ROUTE=typeform-newsletter FILE={CAPTURE}      # deliver it",
-        "  curl -s 'http://127.0.0.1:3000/_local/contacts?email=johndoe@example.com'   # the stored contact",
+        f"  make preview ROUTE=unbounce-landing FILE={CAPTURE}   # the contact it would become",
+        f"  make send ROUTE=unbounce-landing FILE={CAPTURE}      # deliver it",
+        "  curl -s 'http://127.0.0.1:3000/_local/contacts?email=test@snowplowanalytics.com'   # the stored contact",
         "  curl -s http://127.0.0.1:3000/_local/dlq    # what was kept, and why (a deployed stack: make dlq)",
         "  make recent     # a deployed stack: the last sign-ups, their outcomes and reasons",
     ]
