@@ -115,6 +115,7 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path: Path, monkeypatch: pyt
         preview, sent, contact, broken, replayed, final = outputs
         stored = stack.sandbox.contact_by_email(EMAIL)
         final_lists = list_names(stack, stored)
+        outcomes = sorted((r["route"], r["outcome"]) for r in stack.status()["results"].values())
 
     # Then the preview shows the contact and its consent, and queued nothing
     assert "200 http" in preview and "/_local/preview/typeform-trial" in preview, preview
@@ -123,6 +124,7 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path: Path, monkeypatch: pyt
 
     # ... the send was accepted, and the contact the stack answers is the one the sandbox stores, on Trial
     assert "200 http" in sent and '"accepted": true' in sent, sent
+    assert outcomes == [("typeform-broken", "updated"), ("typeform-trial", "created")]  # as the console says
     answered = last_json(contact)["contacts"]
     assert [c["contact_id"] for c in answered] == [stored["contact_id"]]
     assert first_lists == {"Trial"}

@@ -202,3 +202,18 @@ def test_a_stack_without_the_outputs_or_a_region_gets_a_clear_error(
     err = capsys.readouterr().err
     assert "no AWS region: pass --region (make recent REGION=eu-west-1)" in err
     assert "GET /_local/status" in err
+
+
+def test_an_unknown_stack_is_named_with_where_to_look_locally(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    # Given no stack of that name in the region (a developer on the local stack, say)
+    cloudformation = boto3.client("cloudformation", region_name="eu-west-1")
+    stubber = Stubber(cloudformation)
+    stubber.add_client_error("describe_stacks", "ValidationError", "Stack with id signup-relay does not exist")
+    monkeypatch.setattr(dead_letter_reader, "get_cloudformation_client", lambda region=None: cloudformation)
+    # When make recent runs / Then it says so, and where the local stack shows the same thing
+    with stubber:
+        assert recent.main(["--region", "eu-west-1"]) == 1
+    err = capsys.readouterr().err
+    assert "Stack with id signup-relay does not exist" in err and "make dev" in err

@@ -168,7 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: no AWS credentials: set AWS_PROFILE or run aws configure; {LOCAL_NOTE}", file=sys.stderr)
         return 2
     except (ClientError, BotoCoreError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        missing = "does not exist" in str(error)  # describe_stacks' ValidationError for an unknown stack
+        print(f"error: {error}" + (f"; {LOCAL_NOTE}" if missing else ""), file=sys.stderr)
         return 1
     signups = signups_from_results(results)
     if args.json:
