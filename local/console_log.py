@@ -2,10 +2,11 @@
 
 The deployed functions keep Powertools' structured JSON (CloudWatch Logs Insights and `make recent` read it); the
 local stack swaps in this formatter, a Powertools formatter like the deployed one, so the same records, with the
-same email masking, print as `12:01:02.345 INFO  UpsertFunction  sign-up upserted  route=generic outcome=created
-email=a***@example.com`. POWERTOOLS_DEV is not used: it also turns on the Event Handler's debug mode, which puts
-tracebacks in 500 bodies. The EMF metric blobs (one JSON line per invocation, printed to stdout) are left out: each
-outcome is already on its log line. LOCAL_LOG_FORMAT=json keeps the deployed JSON lines and the blobs.
+same email masking, print as one line each: `12:01:02.345  INFO     UpsertFunction        sign-up upserted
+route=generic  outcome=created  email=a***@example.com  contact_id=...`. POWERTOOLS_DEV is not used: it also
+turns on the Event Handler's debug mode, which puts tracebacks in 500 bodies. The EMF metric blobs (one JSON
+line per invocation, printed to stdout) are left out: each outcome is already on its log line.
+LOCAL_LOG_FORMAT=json keeps the deployed JSON lines and the blobs.
 """
 
 from __future__ import annotations
