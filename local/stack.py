@@ -75,7 +75,9 @@ class LocalFunction:
         self._lock = threading.Lock()
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        with self._lock:
+        from local import console_log  # imports signup_relay: after the stack has set the handlers' environment
+
+        with self._lock, console_log.invoking(self.name):
             return self.handler(event, LambdaContext(function_name=self.name, aws_request_id=str(uuid.uuid4())))
 
 
@@ -677,6 +679,9 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    from local import console_log
+
+    console_log.install()  # readable lines on this console; the deployed functions keep JSON
     try:
         port = int(os.environ.get("PORT", "").strip() or 3000)
         stack = LocalStack(port=port)
