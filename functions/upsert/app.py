@@ -5,6 +5,7 @@ Data flow: docs/architecture.md §1.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
@@ -13,6 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from signup_relay.aws.dead_letters import get_dead_letter_queue
 from signup_relay.aws.queue import get_signup_queue
+from signup_relay.aws.quota_breaker import get_quota_breaker
 from signup_relay.config import get_settings
 from signup_relay.observability import logger, metrics, traced, traced_handler
 from signup_relay.upsert.attempt import QueuedMessage, process_message
@@ -25,7 +27,7 @@ processor.raise_on_entire_batch_failure = False
 
 
 @traced
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, requeued_groups: set[str]) -> None:
     message = QueuedMessage(
         message_id=record.message_id,
         receipt_handle=record.receipt_handle,
@@ -39,6 +41,8 @@ def record_handler(record: SQSRecord) -> None:
         queue=get_signup_queue(),
         dlq=get_dead_letter_queue(),
         max_attempts=get_settings().max_receive_count,
+        breaker=get_quota_breaker(),
+        requeued_groups=requeued_groups,
     )
 
 
@@ -46,4 +50,6 @@ def record_handler(record: SQSRecord) -> None:
 @traced_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    # One set per batch: the message groups the quota breaker sent again (upsert/attempt.py, `_hand_back`).
+    handler = partial(record_handler, requeued_groups=set())
+    return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)

@@ -23,6 +23,7 @@ from signup_relay.receive.sources._common import (
     decode_json,
     header,
     matches_any,
+    mismatch,
     parse_datetime,
     parse_timestamp,
     require_secret,
@@ -31,6 +32,7 @@ from signup_relay.receive.sources._common import (
 from signup_relay.receive.submission import Submission
 
 NAME = "standard_webhooks"
+SIGNED = "v1,<base64 HMAC-SHA256 of '<webhook-id>.<webhook-timestamp>.<raw body>'> (one of its space-separated values)"
 
 
 def _header(request: RawRequest, name: str) -> str:
@@ -63,7 +65,7 @@ def verify(request: RawRequest, secret: str, now: datetime) -> None:
         raise SignatureError("the route secret is not a valid whsec_ secret") from None
     entries = (entry.partition(",") for entry in signatures.split())
     if not matches_any((b64decode(value) for version, _, value in entries if version == "v1"), expected):
-        raise SignatureError("no webhook-signature matches")
+        raise SignatureError(mismatch("webhook-signature", SIGNED))
 
 
 def parse(request: RawRequest) -> Submission:
