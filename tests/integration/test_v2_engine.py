@@ -225,6 +225,37 @@ def test_a_contact_deleted_in_the_ui_is_revived_through_the_v3_app(v2: V2Engine)
     assert result.calls == 7
 
 
+def test_the_v2_custom_fields_of_a_contact_revived_through_v3_are_written_through_v2(v2: V2Engine) -> None:
+    # Given the trap, and a sign-up carrying a V2 custom field (V3 has no such field)
+    contact_id = v2.sandbox.seed_contact("gone@example.com", first_name="Gone", lists=["Events"])
+    v2.sandbox.delete_contact(contact_id)
+    # When it arrives / Then V3 revives the contact and V2, which sees it again, writes the custom field
+    result = v2.upsert(signup("gone@example.com", account=LEGACY_WITH_V3, custom_fields={"CustomField4": "comet"}))
+    assert result.outcome is Outcome.REVIVED
+    assert "its V2 custom fields through V2" in (result.reason or "")
+    seen = v2.v2_view("gone@example.com")
+    assert seen["custom_fields"] == [{"name": "CustomField4", "value": "comet"}]
+    assert (seen["status"], seen["first_name"]) == ("ACTIVE", "Gone")
+    assert result.calls == 9  # the 7 above, then V2 lookup + PUT
+
+
+def test_without_consent_a_contact_v2_cannot_see_is_looked_up_through_v3(v2: V2Engine) -> None:
+    # Given a contact deleted in the UI, and a sign-up that may not create a contact (consent none)
+    contact_id = v2.sandbox.seed_contact("quiet@example.com", first_name="Quiet", lists=["Events"])
+    v2.sandbox.delete_contact(contact_id)
+    quiet = signup("quiet@example.com", Consent.NONE, account=LEGACY_WITH_V3)
+    # When it arrives / Then V3's lookup finds the contact and its policy revives it (consent none on an existing
+    # contact follows the implicit column), instead of a rejection that says no such contact exists
+    result = v2.upsert(quiet)
+    assert result.outcome is Outcome.REVIVED
+    assert "deleted_at" not in v2.stored("quiet@example.com")
+    assert "POST /v2/contacts" not in v2.writes()
+    # ... and an address nobody holds is still rejected for want of consent, nothing created
+    nobody = v2.upsert(signup("nobody@example.com", Consent.NONE, account=LEGACY_WITH_V3))
+    assert nobody.outcome is Outcome.REJECTED and "no consent captured" in (nobody.reason or "")
+    assert v2.sandbox.contact_by_email("nobody@example.com") is None
+
+
 # --- opted out ------------------------------------------------------------------------------------------
 
 

@@ -223,3 +223,34 @@ def test_birthday_anniversary_and_tags_are_not_sent_and_said_once_per_route(monk
         assert not {"birthday_month", "birthday_day", "anniversary", "tags", "taggings"} & set(body)
     # Then each field was mentioned once per route, and none stopped a sign-up
     assert sorted(said) == sorted((r, f) for r in ("legacy", "other") for f in ("birthday", "anniversary", "tags"))
+
+
+def test_a_sign_up_that_may_not_create_asks_v3_when_there_is_a_v3_app() -> None:
+    client = RecordingV2Client(None)
+    handed: list[Signup] = []
+
+    def v3_upsert(sign_up: Signup) -> UpsertResult:
+        handed.append(sign_up)
+        return UpsertResult(outcome=Outcome.REJECTED, reason="no consent captured", calls=1)
+
+    result = run(client, signup(Consent.NONE), v3_upsert=v3_upsert)
+    assert [s.email for s in handed] == [EMAIL]
+    assert client.operations == ["find"]  # no POST: it may not create
+    assert (result.outcome, result.calls) == (Outcome.REJECTED, 2)
+
+
+def test_after_v3_revived_a_contact_v2_writes_its_custom_fields() -> None:
+    # Given V2 cannot see the contact (409), then sees it once V3 brought it back
+    client = RecordingV2Client(None, None, contact("ACTIVE"), conflict=True)
+    handed: list[Signup] = []
+
+    def v3_upsert(sign_up: Signup) -> UpsertResult:
+        handed.append(sign_up)
+        return UpsertResult(outcome=Outcome.REVIVED, contact_id="uuid-1", calls=2)
+
+    result = run(client, signup(custom_fields={"CustomField5": "x"}), v3_upsert=v3_upsert)
+    # Then V3 got the sign-up without V2's custom fields, and V2's PUT carried them
+    assert handed[0].custom_fields == {}
+    assert client.operations == ["find", "create", "find", "find", "update"]
+    assert {"name": "CustomField5", "value": "x"} in client.calls[-1][1]["custom_fields"]
+    assert result.outcome is Outcome.REVIVED and result.calls == 7

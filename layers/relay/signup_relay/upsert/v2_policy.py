@@ -44,6 +44,7 @@ from signup_relay.upsert.v2_bodies import build_v2_create_body, build_v2_merged_
 VISITOR: ActionBy = "ACTION_BY_VISITOR"
 OWNER: ActionBy = "ACTION_BY_OWNER"
 V2_STATES = {"ACTIVE": ContactState.ACTIVE, "UNCONFIRMED": ContactState.ACTIVE, "REMOVED": ContactState.DELETED}
+WRITTEN = (Outcome.CREATED, Outcome.UPDATED, Outcome.REVIVED, Outcome.RESUBSCRIBED)
 
 V3Upsert = Callable[[Signup], UpsertResult]
 """Writes a sign-up through V3 (the V3 policy on the account's V3 credentials): the way past V2's invisible 409."""
@@ -162,7 +163,15 @@ class _V2Upsert:
     def _apply(self, existing: dict[str, Any] | None, *, after_conflict: bool) -> UpsertResult:
         state = v2_state(existing)
         if existing is None or state is ContactState.NONE:
-            check_may_create(self.signup)
+            try:
+                check_may_create(self.signup)
+            except Rejected:
+                if self.v3_upsert is None:
+                    raise
+                # Not to be created, but V2 cannot see a contact deleted in the UI: V3's lookup can, and its
+                # policy keeps or revives one as it would on V3 (and rejects the sign-up when there is none).
+                why = "V2 finds no contact and this sign-up may not create one; looked up through V3"
+                return self._through_v3(self.v3_upsert, why)
             return self._create(after_conflict=after_conflict)
         contact_id = str(existing["id"])
         if state is ContactState.UNSUBSCRIBED:
@@ -212,15 +221,28 @@ class _V2Upsert:
 
     def _invisible_conflict(self) -> UpsertResult:
         """POST said the address exists and `status=ALL` still cannot see it: deleted in the UI."""
-        if self.v3_upsert is None:
+        if (v3_upsert := self.v3_upsert) is None:
             raise Rejected(
                 "Constant Contact V2 answered 409 (the address exists) but its lookup cannot see the contact: it was "
                 "deleted in the Constant Contact UI, and V2 can neither find nor restore it. Restore it in the UI "
                 "(Contacts, deleted contacts), or connect a V3 app for this account and name it as `v3_account` in "
-                "the account secret (README, Connect), then replay"
+                "the account secret (README, V2 accounts), then replay"
             )
-        result = self.v3_upsert(self.signup)
-        prefix = "V2 POST answered 409 for an address V2 cannot see (deleted in the UI); written through V3"
+        why = "V2 POST answered 409 for an address V2 cannot see (deleted in the UI); written through V3"
+        return self._through_v3(v3_upsert, why)
+
+    def _through_v3(self, v3_upsert: V3Upsert, prefix: str) -> UpsertResult:
+        """The sign-up by the V3 policy, on the account's V3 app (which sees contacts deleted in the UI).
+
+        V2's CustomFieldN are not V3 custom fields: V3 writes the rest, then V2 (which sees the contact again once V3
+        brought it back) writes them with one more lookup and merged PUT.
+        """
+        result = v3_upsert(self.signup.model_copy(update={"custom_fields": {}}))
+        if self.custom_fields and result.outcome in WRITTEN:
+            existing = self._lookup()
+            if existing is not None and v2_state(existing) is not ContactState.UNSUBSCRIBED:
+                self._put(existing, VISITOR if self.signup.consent is Consent.EXPLICIT else OWNER)
+                prefix += ", its V2 custom fields through V2"
         return result.model_copy(update={"reason": f"{prefix}: {result.reason}" if result.reason else prefix})
 
     def _put(self, existing: Mapping[str, Any], action_by: ActionBy) -> None:
