@@ -18,12 +18,14 @@ import boto3
 
 from local.template import (
     ROOT,
+    MappingSchedule,
     dynamodb_table,
     function_environment,
     parameter_defaults,
     queue_name,
     resolve,
     sqs_attributes,
+    sqs_consumers,
 )
 
 DEMO_SECRETS = ROOT / "local" / "demo_secrets.json"
@@ -146,6 +148,53 @@ def create_resources(
     """Everything the handlers use: the queues (see create_queues) and the delivery table."""
     resources = create_queues(stack_name=stack_name, visibility_timeout=visibility_timeout, clock=clock, **overrides)
     return replace(resources, delivery_table=create_delivery_table(stack_name=stack_name))
+
+
+def create_event_source_mappings(resources: LocalResources) -> dict[str, str]:
+    """The template's SQS event source mappings in moto (each with a placeholder function of its function's name,
+    never invoked: the local stack runs the real handler): their logical id -> UUID, enabled as deployed."""
+    import io
+    import zipfile
+
+    sqs, lambdas = boto3.client("sqs"), boto3.client("lambda")
+    role = boto3.client("iam").create_role(
+        RoleName="signup-relay-local-function", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"})
+    )["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("app.py", "def lambda_handler(event, context):\n    raise RuntimeError('never invoked')\n")
+    queue_urls = {"SignupQueue": resources.queue_url, "DeadLetterQueue": resources.dlq_url}
+    uuids = {}
+    for consumer in sqs_consumers():
+        lambdas.create_function(
+            FunctionName=consumer.function,
+            Runtime="python3.13",
+            Role=role,
+            Handler="app.lambda_handler",
+            Code={"ZipFile": code.getvalue()},
+        )
+        url = queue_urls[consumer.queue]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        uuids[consumer.logical_id] = lambdas.create_event_source_mapping(
+            EventSourceArn=arn,
+            FunctionName=consumer.function,
+            BatchSize=consumer.batch_size,
+            FunctionResponseTypes=["ReportBatchItemFailures"],
+        )["UUID"]
+        # moto would deliver to the placeholder itself (in Docker) on every send: the stack's poller is the consumer.
+        _moto_queue(url, sqs.meta.region_name).lambda_event_source_mappings.clear()
+    return uuids
+
+
+def run_mapping_schedule(schedule: MappingSchedule, uuids: dict[str, str], *, client: Any | None = None) -> None:
+    """What EventBridge Scheduler's universal target does at the schedule's time: UpdateEventSourceMapping."""
+    lambdas = client or boto3.client("lambda")
+    lambdas.update_event_source_mapping(UUID=uuids[schedule.mapping], Enabled=schedule.enabled)
+
+
+def mapping_state(uuid: str, *, client: Any | None = None) -> str:
+    """The mapping's State as Lambda reports it (Enabled, Disabled, ...)."""
+    return str((client or boto3.client("lambda")).get_event_source_mapping(UUID=uuid)["State"])
 
 
 def peek_messages(url: str, *, client: Any | None = None) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
@@ -28,7 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from local import sandbox_seed, stack_config
 from local.gateway import ACCOUNT_ID, GatewayRefusal, api_gateway_event, gateway_answer, read_body
-from local.template import HttpRoute, http_routes, sqs_consumers
+from local.template import HttpRoute, http_routes, mapping_schedules, sqs_consumers
 
 if TYPE_CHECKING:
     from signup_relay.ops.dlq.selection import Selection
@@ -74,7 +75,9 @@ class LocalFunction:
         self._lock = threading.Lock()
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        with self._lock:
+        from local import console_log  # imports signup_relay: after the stack has set the handlers' environment
+
+        with self._lock, console_log.invoking(self.name):
             return self.handler(event, LambdaContext(function_name=self.name, aws_request_id=str(uuid.uuid4())))
 
 
@@ -307,6 +310,13 @@ class LocalStack:
             self.functions.setdefault(
                 consumer.function, LocalFunction(consumer.function, consumer.module, consumer.handler)
             )
+        # The consumers' event source mappings in moto (the quota breaker switches them off) and the schedules that
+        # switch them on again (docs/architecture.md §12).
+        from local.aws_resources import create_event_source_mappings
+
+        self._lambda = boto3.client("lambda")
+        self.mappings = create_event_source_mappings(self.resources)
+        self.schedules = mapping_schedules()
 
     def _serve(self) -> None:
         stack = self
@@ -336,6 +346,7 @@ class LocalStack:
             threading.Thread(target=self._server.serve_forever, name="local-http", daemon=True),
             threading.Thread(target=self._poll, name="local-poller", daemon=True),
             threading.Thread(target=self._refresh_tokens_on_schedule, name="local-token-refresh", daemon=True),
+            threading.Thread(target=self._run_mapping_schedules, name="local-mapping-schedules", daemon=True),
         ]
         for thread in self._threads:
             thread.start()
@@ -420,6 +431,9 @@ class LocalStack:
         function = self.functions[consumer.function]
         while not self._stopping.is_set():
             try:
+                if not self.consumer_enabled(consumer.logical_id):  # Lambda polls only an enabled mapping
+                    self._stopping.wait(self.poll_interval)
+                    continue
                 with self._state_lock:
                     messages = self._sqs.receive_message(
                         QueueUrl=url,
@@ -451,6 +465,51 @@ class LocalStack:
                 QueueUrl=url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
             )
+
+    def consumer_enabled(self, mapping: str) -> bool:
+        from local.aws_resources import mapping_state
+
+        return mapping_state(self.mappings[mapping], client=self._lambda) == "Enabled"
+
+    # --- schedules ---------------------------------------------------------------------------
+
+    def constant_contact_now(self) -> datetime:
+        """The clock of the Constant Contact in use: the embedded sandbox's (tests move it), else the wall clock."""
+        return self.sandbox.clock.now() if self.sandbox is not None else datetime.now(UTC)
+
+    def _run_mapping_schedules(self) -> None:
+        """The template's mapping schedules (the quota breaker's re-enable), run at their UTC time of the Constant
+        Contact clock, as EventBridge Scheduler runs them at the real one."""
+        from local.aws_resources import run_mapping_schedule
+        from signup_relay.aws.quota_breaker import get_quota_breaker
+
+        due = {schedule: schedule.next_run(self.constant_contact_now()) for schedule in self.schedules}
+        while not self._stopping.wait(self.poll_interval):
+            now = self.constant_contact_now()
+            for schedule, at in due.items():
+                if now < at:
+                    continue
+                due[schedule] = schedule.next_run(now)
+                try:
+                    with self._state_lock:
+                        run_mapping_schedule(schedule, self.mappings, client=self._lambda)
+                        # A deployed container's breaker closes at the reset by its own clock; the in-process one
+                        # runs on the wall clock, which did not jump with the sandbox's: start it afresh.
+                        get_quota_breaker.cache_clear()  # type: ignore[attr-defined]  # per_container: an lru_cache
+                except Exception as error:  # keep the schedule alive, as EventBridge would
+                    print(f"[local] {schedule.logical_id}: {type(error).__name__}: {error}", file=sys.stderr)
+
+    def quota_breaker_status(self) -> dict[str, Any]:
+        """The consumers' switch and the next reset, for /_local/status."""
+        from local.aws_resources import mapping_state
+
+        now = self.constant_contact_now()
+        return {
+            "consumers": {name: mapping_state(uuid, client=self._lambda) for name, uuid in self.mappings.items()},
+            "open": not all(self.consumer_enabled(name) for name in self.mappings),
+            "constant_contact_time": now.isoformat(),
+            "next_reset": min((s.next_run(now).isoformat() for s in self.schedules), default=None),
+        }
 
     # --- tokens ------------------------------------------------------------------------------
 
@@ -500,6 +559,8 @@ class LocalStack:
           "queue": {"visible": 0, "in_flight": 0, "busy": false},
           "dlq": {"records": [...]},     # every DLQ message decoded: FailureRecord JSON (stage, route,
                                          # error_class, message, attempts, ...), or a redriven QueuedSignup
+          "quota_breaker": {"open": false, "consumers": {"UpsertEventSourceMapping": "Enabled"},
+                            "constant_contact_time": "...", "next_reset": "..."},  # docs/architecture.md §12
           "outcomes": {"created": 1},    # count per outcome (created, updated, revived, resubscribed,
                                          # kept_unsubscribed, rejected, deferred), one per upsert attempt
           "results": {"<id>": {"outcome", "contact_id", "route", "error_class", "attempts"}}
@@ -515,6 +576,7 @@ class LocalStack:
             "drained": depth["visible"] == 0 and depth["in_flight"] == 0 and not busy,
             "queue": {**depth, "busy": busy},
             "dlq": {"records": self.dlq_messages()},
+            "quota_breaker": self.quota_breaker_status(),
             "outcomes": counts,
             "results": results,
         }
@@ -617,6 +679,9 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    from local import console_log
+
+    console_log.install()  # readable lines on this console; the deployed functions keep JSON
     try:
         port = int(os.environ.get("PORT", "").strip() or 3000)
         stack = LocalStack(port=port)

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from local.background_server import BackgroundServer, ToolHTTPServer
+from local.cc_sandbox.activities import ActivityQueue
 from local.cc_sandbox.clock import SandboxClock, iso
 from local.cc_sandbox.errors import (
     QUOTA_BODY,
@@ -26,6 +27,8 @@ from local.cc_sandbox.errors import (
 from local.cc_sandbox.limits import DailyQuota, FaultInjector, SlidingWindowLimiter
 from local.cc_sandbox.oauth import DEFAULT_SCOPE, OAuthServer
 from local.cc_sandbox.store import AccountStore
+from local.cc_sandbox.v2 import V2Account
+from local.cc_sandbox.v2_api import V2Api
 from local.cc_sandbox.validation import SUBRESOURCES, check_query
 
 OAUTH_PREFIX = "/oauth2/default/v1"
@@ -37,11 +40,13 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("POST", r"/v3/contacts", "create_contact"),
         ("POST", r"/v3/contacts/sign_up_form", "sign_up_form"),
         ("PUT", rf"/v3/contacts/resubscribe/{_ID}", "resubscribe"),
+        ("GET", r"/v3/contacts/contact_id_xrefs", "contact_id_xrefs"),
         ("GET", rf"/v3/contacts/{_ID}", "get_contact"),
         ("PUT", rf"/v3/contacts/{_ID}", "put_contact"),
         ("DELETE", rf"/v3/contacts/{_ID}", "delete_contact"),
         ("GET", r"/v3/contact_lists", "get_lists"),
         ("POST", r"/v3/contact_lists", "create_list"),
+        ("GET", r"/v3/contact_lists/list_id_xrefs", "list_id_xrefs"),
         ("GET", rf"/v3/contact_lists/{_ID}", "get_list"),
         ("GET", r"/v3/contact_custom_fields", "get_custom_fields"),
         ("POST", r"/v3/contact_custom_fields", "create_custom_field"),
@@ -50,6 +55,7 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("POST", r"/v3/activities/contacts_json_import", "json_import"),
         ("POST", r"/v3/activities/add_list_memberships", "add_list_memberships"),
         ("POST", r"/v3/activities/contacts_taggings_add", "taggings_add"),
+        ("GET", r"/v3/activities", "list_activities"),
         ("GET", rf"/v3/activities/{_ID}", "get_activity"),
     )
 )
@@ -131,11 +137,17 @@ class Sandbox(BackgroundServer):
         activity_delay: float = 0.0,
         sign_up_form_duration: float = 0.05,
         clock: SandboxClock | None = None,
+        activity_item_seconds: float = 0.0,
+        time_scale: float = 1.0,
+        v2_rate_limit_per_second: float | None = None,
+        v2_daily_quota: int | None = None,
+        v2_api_key: str | None = None,
     ) -> None:
-        self.clock = clock or SandboxClock()
+        self.clock = clock or SandboxClock(time_scale)
         self.host = host
         self._requested_port = port
-        self.store = AccountStore(self.clock, confirmed_opt_in=confirmed_opt_in, activity_delay=activity_delay)
+        self.store = AccountStore(self.clock, confirmed_opt_in=confirmed_opt_in)
+        self.activities = ActivityQueue(self.store, activity_delay=activity_delay, item_seconds=activity_item_seconds)
         self.oauth = OAuthServer(
             self.clock,
             access_token_ttl=access_token_ttl,
@@ -157,6 +169,18 @@ class Sandbox(BackgroundServer):
         self._log_lock = threading.Lock()
         self._contact_locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
+        # The V2 (legacy) API over the same store: its own API key, long-lived token and limits (V3's by default).
+        self.v2 = V2Api(
+            V2Account(self.store),
+            self.clock,
+            self._faults,
+            rate_limit_per_second=(
+                rate_limit_per_second if v2_rate_limit_per_second is None else v2_rate_limit_per_second
+            ),
+            daily_quota=daily_quota if v2_daily_quota is None else v2_daily_quota,
+            before_operation=self._sleep_latency,
+        )
+        self.v2_api_key, self.v2_access_token = self.v2.add_key(v2_api_key)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -178,6 +202,10 @@ class Sandbox(BackgroundServer):
     @property
     def base_url(self) -> str:
         return f"{self.root_url}/v3"
+
+    @property
+    def v2_base_url(self) -> str:
+        return f"{self.root_url}/v2"
 
     @property
     def token_url(self) -> str:
@@ -257,11 +285,78 @@ class Sandbox(BackgroundServer):
 
     @property
     def activity_delay(self) -> float:
-        return self.store.activity_delay
+        """Sandbox seconds an activity waits `initialized` before it starts (default 0)."""
+        return self.activities.activity_delay
 
     @activity_delay.setter
     def activity_delay(self, value: float) -> None:
-        self.store.activity_delay = value
+        self.activities.activity_delay = value
+
+    @property
+    def activity_item_seconds(self) -> float:
+        """Sandbox seconds an activity spends per item (an import row, a contact) while `processing` (default 0)."""
+        return self.activities.item_seconds
+
+    @activity_item_seconds.setter
+    def activity_item_seconds(self, value: float) -> None:
+        self.activities.item_seconds = value
+
+    @property
+    def time_scale(self) -> float:
+        """Sandbox seconds per real second (default 1): everything on the sandbox clock speeds up together."""
+        return self.clock.scale
+
+    @time_scale.setter
+    def time_scale(self, value: float) -> None:
+        self.clock.scale = value
+
+    @property
+    def v2_rate_limit_per_second(self) -> float:
+        return self.v2.rate.per_second
+
+    @v2_rate_limit_per_second.setter
+    def v2_rate_limit_per_second(self, value: float) -> None:
+        self.v2.rate.per_second = value
+
+    @property
+    def v2_daily_quota(self) -> int:
+        return self.v2.quota.limit
+
+    @v2_daily_quota.setter
+    def v2_daily_quota(self, value: int) -> None:
+        self.v2.quota.limit = value
+
+    # --- V2 helpers --------------------------------------------------------------------------
+
+    def revoke_v2_token(self, token: str | None = None) -> None:
+        """Revoke a V2 access token (default: `v2_access_token`); its next call gets 401."""
+        self.v2.revoke_token(token or self.v2_access_token)
+
+    def add_v2_api_key(self, api_key: str | None = None) -> tuple[str, str]:
+        """Another V2 app: (api_key, access_token); its limits are counted apart."""
+        return self.v2.add_key(api_key)
+
+    def v2_contact_id(self, contact_id: str) -> str:
+        """The V2 id (a numeric string) of a contact given by its V3 contact_id."""
+        return self.v2.account.contact_v2_id(contact_id)
+
+    def v2_list_id(self, list_id: str) -> str:
+        """The V2 id (a numeric string) of a list given by its V3 list_id."""
+        return self.v2.account.list_v2_id(list_id)
+
+    def seed_v2_contact(self, body: dict[str, Any], action_by: str = "ACTION_BY_OWNER") -> str:
+        """Create a contact by V2's rules from a V2 body (no HTTP, no limits; V2 list ids); its V2 id."""
+        try:
+            return str(self.v2.account.create_contact(body, action_by)["id"])
+        except ApiError as exc:
+            raise ValueError(f"seed_v2_contact was rejected: {exc.body}") from None
+
+    def v2_contact(self, v2_id: str) -> dict[str, Any]:
+        """A contact as V2 shows it (with `contact_id`), V2-only properties included (`CustomFieldN`, `fax`...)."""
+        return self.v2.account.get_contact(v2_id, {"include_contact_id": "true"})
+
+    def v2_quota_used(self, api_key: str | None = None) -> int:
+        return self.v2.quota.used_today(api_key or self.v2_api_key)
 
     # --- OAuth helpers -----------------------------------------------------------------------
 
@@ -310,9 +405,11 @@ class Sandbox(BackgroundServer):
         self._faults.clear()
 
     def reset_rate_limits(self) -> None:
-        """Forget the per-second windows and today's quota counts (API and token endpoint)."""
+        """Forget the per-second windows and today's quota counts (V3 and V2 APIs and the token endpoint)."""
         self._rate.reset()
         self._quota.reset()
+        self.v2.rate.reset()
+        self.v2.quota.reset()
         self.oauth.reset_rate_limit()
 
     def quota_used(self, client_id: str | None = None) -> int:
@@ -320,7 +417,7 @@ class Sandbox(BackgroundServer):
 
     @property
     def request_log(self) -> list[dict[str, Any]]:
-        """Every request served: {method, path, query, status, client_id, at}."""
+        """Every request served: {method, path, query, status, client_id (V3 client or V2 API key), at}."""
         with self._log_lock:
             return [dict(r) for r in self._log]
 
@@ -342,8 +439,10 @@ class Sandbox(BackgroundServer):
     def seed_contact(self, email: str, **fields: Any) -> str:
         """Create a contact directly (no HTTP, no limits). Fields as in the V3 resource, plus conveniences:
         `permission_to_send`, `lists=[names]`, `tags=[names]`, `custom_fields={label: value}` (or the V3 list),
-        `deleted=True`, `opt_out_source`/`opt_out_reason` for unsubscribed contacts."""
+        `deleted=True`, `opt_out_source`/`opt_out_reason` for unsubscribed contacts, `v2={...}` for the properties
+        only V2 has (`prefix_name`, `middle_name`, `fax`, `source`, `custom_fields` named CustomField1..15)."""
         fields = dict(fields)
+        v2_extras = self.v2.account.extras(email, fields.pop("v2")) if "v2" in fields else None
         permission = fields.pop("permission_to_send", "implicit")
         opt_out_source = fields.pop("opt_out_source", "Contact")
         opt_out_reason = fields.pop("opt_out_reason", None)
@@ -372,6 +471,8 @@ class Sandbox(BackgroundServer):
             self.store.unsubscribe(contact_id, opt_out_source, opt_out_reason)
         if deleted:
             self.store.delete_contact(contact_id)
+        if v2_extras is not None:
+            self.v2.account.set_extras(contact_id, v2_extras)
         return contact_id
 
     def delete_contact(self, contact_id: str) -> None:
@@ -384,19 +485,19 @@ class Sandbox(BackgroundServer):
 
     def contact_by_email(self, email: str) -> dict[str, Any] | None:
         """The full stored record (deleted and unsubscribed too), all subresources, in V3 resource shape."""
-        self.store.process_due_activities()
+        self.activities.process_due()
         with self.store.lock:
             contact = self.store.find_by_email(email)
             return self.store.render_contact(contact, SUBRESOURCES) if contact else None
 
     def contact(self, contact_id: str) -> dict[str, Any] | None:
-        self.store.process_due_activities()
+        self.activities.process_due()
         with self.store.lock:
             contact = self.store.contacts.get(contact_id)
             return self.store.render_contact(contact, SUBRESOURCES) if contact else None
 
     def all_contacts(self) -> list[dict[str, Any]]:
-        self.store.process_due_activities()
+        self.activities.process_due()
         with self.store.lock:
             return [self.store.render_contact(c, SUBRESOURCES) for c in self.store.contacts.values()]
 
@@ -415,13 +516,21 @@ class Sandbox(BackgroundServer):
         """Simulate the contact confirming the resubscribe email."""
         self.store.confirm_resubscribe(contact_id)
 
+    def fail_next_activity(self, after_items: int = 0) -> None:
+        """The next bulk activity posted processes `after_items` items, then ends `failed`."""
+        self.activities.fail_next(after_items)
+
+    def queued_activities(self) -> int:
+        """Activities not finished yet (the API refuses new ones past 1,000)."""
+        return self.activities.queued()
+
     def list_id(self, name: str) -> str | None:
         with self.store.lock:
             return next((x.list_id for x in self.store.lists.values() if x.name == name), None)
 
     def process_activities(self) -> None:
-        """Run due bulk activities now (they also run at the start of every request)."""
-        self.store.process_due_activities()
+        """Apply the bulk activity items that are due by the sandbox clock (also done at the start of every request)."""
+        self.activities.process_due()
 
     # --- request handling --------------------------------------------------------------------
 
@@ -434,6 +543,9 @@ class Sandbox(BackgroundServer):
             response = self._handle_oauth(method, path, query, headers, raw)
         elif path.startswith("/v3/"):
             response = self._handle_api(method, path, query, headers, raw)
+        elif path.startswith("/v2/"):
+            status, body, api_key = self.v2.handle(method, path, query, headers, raw)
+            response = Response(status, body, client_id=api_key)
         else:
             response = Response(404, api_error(404).body)
         with self._log_lock:
@@ -512,7 +624,7 @@ class Sandbox(BackgroundServer):
         if throttled:
             return Response(429, dict(THROTTLED_BODY), client_id=client_id)
         self._quota.count(client_id)
-        self.store.process_due_activities()
+        self.activities.process_due()
         fault = self._faults.take(method, path)
         if fault is not None:
             return Response(fault, self._fault_body(fault, method, path), client_id=client_id)
@@ -558,7 +670,7 @@ class Sandbox(BackgroundServer):
                 body = json.loads(raw, parse_constant=_reject_constant)
             except (ValueError, UnicodeDecodeError) as exc:
                 raise api_error(400, f"The request body is not valid JSON: {exc}") from None
-        store = self.store
+        store, activities = self.store, self.activities
         operations: dict[str, Callable[[], tuple[int, Any]]] = {
             "list_contacts": lambda: (200, store.list_contacts(query)),
             "create_contact": lambda: (201, store.create_contact(body)),
@@ -570,14 +682,17 @@ class Sandbox(BackgroundServer):
             "get_lists": lambda: (200, store.get_lists(query)),
             "create_list": lambda: (201, store.create_list(body)),
             "get_list": lambda: (200, store.get_list(resource_id, query)),
+            "contact_id_xrefs": lambda: (200, self.v2.account.xrefs("contact", query)),
+            "list_id_xrefs": lambda: (200, self.v2.account.xrefs("list", query)),
             "get_custom_fields": lambda: (200, store.get_custom_fields(query)),
             "create_custom_field": lambda: (201, store.create_custom_field(body)),
             "get_tags": lambda: (200, store.get_tags(query)),
             "create_tag": lambda: (201, store.create_tag(body)),
-            "json_import": lambda: (201, store.json_import(body)),
-            "add_list_memberships": lambda: (201, store.add_list_memberships(body)),
-            "taggings_add": lambda: (201, store.taggings_add(body)),
-            "get_activity": lambda: (200, store.get_activity(resource_id)),
+            "json_import": lambda: (201, activities.json_import(body, raw)),
+            "add_list_memberships": lambda: (201, activities.add_list_memberships(body)),
+            "taggings_add": lambda: (201, activities.taggings_add(body)),
+            "list_activities": lambda: (200, activities.list_activities(query)),
+            "get_activity": lambda: (200, activities.get_activity(resource_id)),
         }
         lock_key, blocking = self._write_lock_key(name, resource_id, body)
         if lock_key is None:

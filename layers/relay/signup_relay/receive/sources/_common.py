@@ -89,14 +89,25 @@ def matches_any(candidates: Iterable[str | bytes], expected: str | bytes) -> boo
     return matched
 
 
-def check_signature(request: RawRequest, name: str, expected: str, *, hexadecimal: bool = False) -> None:
-    """Raise SignatureError unless the `name` header equals `expected` (hex digests are accepted in either case)."""
+def check_signature(request: RawRequest, name: str, expected: str, *, signed: str, hexadecimal: bool = False) -> None:
+    """Raise SignatureError unless the `name` header equals `expected` (hex digests are accepted in either case).
+
+    `signed` describes what the sender signs; the error names it (never the expected value), for the log and the
+    local preview: the sender's own answer stays the same for every failure.
+    """
     received = require_header(request, name)
     if not equal(received.lower() if hexadecimal else received, expected):
-        raise SignatureError(f"{name} does not match")
+        raise SignatureError(mismatch(name, signed))
 
 
-def check_timestamped_signature(request: RawRequest, name: str, version: str, expected: Callable[[str], str]) -> str:
+def mismatch(name: str, signed: str) -> str:
+    """The reason a signature header did not match: which header, and what it should sign."""
+    return f"{name} does not match: it should be {signed}, keyed with the route's secret"
+
+
+def check_timestamped_signature(
+    request: RawRequest, name: str, version: str, expected: Callable[[str], str], *, signed: str
+) -> str:
     """A Stripe-like `t=<unix>,<version>=<hex>` header (several signatures during rotation); its timestamp.
 
     `expected(timestamp)` is the hex digest the sender computes; it is called only once a timestamp is present.
@@ -106,7 +117,7 @@ def check_timestamped_signature(request: RawRequest, name: str, version: str, ex
     if not timestamp:
         raise SignatureError(f"{name} has no timestamp")
     if not matches_any((candidate.lower() for candidate in pairs.get(version, [])), expected(timestamp)):
-        raise SignatureError(f"{name} does not match")
+        raise SignatureError(mismatch(name, signed))
     return timestamp
 
 

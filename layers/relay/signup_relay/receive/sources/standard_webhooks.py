@@ -22,6 +22,7 @@ from signup_relay.receive.sources._common import (
     check_window,
     decode_json,
     header,
+    mismatch,
     parse_datetime,
     parse_timestamp,
     require_secret,
@@ -30,6 +31,7 @@ from signup_relay.receive.sources._common import (
 from signup_relay.receive.submission import Submission
 
 NAME = "standard_webhooks"
+SIGNED = "v1,<base64 HMAC-SHA256 of '<webhook-id>.<webhook-timestamp>.<raw body>'> (one of its space-separated values)"
 
 
 def _header(request: RawRequest, name: str) -> str:
@@ -67,7 +69,7 @@ def verify(request: RawRequest, secret: str, now: datetime) -> None:
     except UnicodeDecodeError:
         raise SignatureError("body is not UTF-8, so it cannot carry a Standard Webhooks signature") from None
     except WebhookVerificationError as error:
-        raise SignatureError(f"no webhook-signature matches ({error})") from None
+        raise SignatureError(f"{mismatch('webhook-signature', SIGNED)} ({error})") from None
 
 
 def _well_formed(entry: str) -> bool:
