@@ -78,6 +78,11 @@ test-e2e: $(VENV)/.installed ## Opt-in tests against a deployed stack (AWS_SAM_S
 bench: $(VENV)/.installed ## Benchmarks: CC calls and CPU per sign-up, receive latency, cold imports, fault suite (long)
 	$(PY) -m tests.bench.run
 
+.PHONY: lock
+lock: $(VENV)/.installed ## Regenerate layers/relay/requirements.lock (hashed pins for Lambda's python3.13 on arm64)
+	$(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.13 --python-platform aarch64-manylinux_2_34 \
+		--custom-compile-command "make lock" --output-file layers/relay/requirements.lock layers/relay/requirements.txt
+
 build: $(SAM_VENV)/.installed $(VENV)/.installed ## sam build (needs python3.13 for the runtime)
 	$(SAM) build
 
