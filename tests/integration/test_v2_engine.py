@@ -120,9 +120,11 @@ def test_a_new_address_is_created_by_the_visitor_on_the_list(v2: V2Engine) -> No
     assert v2.writes() == ["POST /v2/contacts"]
 
 
-def test_a_second_sign_up_costs_two_calls(v2: V2Engine) -> None:
+def test_a_second_sign_up_costs_two_calls_and_implicit_consent_is_not_made_explicit(v2: V2Engine) -> None:
     v2.upsert(signup("first@example.com"))
     assert v2.upsert(signup("second@example.com")).calls == 2
+    # implicit consent: posted by the account (ACTION_BY_OWNER), so V3 sees implicit, never explicit
+    assert v2.stored("second@example.com")["email_address"]["permission_to_send"] == "implicit"
 
 
 # --- existing, rich profile ------------------------------------------------------------------------------

@@ -181,6 +181,9 @@ def test_v2_upsert_keeps_its_promises_whatever_the_prior_state(
     note = f"prior={prior} consent={consent_name} outcome={result.outcome} ({result.reason})"
     if permission(before) == "unsubscribed" and consent is not Consent.EXPLICIT:
         assert permission(after) == "unsubscribed", note
+    # a contact is only ever made explicit by explicit consent on this form
+    if consent is not Consent.EXPLICIT and after is not None and permission(before) != "explicit":
+        assert permission(after) != "explicit", note
     if before is not None:
         assert after is not None and after_v2 is not None and before_v2 is not None, note
         for name in (*CORE_TEXT, "birthday_month", "birthday_day"):

@@ -90,12 +90,14 @@ def run(client: RecordingV2Client, sign_up: Signup, **kwargs: Any) -> UpsertResu
     return upsert_contact_v2(sign_up, client=client, lists=Lists(), **kwargs)
 
 
-@pytest.mark.parametrize("consent", [Consent.EXPLICIT, Consent.IMPLICIT])
-def test_a_new_address_is_posted_as_the_visitor(consent: Consent) -> None:
+@pytest.mark.parametrize(
+    ("consent", "action_by"), [(Consent.EXPLICIT, "ACTION_BY_VISITOR"), (Consent.IMPLICIT, "ACTION_BY_OWNER")]
+)
+def test_a_new_address_is_posted_by_whoever_consented(consent: Consent, action_by: str) -> None:
     client = RecordingV2Client(None)
     result = run(client, signup(consent))
     assert (result.outcome, result.contact_id, result.calls) == (Outcome.CREATED, "43", 2)
-    assert client.calls[1][0] == "create" and client.calls[1][2] == "ACTION_BY_VISITOR"
+    assert client.calls[1][0] == "create" and client.calls[1][2] == action_by
     assert client.calls[1][1]["lists"] == [{"id": "1"}]
 
 

@@ -1,9 +1,11 @@
 """The upsert policy on Constant Contact's V2 API (docs/architecture.md §10): the V3 policy's promises and outcomes.
 
-`GET /contacts?email=&status=ALL` first; POST (`ACTION_BY_VISITOR`: the person submitted the form) when absent;
-when present, PUT the full merged record (`v2_bodies`). An `OPTOUT` contact is brought back only with explicit
-consent on this form and `ACTION_BY_VISITOR`, never by a submission older than the opt-out; without that it is not
-written at all (V2 refuses an owner's PUT of an opted-out contact, and a visitor's PUT would opt them in).
+`GET /contacts?email=&status=ALL` first; POST when absent; when present, PUT the full merged record (`v2_bodies`).
+Every write is `ACTION_BY_VISITOR` only with explicit consent on this form (V2 then records the person's own opt-in:
+V3's `explicit`), else `ACTION_BY_OWNER` (V3's `implicit`): consent is never claimed that the form did not capture.
+An `OPTOUT` contact is brought back only with explicit consent on this form and `ACTION_BY_VISITOR`, never by a
+submission older than the opt-out; without that it is not written at all (V2 refuses an owner's PUT of an
+opted-out contact, and a visitor's PUT would opt them in).
 `REMOVED` contacts come back on the route's lists. DELETE is never called (on V2 it unsubscribes).
 
 A 409 from POST means the address exists. The lookup is repeated once (a concurrent writer, or a POST whose answer
@@ -176,8 +178,7 @@ class _V2Upsert:
         contact_id = str(existing["id"])
         if state is ContactState.UNSUBSCRIBED:
             return self._opted_out(existing, contact_id)
-        action_by = VISITOR if self.signup.consent is Consent.EXPLICIT else OWNER
-        self._put(existing, action_by)
+        self._put(existing, self._action_by())
         if state is ContactState.DELETED:
             return UpsertResult(
                 outcome=Outcome.REVIVED, contact_id=contact_id, reason="was REMOVED (on no list); back on the lists"
@@ -209,7 +210,7 @@ class _V2Upsert:
     def _create(self, *, after_conflict: bool) -> UpsertResult:
         body = build_v2_create_body(self.signup, self.email, self.list_ids, self.custom_fields, self.note)
         try:
-            created = self.client.create_contact(body, action_by=VISITOR)
+            created = self.client.create_contact(body, action_by=self._action_by())
         except ConflictError:
             if after_conflict:
                 raise
@@ -241,9 +242,13 @@ class _V2Upsert:
         if self.custom_fields and result.outcome in WRITTEN:
             existing = self._lookup()
             if existing is not None and v2_state(existing) is not ContactState.UNSUBSCRIBED:
-                self._put(existing, VISITOR if self.signup.consent is Consent.EXPLICIT else OWNER)
+                self._put(existing, self._action_by())
                 prefix += ", its V2 custom fields through V2"
         return result.model_copy(update={"reason": f"{prefix}: {result.reason}" if result.reason else prefix})
+
+    def _action_by(self) -> ActionBy:
+        """The visitor acts only when they gave explicit consent on this form; otherwise the account does."""
+        return VISITOR if self.signup.consent is Consent.EXPLICIT else OWNER
 
     def _put(self, existing: Mapping[str, Any], action_by: ActionBy) -> None:
         body = build_v2_merged_put(existing, self.signup, self.list_ids, self.custom_fields, self.note)
