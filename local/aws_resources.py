@@ -256,10 +256,17 @@ def constant_contact_secret(
 
 
 def handler_environment(
-    resources: LocalResources, *, cc_api_base_url: str, cc_token_url: str, routes_file: Path = ROUTES_FILE
+    resources: LocalResources,
+    *,
+    cc_api_base_url: str,
+    cc_token_url: str,
+    routes_file: Path = ROUTES_FILE,
+    cc_v2_api_base_url: str | None = None,
 ) -> dict[str, str]:
     """The environment both functions get from the template, resolved for this local stack."""
     parameters = {**resources.parameters, "CcApiBaseUrl": cc_api_base_url, "CcTokenUrl": cc_token_url}
+    if cc_v2_api_base_url:
+        parameters["CcV2ApiBaseUrl"] = cc_v2_api_base_url
     refs = {
         "SignupQueue": resources.queue_url,
         "DeadLetterQueue": resources.dlq_url,

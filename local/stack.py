@@ -39,6 +39,8 @@ SERVICE_LOGGER = "signup-relay"  # the Powertools Logger's stdlib logger (signup
 # A client that stops sending mid-request does not hold a server thread for ever.
 READ_TIMEOUT_SECONDS = 10
 CC_ENV = ("CC_API_BASE_URL", "CC_TOKEN_URL", "CC_CLIENT_ID", "CC_CLIENT_SECRET", "CC_ACCESS_TOKEN", "CC_REFRESH_TOKEN")
+# With CC_API_BASE_URL: the V2 API and the pair the V2 routes' accounts get (the embedded sandbox has its own).
+CC_V2_ENV = ("CC_V2_API_BASE_URL", "CC_V2_API_KEY", "CC_V2_ACCESS_TOKEN")
 # Upsert "containers" the poller runs. One: the handler's module state (its batch processor) serves one invocation
 # at a time, as in Lambda. The handlers see UPSERT_MAX_CONCURRENCY=1, so this one container paces itself to the
 # whole CC_RATE_LIMIT_PER_SECOND, as the deployed ones share it UpsertMaxConcurrency ways (the limit is per API key:
@@ -167,6 +169,7 @@ class LocalStack:
         # Read before anything else changes the environment (the handlers' CC_API_BASE_URL is set below).
         source = os.environ if constant_contact_env is None else constant_contact_env
         self._cc_env = {name: source[name] for name in CC_ENV if source.get(name)}
+        self._cc_v2_env = {name: source[name] for name in CC_V2_ENV if source.get(name)}
         self.external_cc = stack_config.constant_contact_env(self._cc_env)
         self.sandbox_seed = sandbox_seed.seed_from_env(os.environ, external_account=self.external_cc is not None)
         self.routes_file = (
@@ -246,6 +249,8 @@ class LocalStack:
         self.resources = create_resources(visibility_timeout=self.visibility_timeout)
         self._sqs = boto3.client("sqs")
 
+        v2_base_url = self._cc_v2_env.get("CC_V2_API_BASE_URL")
+        v2_pair = (self._cc_v2_env.get("CC_V2_API_KEY", ""), self._cc_v2_env.get("CC_V2_ACCESS_TOKEN", ""))
         if (external := self.external_cc) is not None:
             self.cc_api_base_url, token_url = external.api_base_url, external.token_url
             secret = constant_contact_secret(
@@ -267,6 +272,7 @@ class LocalStack:
             if self.sandbox_seed is not None:  # an account that looks lived in (LOCAL_SANDBOX_SEED)
                 sandbox_seed.apply_seed(self.sandbox, self.sandbox_seed)
             self.cc_api_base_url, token_url = self.sandbox.base_url, self.sandbox.token_url
+            v2_base_url, v2_pair = self.sandbox.v2_base_url, (self.sandbox.v2_api_key, self.sandbox.v2_access_token)
             tokens = self.sandbox.issue_tokens()
             secret = constant_contact_secret(
                 client_id=self.sandbox.client_id,
@@ -281,6 +287,7 @@ class LocalStack:
             cc_api_base_url=self.cc_api_base_url,
             cc_token_url=token_url or "",
             routes_file=self.routes_file,
+            cc_v2_api_base_url=v2_base_url,
         )
         environment["UPSERT_MAX_CONCURRENCY"] = str(UPSERT_CONTAINERS)
         os.environ.update(environment)
@@ -298,8 +305,16 @@ class LocalStack:
         for secret_id, values in stack_config.secrets_by_id(self.route_secrets).items():
             put_secret(secret_id, values)
         accounts = {self.resources.cc_secret_id} | {r.account for r in routes.routes.values() if r.account}
+        # The accounts of `api: v2` routes get the V2 pair, with CC_SECRET_ID as the V3 app of the same account.
+        v2_accounts = {r.account for r in routes.routes.values() if r.api == "v2" and r.account} - {
+            self.resources.cc_secret_id
+        }
         for account in sorted(accounts):
-            put_secret(account, secret)
+            if account in v2_accounts and all(v2_pair):
+                cc_secret_id = self.resources.cc_secret_id
+                put_secret(account, local_v2_secret(account, *v2_pair, cc_secret_id=cc_secret_id))
+            else:
+                put_secret(account, secret)
 
         logging.getLogger(SERVICE_LOGGER).addHandler(self.recorder)
         self.routes = http_routes()
@@ -656,6 +671,21 @@ class LocalStack:
     def drained(self) -> bool:
         depth = self.queue_depth()
         return depth["visible"] == 0 and depth["in_flight"] == 0 and not self._busy.is_set()
+
+
+def local_v2_secret(account: str, api_key: str, access_token: str, *, cc_secret_id: str) -> dict[str, Any]:
+    """A V2 account's secret as `connect --api v2` writes it, CC_SECRET_ID its V3 app (docs/architecture.md §10)."""
+    from signup_relay.ops.connect_v2 import V2ConnectOptions, v2_secret
+
+    options = V2ConnectOptions(
+        secret_id=account,
+        api_key=api_key,
+        access_token=access_token,
+        base_url="",
+        cc_secret_id=cc_secret_id,
+        v3_account=cc_secret_id,
+    )
+    return v2_secret(options, connected_at=time.time())
 
 
 def dlq_selection(data: Mapping[str, Any]) -> Selection:

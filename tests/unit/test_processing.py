@@ -64,7 +64,7 @@ def run(result: UpsertResult | Exception, *, attempts: int = 1, body: str = BODY
     try:
         outcome = process_message(
             message,
-            upserter_for=lambda account: FakeUpserter(result),
+            upserter_for=lambda account, api: FakeUpserter(result),
             queue=queue,
             dlq=dlq,
             max_attempts=max_attempts,
@@ -161,7 +161,7 @@ def test_a_message_queued_before_submitted_at_existed_is_upserted_as_submitted_w
     # When it is processed
     process_message(
         message,
-        upserter_for=lambda account: upserter,
+        upserter_for=lambda account, api: upserter,
         queue=FakeQueue(),
         dlq=FakeDlq(),
         max_attempts=5,

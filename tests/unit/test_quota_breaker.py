@@ -154,7 +154,7 @@ def attempt(
     try:
         outcome: Any = process_message(
             message,
-            upserter_for=lambda account: upserter,
+            upserter_for=lambda account, api: upserter,
             queue=queue,  # type: ignore[arg-type]
             dlq=dlq,  # type: ignore[arg-type]
             max_attempts=5,

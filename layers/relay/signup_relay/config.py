@@ -13,6 +13,7 @@ from signup_relay.caches import per_container
 
 DEFAULT_API_BASE_URL = "https://api.cc.email/v3"
 DEFAULT_TOKEN_URL = "https://authz.constantcontact.com/oauth2/default/v1/token"
+DEFAULT_V2_API_BASE_URL = "https://api.constantcontact.com/v2"
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Settings:
     # X-Ray subsegments from the Powertools Tracer (its SDK import costs ~0.15-0.2 s of every cold start).
     detailed_tracing: bool = False
     delivery_idempotency_days: int = 7
+    cc_v2_api_base_url: str = DEFAULT_V2_API_BASE_URL  # the legacy V2 API, for `api: v2` (docs/architecture.md §10)
 
 
 def _int(name: str, default: int) -> int:
@@ -93,6 +95,7 @@ def get_settings() -> Settings:
         delivery_idempotency_table=env.get("DELIVERY_IDEMPOTENCY_TABLE", ""),
         detailed_tracing=env.get("DETAILED_TRACING", "").strip().lower() in ("1", "true", "yes"),
         delivery_idempotency_days=_positive("DELIVERY_IDEMPOTENCY_DAYS", 7),
+        cc_v2_api_base_url=env.get("CC_V2_API_BASE_URL", "").rstrip("/") or DEFAULT_V2_API_BASE_URL,
     )
 
 

@@ -87,7 +87,7 @@ def retry_delay(error: BaseException, attempts: int) -> int:
 def process_message(
     message: QueuedMessage,
     *,
-    upserter_for: Callable[[str | None], Upserter],
+    upserter_for: Callable[[str | None, str | None], Upserter],
     queue: SignupQueue,
     dlq: DeadLetterQueue,
     max_attempts: int,
@@ -126,7 +126,7 @@ def process_message(
     if breaker.is_open(clock()):
         return _hand_back(message, queued, queue, max_attempts, requeued_groups, context)
     try:
-        result = upserter_for(signup.account).upsert(signup)
+        result = upserter_for(signup.account, signup.options.api).upsert(signup)
     except QuotaExceededError:
         breaker.trip(clock())
         metrics.add_metric(name=QuotaExceededError.error_class, unit="Count", value=1)
