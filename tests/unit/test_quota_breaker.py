@@ -259,6 +259,7 @@ def test_a_v2_keys_trip_stops_only_that_key_in_this_container_until_the_reset():
     assert breaker.is_open(NOW + timedelta(seconds=1)) is False
     assert breaker.is_open(NOW + timedelta(seconds=1), "v2-ffffffffffff") is False
     assert (switch.off, switch.turned_off) == (False, 0)
+    assert breaker.open_keys(NOW) == [V2_KEY]
     # And the trip is counted once, as the V2 sibling of the fleet's metric (which the fleet's alarm does not see)
     assert metrics.metric_set[V2_TRIPPED_METRIC]["Value"] == [1.0]
     assert TRIPPED_METRIC not in metrics.metric_set
@@ -266,6 +267,7 @@ def test_a_v2_keys_trip_stops_only_that_key_in_this_container_until_the_reset():
     # And it holds until the reset by this container's clock, then the key is called again
     assert breaker.is_open(RESET - timedelta(seconds=1), V2_KEY) is True
     assert breaker.is_open(RESET, V2_KEY) is False
+    assert breaker.open_keys(RESET) == []
 
 
 def test_the_app_keys_trip_stops_v2_keys_too():

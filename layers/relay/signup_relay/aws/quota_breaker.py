@@ -129,6 +129,11 @@ class QuotaBreaker:
             extra={"resumes_at": resumes_at.isoformat(), "consumer_switched_off": switched_off},
         )
 
+    def open_keys(self, now: datetime) -> list[str]:
+        """The V2 keys whose breaker is open in this container now (their ids, sorted)."""
+        with self._lock:
+            return sorted(key for key, until in self._keys_open_until.items() if now < until)
+
     def _trip_key(self, now: datetime, key: str, resumes_at: datetime) -> None:
         # Not the switch: the queue is shared, and the app key's sign-ups (and other V2 keys') must keep flowing.
         with self._lock:
