@@ -309,3 +309,18 @@ def test_a_v2_signup_held_on_its_last_delivery_is_sent_again_not_dead_lettered()
     assert v2.calls == 0 and dlq.records == []
     assert processed.outcome is Outcome.DEFERRED
     assert queue.sent == [{"body": BODY, "group_id": "g-ada", "dedupe_id": "requeue-m-1"}]
+
+
+def test_the_error_not_the_account_says_whose_quota_is_spent():
+    # Given a V2 account whose sign-up falls back to the V3 app (`v3_account`), and the app key's quota is spent
+    switch = FakeSwitch()
+    breaker = QuotaBreaker(switch)
+    v2 = CountingUpserter(QuotaExceededError("429 quota_exceeded"), quota_key=V2_KEY)
+
+    # When it is attempted
+    outcome, _, dlq = attempt(v2, breaker)
+
+    # Then the fleet's breaker trips (the app key's quota), not the V2 key's alone
+    assert isinstance(outcome, RetryLater) and dlq.records == []
+    assert switch.off and breaker.is_open(NOW)
+    assert breaker.open_keys(NOW) == []
