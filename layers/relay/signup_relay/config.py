@@ -39,6 +39,10 @@ class Settings:
     # X-Ray subsegments from the Powertools Tracer (its SDK import costs ~0.15-0.2 s of every cold start).
     detailed_tracing: bool = False
     delivery_idempotency_days: int = 7
+    # Burst mode (docs/architecture.md §11): the drain imports a backlog of at least `burst_threshold` visible
+    # sign-ups (0 = off), at most `burst_max_signups` per run.
+    burst_threshold: int = 100
+    burst_max_signups: int = 2000
 
 
 def _int(name: str, default: int) -> int:
@@ -93,6 +97,8 @@ def get_settings() -> Settings:
         delivery_idempotency_table=env.get("DELIVERY_IDEMPOTENCY_TABLE", ""),
         detailed_tracing=env.get("DETAILED_TRACING", "").strip().lower() in ("1", "true", "yes"),
         delivery_idempotency_days=_positive("DELIVERY_IDEMPOTENCY_DAYS", 7),
+        burst_threshold=_int("BURST_THRESHOLD", 100),
+        burst_max_signups=_positive("BURST_MAX_SIGNUPS", 2000),
     )
 
 

@@ -1,0 +1,246 @@
+"""The burst drain (docs/architecture.md §11): take a queue backlog in one bulk run, delete what was verified.
+
+An SQS event source hands a function at most 10 FIFO messages per invocation, so the drain runs its own receive
+loop, holding each message (and so its person's message group) invisible while the import runs. A message
+leaves the queue only when its row was read back from Constant Contact as sent. Everything else goes back to
+the per-contact path: released at once (visible again for UpsertFunction), or, on its last allowed delivery,
+applied here by the per-contact attempt itself, so a message is never moved to the DLQ by SQS's redrive for
+the drain's sake. After a `quota_exceeded` the rest stays queued until the reset, as the per-contact path does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import ValidationError as ModelValidationError
+
+from signup_relay.bulk.apply import BulkClient, BulkLimits, apply_in_bulk
+from signup_relay.bulk.results import BulkPath, BulkResult
+from signup_relay.errors import QuotaExceededError
+from signup_relay.models import Outcome, QueuedSignup, Signup, UpsertResult
+from signup_relay.observability import logger, mask_email, metrics
+from signup_relay.upsert.attempt import QueuedMessage, RetryLater, Upserter, process_message, retry_delay
+from signup_relay.upsert.policy import UpsertNames
+
+if TYPE_CHECKING:
+    from signup_relay.aws.dead_letters import DeadLetterQueue
+    from signup_relay.aws.queue import SignupQueue
+
+RELEASED = "released to the per-contact path"
+EMPTY_RECEIVES = 2  # FIFO receives may come back empty while messages remain: one more try before stopping
+
+
+class BulkAccount(Upserter, Protocol):
+    """One account's wiring (`upsert.wiring.AccountUpserter`): its client and names, and the per-contact upsert."""
+
+    @property
+    def client(self) -> BulkClient: ...
+
+    @property
+    def names(self) -> UpsertNames: ...
+
+
+@dataclass(frozen=True)
+class DrainReport:
+    backlog: int
+    skipped: str | None = None  # why nothing was received
+    received: int = 0
+    imported: int = 0  # verified in Constant Contact and deleted from the queue
+    released: int = 0  # handed back to UpsertFunction
+    applied_per_contact: int = 0  # on their last delivery: the per-contact attempt ran here
+    left_for_quota: int = 0  # kept invisible until the daily quota resets
+    calls: int = 0  # bulk calls (the per-contact attempts count their own)
+    activity_ids: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def drain_backlog(
+    *,
+    queue: SignupQueue,
+    dlq: DeadLetterQueue,
+    upserter_for: Callable[[str | None], BulkAccount],
+    threshold: int,
+    max_signups: int,
+    max_attempts: int,
+    hold_seconds: int,
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], None],
+    limits: BulkLimits = BulkLimits(),  # noqa: B008 - frozen
+    quota_open: Callable[[], bool] = lambda: False,
+    on_quota_exceeded: Callable[[], None] = lambda: None,
+) -> DrainReport:
+    """When at least `threshold` messages are visible, receive up to `max_signups` and apply them in bulk.
+
+    `quota_open` / `on_quota_exceeded` are the seam for a fleet-wide quota breaker: asked before anything is
+    received, told after a `quota_exceeded`.
+    """
+    if threshold <= 0:
+        return DrainReport(backlog=0, skipped="burst mode is off")
+    if quota_open():
+        return DrainReport(backlog=0, skipped="the daily quota is spent")
+    backlog = queue.backlog()
+    if backlog < threshold:
+        return DrainReport(backlog=backlog, skipped=f"backlog {backlog} below the threshold {threshold}")
+    held = _receive(queue, max_signups=max_signups, hold_seconds=hold_seconds)
+    drain = _Drain(queue, dlq, upserter_for, max_attempts, clock)
+    by_account: dict[str | None, list[tuple[QueuedMessage, QueuedSignup]]] = {}
+    for message in held:
+        try:
+            queued = QueuedSignup.model_validate_json(message.body)
+        except ModelValidationError:
+            drain.hand_back(message)  # the per-contact path keeps it in the DLQ as invalid_message
+            continue
+        by_account.setdefault(queued.signup.account, []).append((message, queued))
+    calls, quota = 0, False
+    activity_ids: list[str] = []
+    notes: list[str] = []
+    for account, items in by_account.items():
+        if quota:
+            drain.leave_for_quota([m for m, _ in items])
+            continue
+        upserter = upserter_for(account)
+        signups = [q.signup for _, q in items]
+        drain.expect(items)
+        run = apply_in_bulk(
+            signups,
+            client=upserter.client,
+            names=upserter.names,
+            per_contact=drain.per_contact,
+            clock=clock,
+            sleep=sleep,
+            limits=limits,
+        )
+        calls += run.calls
+        activity_ids += run.activity_ids
+        notes += run.notes
+        drain.settle(items, run.results)
+        if run.quota_exceeded:
+            quota = True
+            on_quota_exceeded()
+    return DrainReport(
+        backlog=backlog,
+        received=len(held),
+        imported=drain.imported,
+        released=drain.released,
+        applied_per_contact=drain.applied,
+        left_for_quota=drain.left_for_quota_count,
+        calls=calls,
+        activity_ids=tuple(activity_ids),
+        notes=tuple(notes),
+    )
+
+
+def _receive(queue: SignupQueue, *, max_signups: int, hold_seconds: int) -> list[QueuedMessage]:
+    held: list[QueuedMessage] = []
+    empty = 0
+    while len(held) < max_signups and empty < EMPTY_RECEIVES:
+        batch = queue.receive(hold_seconds=hold_seconds)
+        empty = 0 if batch else empty + 1
+        for message in batch:
+            attributes = message.get("Attributes", {})
+            held.append(
+                QueuedMessage(
+                    message_id=message["MessageId"],
+                    receipt_handle=message["ReceiptHandle"],
+                    body=message["Body"],
+                    group_id=attributes.get("MessageGroupId", ""),
+                    attempts=int(attributes.get("ApproximateReceiveCount", 1)),
+                )
+            )
+    return held
+
+
+class _Drain:
+    """What happens to each held message: deleted, handed back, or kept until the quota resets."""
+
+    def __init__(
+        self,
+        queue: SignupQueue,
+        dlq: DeadLetterQueue,
+        upserter_for: Callable[[str | None], BulkAccount],
+        max_attempts: int,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.queue = queue
+        self.dlq = dlq
+        self.upserter_for = upserter_for
+        self.max_attempts = max_attempts
+        self.clock = clock
+        self.by_signup: dict[int, QueuedMessage] = {}
+        self.imported = self.released = self.applied = self.left_for_quota_count = 0
+
+    def expect(self, items: list[tuple[QueuedMessage, QueuedSignup]]) -> None:
+        self.by_signup = {id(queued.signup): message for message, queued in items}
+
+    def per_contact(self, signup: Signup) -> UpsertResult:
+        """The bulk run's fallback: hand the message back, or run its last attempt here."""
+        message = self.by_signup[id(signup)]
+        if message.attempts < self.max_attempts:
+            self.hand_back(message)
+            return UpsertResult(outcome=Outcome.DEFERRED, reason=RELEASED)
+        self.applied += 1
+        try:
+            done = process_message(
+                message,
+                upserter_for=self.upserter_for,
+                queue=self.queue,
+                dlq=self.dlq,
+                max_attempts=self.max_attempts,
+                clock=self.clock,
+            )
+        except RetryLater as later:
+            if isinstance(later.cause, QuotaExceededError):
+                raise later.cause from later
+            return UpsertResult(outcome=Outcome.DEFERRED, reason=str(later))
+        return UpsertResult(outcome=done.outcome, contact_id=done.contact_id)
+
+    def hand_back(self, message: QueuedMessage) -> None:
+        self.queue.delay_retry(message.receipt_handle, 0)
+        self.released += 1
+
+    def leave_for_quota(self, messages: list[QueuedMessage]) -> None:
+        for message in messages:
+            delay = retry_delay(QuotaExceededError("quota_exceeded"), message.attempts, self.clock())
+            self.queue.delay_retry(message.receipt_handle, delay)
+        self.left_for_quota_count += len(messages)
+        if messages:
+            metrics.add_metric(name=Outcome.DEFERRED.value, unit="Count", value=len(messages))
+
+    def settle(self, items: list[tuple[QueuedMessage, QueuedSignup]], results: tuple[BulkResult, ...]) -> None:
+        verified: list[str] = []
+        stopped: list[QueuedMessage] = []
+        for (message, queued), result in zip(items, results, strict=True):
+            if result.path in (BulkPath.IMPORTED, BulkPath.MERGED):
+                verified.append(message.receipt_handle)
+                _log_imported(message, queued, result)
+            elif result.path is BulkPath.STOPPED:
+                stopped.append(message)
+        self.queue.delete(verified)
+        self.imported += len(verified)
+        self.leave_for_quota(stopped)
+
+
+def _log_imported(message: QueuedMessage, queued: QueuedSignup, result: BulkResult) -> None:
+    signup = queued.signup
+    logger.info(
+        "sign-up upserted",
+        extra={
+            "queued_id": queued.id,
+            "route": signup.route,
+            "source": signup.source,
+            "email": mask_email(signup.email),
+            "attempts": message.attempts,
+            "outcome": result.outcome.value,
+            "contact_id": result.contact_id,
+            "path": result.path.value,
+            "activity_id": result.activity_id,
+        },
+    )
+    metrics.add_metric(name=result.outcome.value, unit="Count", value=1)
+    metrics.add_metric(name="imported_in_bulk", unit="Count", value=1)
