@@ -174,6 +174,7 @@ class LocalStack:
         self.drain_reports: list[dict[str, Any]] = []
         self._draining = threading.Event()
         self._consume_lock = threading.Lock()
+        self._drain_waiting = threading.Event()
         # Read before anything else changes the environment (the handlers' CC_API_BASE_URL is set below).
         source = os.environ if constant_contact_env is None else constant_contact_env
         self._cc_env = {name: source[name] for name in CC_ENV if source.get(name)}
@@ -444,6 +445,9 @@ class LocalStack:
         arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         function = self.functions[consumer.function]
         while not self._stopping.is_set():
+            if self._drain_waiting.is_set():  # let the scheduled drain in between two batches
+                self._stopping.wait(0.01)
+                continue
             try:
                 with self._consume_lock:
                     with self._state_lock:
@@ -498,7 +502,9 @@ class LocalStack:
             try:
                 # One consumer at a time: the local queue's visibility is cut to seconds, so a batch the poller is
                 # still working on could otherwise be received again by the drain (deployed: 360 s).
+                self._drain_waiting.set()
                 with self._consume_lock:
+                    self._drain_waiting.clear()
                     self._draining.set()
                     report = function.invoke({"source": "aws.scheduler"})
                 if isinstance(report, dict) and report.get("received"):
@@ -506,6 +512,7 @@ class LocalStack:
             except Exception as error:  # the next run tries again, as the scheduler would
                 print(f"[local] {function_name}: {type(error).__name__}: {error}", file=sys.stderr)
             finally:
+                self._drain_waiting.clear()
                 self._draining.clear()
 
     # --- status ------------------------------------------------------------------------------

@@ -41,4 +41,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         limits=BulkLimits(poll_timeout_seconds=max(10.0, remaining - POLL_MARGIN_SECONDS)),
     )
     logger.info("burst drain", extra=report.to_json())
+    metrics.add_metric(name="burst_received", unit="Count", value=report.received)
     return report.to_json()
