@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from local.cc_sandbox.server import Sandbox
 
+TIME_SCALE_ENV = "CC_SANDBOX_TIME_SCALE"
 
-def main(argv: list[str] | None = None) -> None:
+
+def _time_scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}")
+    return value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The CLI's settings; --time-scale defaults to $CC_SANDBOX_TIME_SCALE, else 1."""
     parser = argparse.ArgumentParser(prog="python -m local.cc_sandbox", description=__doc__)
     parser.add_argument("--port", type=int, default=8790)
     parser.add_argument("--host", default="127.0.0.1")
@@ -21,7 +35,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--client-secret")
     parser.add_argument("--device-poll-interval", type=int, default=5)
     parser.add_argument("--seed-list", action="append", default=[], metavar="NAME", help="create a list (repeatable)")
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--time-scale",
+        type=_time_scale,
+        default=os.environ.get(TIME_SCALE_ENV, "1"),
+        help=f"sandbox seconds per real second (default ${TIME_SCALE_ENV}, else 1)",
+    )
+    parser.add_argument("--activity-delay", type=float, default=0.0, help="seconds a bulk activity waits to start")
+    parser.add_argument(
+        "--activity-item-seconds", type=float, default=0.0, help="seconds a bulk activity takes per row or contact"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
 
     sandbox = Sandbox(
         port=args.port,
@@ -34,6 +62,9 @@ def main(argv: list[str] | None = None) -> None:
         client_id=args.client_id,
         client_secret=args.client_secret,
         device_poll_interval=args.device_poll_interval,
+        activity_delay=args.activity_delay,
+        activity_item_seconds=args.activity_item_seconds,
+        time_scale=args.time_scale,
     )
     sandbox.start()
     lists = {name: sandbox.seed_list(name) for name in args.seed_list}
@@ -49,6 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         "refresh_token": tokens["refresh_token"],
         "expires_in": tokens["expires_in"],
         "refresh_token_type": args.refresh_token_type,
+        "time_scale": sandbox.time_scale,
         "lists": lists,
     }
     print(json.dumps(info, indent=2), flush=True)

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from local.background_server import BackgroundServer, ToolHTTPServer
+from local.cc_sandbox.activities import ActivityQueue
 from local.cc_sandbox.clock import SandboxClock, iso
 from local.cc_sandbox.errors import (
     QUOTA_BODY,
@@ -50,6 +51,7 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("POST", r"/v3/activities/contacts_json_import", "json_import"),
         ("POST", r"/v3/activities/add_list_memberships", "add_list_memberships"),
         ("POST", r"/v3/activities/contacts_taggings_add", "taggings_add"),
+        ("GET", r"/v3/activities", "list_activities"),
         ("GET", rf"/v3/activities/{_ID}", "get_activity"),
     )
 )
@@ -131,11 +133,14 @@ class Sandbox(BackgroundServer):
         activity_delay: float = 0.0,
         sign_up_form_duration: float = 0.05,
         clock: SandboxClock | None = None,
+        activity_item_seconds: float = 0.0,
+        time_scale: float = 1.0,
     ) -> None:
-        self.clock = clock or SandboxClock()
+        self.clock = clock or SandboxClock(time_scale)
         self.host = host
         self._requested_port = port
-        self.store = AccountStore(self.clock, confirmed_opt_in=confirmed_opt_in, activity_delay=activity_delay)
+        self.store = AccountStore(self.clock, confirmed_opt_in=confirmed_opt_in)
+        self.activities = ActivityQueue(self.store, activity_delay=activity_delay, item_seconds=activity_item_seconds)
         self.oauth = OAuthServer(
             self.clock,
             access_token_ttl=access_token_ttl,
@@ -257,11 +262,30 @@ class Sandbox(BackgroundServer):
 
     @property
     def activity_delay(self) -> float:
-        return self.store.activity_delay
+        """Sandbox seconds an activity waits `initialized` before it starts (default 0)."""
+        return self.activities.activity_delay
 
     @activity_delay.setter
     def activity_delay(self, value: float) -> None:
-        self.store.activity_delay = value
+        self.activities.activity_delay = value
+
+    @property
+    def activity_item_seconds(self) -> float:
+        """Sandbox seconds an activity spends per item (an import row, a contact) while `processing` (default 0)."""
+        return self.activities.item_seconds
+
+    @activity_item_seconds.setter
+    def activity_item_seconds(self, value: float) -> None:
+        self.activities.item_seconds = value
+
+    @property
+    def time_scale(self) -> float:
+        """Sandbox seconds per real second (default 1): everything on the sandbox clock speeds up together."""
+        return self.clock.scale
+
+    @time_scale.setter
+    def time_scale(self, value: float) -> None:
+        self.clock.scale = value
 
     # --- OAuth helpers -----------------------------------------------------------------------
 
@@ -384,19 +408,19 @@ class Sandbox(BackgroundServer):
 
     def contact_by_email(self, email: str) -> dict[str, Any] | None:
         """The full stored record (deleted and unsubscribed too), all subresources, in V3 resource shape."""
-        self.store.process_due_activities()
+        self.activities.process_due()
         with self.store.lock:
             contact = self.store.find_by_email(email)
             return self.store.render_contact(contact, SUBRESOURCES) if contact else None
 
     def contact(self, contact_id: str) -> dict[str, Any] | None:
-        self.store.process_due_activities()
+        self.activities.process_due()
         with self.store.lock:
             contact = self.store.contacts.get(contact_id)
             return self.store.render_contact(contact, SUBRESOURCES) if contact else None
 
     def all_contacts(self) -> list[dict[str, Any]]:
-        self.store.process_due_activities()
+        self.activities.process_due()
         with self.store.lock:
             return [self.store.render_contact(c, SUBRESOURCES) for c in self.store.contacts.values()]
 
@@ -415,13 +439,21 @@ class Sandbox(BackgroundServer):
         """Simulate the contact confirming the resubscribe email."""
         self.store.confirm_resubscribe(contact_id)
 
+    def fail_next_activity(self, after_items: int = 0) -> None:
+        """The next bulk activity posted processes `after_items` items, then ends `failed`."""
+        self.activities.fail_next(after_items)
+
+    def queued_activities(self) -> int:
+        """Activities not finished yet (the API refuses new ones past 1,000)."""
+        return self.activities.queued()
+
     def list_id(self, name: str) -> str | None:
         with self.store.lock:
             return next((x.list_id for x in self.store.lists.values() if x.name == name), None)
 
     def process_activities(self) -> None:
-        """Run due bulk activities now (they also run at the start of every request)."""
-        self.store.process_due_activities()
+        """Apply the bulk activity items that are due by the sandbox clock (also done at the start of every request)."""
+        self.activities.process_due()
 
     # --- request handling --------------------------------------------------------------------
 
@@ -512,7 +544,7 @@ class Sandbox(BackgroundServer):
         if throttled:
             return Response(429, dict(THROTTLED_BODY), client_id=client_id)
         self._quota.count(client_id)
-        self.store.process_due_activities()
+        self.activities.process_due()
         fault = self._faults.take(method, path)
         if fault is not None:
             return Response(fault, self._fault_body(fault, method, path), client_id=client_id)
@@ -558,7 +590,7 @@ class Sandbox(BackgroundServer):
                 body = json.loads(raw, parse_constant=_reject_constant)
             except (ValueError, UnicodeDecodeError) as exc:
                 raise api_error(400, f"The request body is not valid JSON: {exc}") from None
-        store = self.store
+        store, activities = self.store, self.activities
         operations: dict[str, Callable[[], tuple[int, Any]]] = {
             "list_contacts": lambda: (200, store.list_contacts(query)),
             "create_contact": lambda: (201, store.create_contact(body)),
@@ -574,10 +606,11 @@ class Sandbox(BackgroundServer):
             "create_custom_field": lambda: (201, store.create_custom_field(body)),
             "get_tags": lambda: (200, store.get_tags(query)),
             "create_tag": lambda: (201, store.create_tag(body)),
-            "json_import": lambda: (201, store.json_import(body)),
-            "add_list_memberships": lambda: (201, store.add_list_memberships(body)),
-            "taggings_add": lambda: (201, store.taggings_add(body)),
-            "get_activity": lambda: (200, store.get_activity(resource_id)),
+            "json_import": lambda: (201, activities.json_import(body, raw)),
+            "add_list_memberships": lambda: (201, activities.add_list_memberships(body)),
+            "taggings_add": lambda: (201, activities.taggings_add(body)),
+            "list_activities": lambda: (200, activities.list_activities(query)),
+            "get_activity": lambda: (200, activities.get_activity(resource_id)),
         }
         lock_key, blocking = self._write_lock_key(name, resource_id, body)
         if lock_key is None:

@@ -1,7 +1,8 @@
-"""The sandbox's account state and every V3 operation on it (contacts, lists, custom fields, tags, bulk activities).
+"""The sandbox's account state and its V3 operations on contacts, lists, custom fields and tags.
 
-All public methods take the store lock; they raise `ApiError` with the real status and error body. Rendering follows
-the spec's ContactResource: properties without a value are omitted, subresources appear only when asked for.
+Bulk activities run on this state from `activities` and `json_import`. All public methods take the store lock; they
+raise `ApiError` with the real status and error body. Rendering follows the spec's ContactResource: properties
+without a value are omitted, subresources appear only when asked for.
 """
 
 from __future__ import annotations
@@ -12,32 +13,24 @@ import json
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from local.cc_sandbox.clock import SandboxClock, iso, iso_date
 from local.cc_sandbox.errors import conflict, not_found, validation_error
 from local.cc_sandbox.validation import (
-    ADDRESS_PART_MAX,
     CORE_FIELDS,
-    IMPORT_EMAIL_MAX,
     MAX_CUSTOM_FIELDS,
     MAX_LISTS,
-    MAX_TAGGINGS,
     NAME_FIELDS,
-    NAME_MAX,
-    STREET_MAX,
     SUBRESOURCES,
     Catalog,
     Problems,
-    anniversary,
-    birthday,
     check_keys,
     contact_body,
     id_list,
-    is_email,
     is_uuid,
     opt_str,
     sign_up_body,
@@ -47,33 +40,9 @@ CONTACT_STATUSES = ("all", "active", "deleted", "not_set", "pending_confirmation
 CUSTOM_FIELD_TYPES = ("string", "date")
 MAX_ACCOUNT_LISTS = 1000
 MAX_ACCOUNT_CUSTOM_FIELDS = 100
-MAX_IMPORT_ROWS = 40_000
-IMPORT_PHONE_MAX = 50
-
-_IMPORT_PHONES = {
-    "phone": "other",
-    "home_phone": "home",
-    "work_phone": "work",
-    "mobile_phone": "mobile",
-    "other_phone": "other",
-}
-_IMPORT_ADDRESS_PARTS = {"street": "street", "street2": "street2", "city": "city", "state": "state"}
-_IMPORT_ADDRESS_PARTS |= {"zip": "postal_code", "country": "country"}
-_IMPORT_ADDRESS_PREFIXES = {"": "home", "home_": "home", "work_": "work", "other_": "other"}
-_IMPORT_KEYS = {
-    "email",
-    *NAME_FIELDS,
-    "birthday_month",
-    "birthday_day",
-    "anniversary",
-    *_IMPORT_PHONES,
-    "home country",  # (sic) the spec spells this one with a blank
-    "sms_number",
-    "sms_consent_date",
-} | {prefix + part for prefix in _IMPORT_ADDRESS_PREFIXES for part in _IMPORT_ADDRESS_PARTS}
 
 
-def _new_id() -> str:
+def new_id() -> str:
     return str(uuid.uuid4())
 
 
@@ -136,19 +105,6 @@ class Tag:
     updated_at: float
 
 
-@dataclass
-class Activity:
-    activity_id: str
-    kind: str
-    created_at: float
-    due_at: float
-    work: Callable[[Activity], None]
-    status: dict[str, int]
-    errors: list[str] = field(default_factory=list)
-    started_at: float | None = None
-    completed_at: float | None = None
-
-
 def _csv(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
@@ -175,7 +131,8 @@ def _bool_param(query: dict[str, str], name: str) -> bool:
     return raw.lower() == "true"
 
 
-def _time_param(query: dict[str, str], name: str) -> float | None:
+def _time_param(query: dict[str, str], name: str) -> int | None:
+    """An ISO-8601 date or date-time as whole milliseconds (the precision the API shows); no offset means UTC."""
     raw = query.get(name)
     if not raw:
         return None
@@ -184,8 +141,12 @@ def _time_param(query: dict[str, str], name: str) -> float | None:
     except ValueError:
         raise validation_error(f"{name} must be an ISO-8601 date or date-time.") from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.now().astimezone().tzinfo)
-    return parsed.timestamp()
+        parsed = parsed.replace(tzinfo=UTC)
+    return _ms(parsed.timestamp())
+
+
+def _ms(ts: float) -> int:
+    return int(ts * 1000)
 
 
 def _resolve_cursor(query: dict[str, str]) -> tuple[dict[str, str], int]:
@@ -193,6 +154,9 @@ def _resolve_cursor(query: dict[str, str]) -> tuple[dict[str, str], int]:
     cursor = query.get("cursor")
     if not cursor:
         return query, 0
+    if len(query) > 1:
+        # The cursor already carries the query: a parameter sent beside it would be silently ignored.
+        raise validation_error("cursor cannot be combined with other query parameters; follow _links.next.href.")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         decoded = json.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -215,19 +179,17 @@ def _page(items: list[Any], query: dict[str, str], offset: int, limit: int, path
 
 
 class AccountStore:
-    """One Constant Contact account: contacts, lists, custom fields, tags and bulk activities."""
+    """One Constant Contact account: contacts, lists, custom fields and tags."""
 
-    def __init__(self, clock: SandboxClock, *, confirmed_opt_in: bool = False, activity_delay: float = 0.0) -> None:
+    def __init__(self, clock: SandboxClock, *, confirmed_opt_in: bool = False) -> None:
         self.clock = clock
         self.confirmed_opt_in = confirmed_opt_in
-        self.activity_delay = activity_delay
         self.lock = threading.RLock()
         self.contacts: dict[str, StoredContact] = {}
         self._by_email: dict[str, str] = {}
         self.lists: dict[str, ContactList] = {}
         self.custom_fields: dict[str, CustomField] = {}
         self.tags: dict[str, Tag] = {}
-        self.activities: dict[str, Activity] = {}
         self.catalog = Catalog(
             has_list=lambda i: i in self.lists and self.lists[i].deleted_at is None,
             has_custom_field=lambda i: i in self.custom_fields,
@@ -329,34 +291,34 @@ class AccountStore:
         c.confirm_status = "pending" if new == "pending_confirmation" else c.confirm_status
         c.permission_history.append({"at": iso(now), "from": old, "to": new, "via": via, "source": source})
 
-    def _phone(self, number: str | None, kind: str | None, existing: list[dict[str, Any]]) -> dict[str, Any]:
+    def phone_record(self, number: str | None, kind: str | None, existing: list[dict[str, Any]]) -> dict[str, Any]:
         for p in existing:
             if p["phone_number"] == number and p["kind"] == kind:
                 return p
         now = self.clock.time()
         return {
-            "phone_number_id": _new_id(),
+            "phone_number_id": new_id(),
             "phone_number": number,
             "kind": kind,
             "created_at": now,
             "updated_at": now,
         }
 
-    def _address(self, parts: dict[str, Any], existing: list[dict[str, Any]]) -> dict[str, Any]:
+    def address_record(self, parts: dict[str, Any], existing: list[dict[str, Any]]) -> dict[str, Any]:
         for a in existing:
             if all(a.get(k) == parts.get(k) for k in ("kind", "street", "city", "state", "postal_code", "country")):
                 return a
         now = self.clock.time()
-        return {"street_address_id": _new_id(), **parts, "created_at": now, "updated_at": now}
+        return {"street_address_id": new_id(), **parts, "created_at": now, "updated_at": now}
 
     def _notes(self, notes: list[dict[str, Any]]) -> list[dict[str, Any]]:
         now = iso(self.clock.time())
         return [
-            {"note_id": n["note_id"] or _new_id(), "created_at": n["created_at"] or now, "content": n["content"]}
+            {"note_id": n["note_id"] or new_id(), "created_at": n["created_at"] or now, "content": n["content"]}
             for n in notes
         ]
 
-    def _index(self, c: StoredContact) -> None:
+    def index_contact(self, c: StoredContact) -> None:
         self.contacts[c.contact_id] = c
         self._by_email[c.address.lower()] = c.contact_id
 
@@ -377,7 +339,7 @@ class AccountStore:
             now = self.clock.time()
             source = data.source or "Account"
             c = StoredContact(
-                contact_id=_new_id(),
+                contact_id=new_id(),
                 address=data.address,
                 permission=permission,
                 create_source=source,
@@ -397,15 +359,15 @@ class AccountStore:
             if permission == "pending_confirmation":
                 c.confirm_status = "pending"
             c.custom_fields = data.custom_fields or []
-            c.phone_numbers = [self._phone(p["phone_number"], p["kind"], []) for p in data.phone_numbers or []]
-            c.street_addresses = [self._address(a, []) for a in data.street_addresses or []]
+            c.phone_numbers = [self.phone_record(p["phone_number"], p["kind"], []) for p in data.phone_numbers or []]
+            c.street_addresses = [self.address_record(a, []) for a in data.street_addresses or []]
             c.list_memberships = data.list_memberships or []
             c.taggings = data.taggings or []
             c.notes = self._notes(data.notes or [])
             c.permission_history.append(
                 {"at": iso(now), "from": None, "to": permission, "via": "POST /contacts", "source": source}
             )
-            self._index(c)
+            self.index_contact(c)
             return self.render_contact(c, ())  # core properties only: subresources come with GET include=
 
     def get_contact(self, contact_id: str, query: dict[str, str]) -> dict[str, Any]:
@@ -422,7 +384,7 @@ class AccountStore:
         return include
 
     @staticmethod
-    def _categories(c: StoredContact) -> set[str]:
+    def categories(c: StoredContact) -> set[str]:
         if c.deleted_at is not None:
             return {"deleted"}
         categories = {c.permission}
@@ -454,7 +416,7 @@ class AccountStore:
             include_count = _bool_param(query, "include_count")
 
             def wanted(c: StoredContact) -> bool:
-                cats = self._categories(c)
+                cats = self.categories(c)
                 if not statuses:
                     if "deleted" in cats:
                         return False
@@ -472,7 +434,8 @@ class AccountStore:
                     (bounds["updated_after"], c.updated_at, 1),
                     (bounds["updated_before"], c.updated_at, -1),
                 )
-                return all(b is None or (t >= b if sign > 0 else t <= b) for b, t, sign in checks)
+                # "after" and "before" are strict, at the milliseconds the API shows.
+                return all(b is None or (_ms(t) > b if sign > 0 else _ms(t) < b) for b, t, sign in checks)
 
             matches = sorted((c for c in self.contacts.values() if wanted(c)), key=lambda c: c.created_at)
             page, links = _page(matches, query, offset, limit, "/v3/contacts")
@@ -523,10 +486,10 @@ class AccountStore:
                 c.custom_fields = data.custom_fields
             if data.phone_numbers is not None:
                 c.phone_numbers = [
-                    self._phone(p["phone_number"], p["kind"], c.phone_numbers) for p in data.phone_numbers
+                    self.phone_record(p["phone_number"], p["kind"], c.phone_numbers) for p in data.phone_numbers
                 ]
             if data.street_addresses is not None:
-                c.street_addresses = [self._address(a, c.street_addresses) for a in data.street_addresses]
+                c.street_addresses = [self.address_record(a, c.street_addresses) for a in data.street_addresses]
             c.list_memberships = list(new_lists)
             if data.taggings is not None:
                 c.taggings = data.taggings
@@ -556,7 +519,7 @@ class AccountStore:
             if c is None:
                 permission = "pending_confirmation" if self.confirmed_opt_in else "explicit"
                 c = StoredContact(
-                    contact_id=_new_id(),
+                    contact_id=new_id(),
                     address=data.address,
                     permission=permission,
                     create_source="Contact",
@@ -572,14 +535,14 @@ class AccountStore:
                 c.core.update(data.core)
                 c.custom_fields = list(data.custom_fields)
                 if data.phone_number:
-                    c.phone_numbers = [self._phone(data.phone_number, "other", [])]
+                    c.phone_numbers = [self.phone_record(data.phone_number, "other", [])]
                 if data.street_address:
-                    c.street_addresses = [self._address(data.street_address, [])]
+                    c.street_addresses = [self.address_record(data.street_address, [])]
                 c.list_memberships = list(data.list_memberships)
                 c.permission_history.append(
                     {"at": iso(now), "from": None, "to": permission, "via": "sign_up_form", "source": "Contact"}
                 )
-                self._index(c)
+                self.index_contact(c)
                 return 201, {"contact_id": c.contact_id, "action": "created"}
 
             current_lists = [] if c.deleted_at is not None else c.list_memberships
@@ -593,11 +556,11 @@ class AccountStore:
             c.core.update(data.core)
             c.custom_fields = list(fields.values())
             if data.phone_number and all(p["phone_number"] != data.phone_number for p in c.phone_numbers):
-                phone = self._phone(data.phone_number, "other", [])
+                phone = self.phone_record(data.phone_number, "other", [])
                 c.phone_numbers = (c.phone_numbers + [phone])[-3:]
             if data.street_address:
                 kept = [a for a in c.street_addresses if a.get("kind") != data.street_address["kind"]]
-                c.street_addresses = (kept + [self._address(data.street_address, c.street_addresses)])[-3:]
+                c.street_addresses = (kept + [self.address_record(data.street_address, c.street_addresses)])[-3:]
             c.list_memberships = lists
             c.deleted_at = None
             self._set_permission(c, "explicit", via="sign_up_form", source="Contact")
@@ -719,7 +682,7 @@ class AccountStore:
             if len(self.lists) >= MAX_ACCOUNT_LISTS:
                 raise validation_error(f"An account can have at most {MAX_ACCOUNT_LISTS} lists.")
             now = self.clock.time()
-            lst = ContactList(_new_id(), name, description, bool(body.get("favorite", False)), now, now)
+            lst = ContactList(new_id(), name, description, bool(body.get("favorite", False)), now, now)
             self.lists[lst.list_id] = lst
             return self._render_list(lst, None)
 
@@ -761,7 +724,7 @@ class AccountStore:
             if len(self.custom_fields) >= MAX_ACCOUNT_CUSTOM_FIELDS:
                 raise validation_error(f"An account can have at most {MAX_ACCOUNT_CUSTOM_FIELDS} custom fields.")
             now = self.clock.time()
-            f = CustomField(_new_id(), label, name, kind, now, now)
+            f = CustomField(new_id(), label, name, kind, now, now)
             self.custom_fields[f.custom_field_id] = f
             return self._render_field(f)
 
@@ -799,322 +762,9 @@ class AccountStore:
             if any(t.name.lower() == name.lower() for t in self.tags.values()):
                 raise conflict(f"A tag named {name!r} already exists; tag names must be unique.")
             now = self.clock.time()
-            tag = Tag(_new_id(), name, source, now, now)
+            tag = Tag(new_id(), name, source, now, now)
             self.tags[tag.tag_id] = tag
             return self._render_tag(tag, False)
-
-    # --- bulk activities -----------------------------------------------------------------------
-
-    def _queue(self, kind: str, work: Callable[[Activity], None], status: dict[str, int]) -> dict[str, Any]:
-        now = self.clock.time()
-        activity = Activity(_new_id(), kind, now, now + self.activity_delay, work, status)
-        self.activities[activity.activity_id] = activity
-        return self.render_activity(activity, initial=True)
-
-    def process_due_activities(self) -> None:
-        """Run every queued activity whose time has come (called at the start of each request)."""
-        with self.lock:
-            now = self.clock.time()
-            for activity in self.activities.values():
-                if activity.completed_at is None and activity.due_at <= now:
-                    activity.started_at = activity.started_at or now
-                    activity.work(activity)
-                    activity.completed_at = now
-
-    def render_activity(self, a: Activity, *, initial: bool = False) -> dict[str, Any]:
-        now = self.clock.time()
-        if a.completed_at is not None:
-            state, percent = "completed", 100
-        elif initial:
-            state, percent = "initialized", 0
-        else:
-            span = max(a.due_at - a.created_at, 1e-9)
-            state, percent = "processing", min(99, int(100 * (now - a.created_at) / span))
-        out: dict[str, Any] = {"activity_id": a.activity_id, "state": state, "created_at": iso(a.created_at)}
-        out["updated_at"] = iso(a.completed_at or a.created_at)
-        if a.started_at is not None:
-            out["started_at"] = iso(a.started_at)
-        if a.completed_at is not None:
-            out["completed_at"] = iso(a.completed_at)
-        out |= {"percent_done": percent, "activity_errors": list(a.errors), "status": dict(a.status)}
-        out["_links"] = {"self": {"href": f"/v3/activities/{a.activity_id}"}}
-        return out
-
-    def get_activity(self, activity_id: str) -> dict[str, Any]:
-        with self.lock:
-            a = self.activities.get(activity_id)
-            if a is None:
-                raise not_found(f"Activity {activity_id} was not found.")
-            return self.render_activity(a)
-
-    def json_import(self, body: Any) -> dict[str, Any]:
-        """POST /activities/contacts_json_import: 201 ActivityImport; rows are applied when the activity runs."""
-        with self.lock:
-            problems = Problems()
-            if not isinstance(body, dict):
-                raise validation_error("The request body must be a JSON object.")
-            check_keys(body, ("import_data", "list_ids", "sms_permission_to_send"), "", problems)
-            rows = body.get("import_data")
-            if not isinstance(rows, list) or not rows:
-                problems.add("import_data is required and must be a non-empty array.")
-                rows = []
-            elif len(rows) > MAX_IMPORT_ROWS:
-                problems.add(f"import_data must not contain more than {MAX_IMPORT_ROWS} contacts.")
-            list_ids = id_list(
-                body,
-                "list_ids",
-                max_items=MAX_LISTS,
-                exists=self.catalog.has_list,
-                kind="list_id",
-                problems=problems,
-                min_items=1,
-            )
-            if body.get("sms_permission_to_send") not in (None, "explicit", "not_set"):
-                problems.add("sms_permission_to_send must be explicit or not_set.")
-            for i, row in enumerate(rows):
-                if not isinstance(row, dict):
-                    problems.add(f"import_data[{i}] must be an object.")
-                    continue
-                for key in row:
-                    if key not in _IMPORT_KEYS and not key.startswith("cf:"):
-                        problems.add(f"import_data[{i}].{key} is not a recognized property.")
-            problems.raise_if_any()
-            frozen_rows = json.loads(json.dumps(rows))
-            lists = list(list_ids or [])
-
-            def work(activity: Activity) -> None:
-                for i, row in enumerate(frozen_rows):
-                    self._import_row(i, row, lists, activity)
-
-            status = {"items_total_count": len(rows), "person_count": 0, "error_count": 0}
-            status |= {"correctable_count": 0, "cannot_add_to_list_count": 0}
-            return self._queue("contacts_json_import", work, status)
-
-    def _import_row(self, i: int, row: dict[str, Any], list_ids: list[str], activity: Activity) -> None:
-        problems = Problems()
-        email = row.get("email")
-        if not isinstance(email, str) or not email.strip() or not is_email(email.strip()):
-            activity.errors.append(f"Row {i + 1}: email is missing or not a valid email address.")
-            activity.status["correctable_count"] += 1
-            return
-        email = email.strip()
-        if len(email) > IMPORT_EMAIL_MAX:
-            problems.add(f"email exceeds the maximum length of {IMPORT_EMAIL_MAX} characters.")
-        sent_core: dict[str, Any] = {}
-        for name in NAME_FIELDS:
-            value = opt_str(row, name, NAME_MAX, problems)
-            if value is not None:
-                sent_core[name] = value
-        month, day = birthday(row, problems)
-        if month is not None:
-            sent_core |= {"birthday_month": month, "birthday_day": day}
-        ann = anniversary(row, problems)
-        if ann is not None:
-            sent_core["anniversary"] = ann
-        phones: dict[str, str] = {}
-        for key, kind in _IMPORT_PHONES.items():
-            number = opt_str(row, key, IMPORT_PHONE_MAX, problems)
-            if number is not None:
-                phones[kind] = number
-        addresses: dict[str, dict[str, Any]] = {}
-        for prefix, kind in _IMPORT_ADDRESS_PREFIXES.items():
-            parts: dict[str, Any] = {}
-            for key, target in _IMPORT_ADDRESS_PARTS.items():
-                source_key = prefix + key
-                if source_key == "home_country" and source_key not in row:
-                    source_key = "home country"
-                limit = STREET_MAX if key.startswith("street") else ADDRESS_PART_MAX
-                value = opt_str(row, source_key, limit, problems)
-                if value is not None:
-                    parts[target] = value
-            if parts:
-                if "street2" in parts:
-                    parts["street"] = " ".join(p for p in (parts.get("street"), parts.pop("street2")) if p)
-                addresses.setdefault(kind, {}).update(parts)
-        fields: dict[str, str] = {}
-        for key in row:
-            if not key.startswith("cf:"):
-                continue
-            name = key[3:]
-            match = next((f for f in self.custom_fields.values() if f.name == name), None)
-            if match is None:
-                problems.add(f"custom field {name!r} does not exist.")
-                continue
-            text = opt_str(row, key, 255, problems)
-            if text is not None:
-                fields[match.custom_field_id] = text
-        if problems.messages:
-            activity.errors.extend(f"Row {i + 1}: {m}" for m in problems.messages)
-            activity.status["error_count"] += 1
-            return
-        now = self.clock.time()
-        c = self.find_by_email(email)
-        if c is None:
-            c = StoredContact(
-                contact_id=_new_id(),
-                address=email,
-                permission="implicit",
-                create_source="Account",
-                update_source="Account",
-                created_at=now,
-                updated_at=now,
-                email_created_at=now,
-                email_updated_at=now,
-                opt_in_source="Account",
-                opt_in_date=now,
-            )
-            c.permission_history.append(
-                {"at": iso(now), "from": None, "to": "implicit", "via": "contacts_json_import", "source": "Account"}
-            )
-            self._index(c)
-        merged_fields = {f["custom_field_id"]: f for f in c.custom_fields}
-        merged_fields.update({k: {"custom_field_id": k, "value": v} for k, v in fields.items()})
-        if len(merged_fields) > MAX_CUSTOM_FIELDS:
-            activity.errors.append(f"Row {i + 1}: a contact can hold at most {MAX_CUSTOM_FIELDS} custom fields.")
-            activity.status["error_count"] += 1
-            return
-        c.core.update(sent_core)
-        c.custom_fields = list(merged_fields.values())
-        for kind, number in phones.items():
-            kept = [p for p in c.phone_numbers if p["kind"] != kind]
-            c.phone_numbers = (kept + [self._phone(number, kind, c.phone_numbers)])[-3:]
-        for kind, parts in addresses.items():
-            old = next((a for a in c.street_addresses if a.get("kind") == kind), {})
-            merged = {k: old.get(k) for k in ("street", "city", "state", "postal_code", "country")} | parts
-            kept = [a for a in c.street_addresses if a.get("kind") != kind]
-            c.street_addresses = (kept + [self._address({"kind": kind, **merged}, c.street_addresses)])[-3:]
-        if c.permission == "unsubscribed":
-            activity.status["cannot_add_to_list_count"] += 1
-        else:
-            current = [] if c.deleted_at is not None else c.list_memberships
-            lists = current + [x for x in list_ids if x not in current]
-            if len(lists) > MAX_LISTS:
-                activity.errors.append(f"Row {i + 1}: a contact can belong to at most {MAX_LISTS} lists.")
-            else:
-                c.list_memberships = lists
-                c.deleted_at = None
-        c.update_source = "Account"
-        c.updated_at = now
-        activity.status["person_count"] += 1
-
-    def _source_contacts(self, source: Any, problems: Problems, allowed: tuple[str, ...]) -> list[str]:
-        """Resolve an activity `source` object to contact ids (exactly one source property allowed)."""
-        if not isinstance(source, dict):
-            problems.add("source is required and must be an object.")
-            return []
-        check_keys(source, allowed, "source.", problems)
-        used = [k for k in source if k in allowed]
-        if len(used) != 1:
-            problems.add(f"source must contain exactly one of {', '.join(allowed)}.")
-            return []
-        key = used[0]
-        if key == "all_active_contacts":
-            if source[key] is not True:
-                problems.add("source.all_active_contacts must be true.")
-            return [c.contact_id for c in self.contacts.values() if "active" in self._categories(c)]
-        limits = {"contact_ids": 500, "list_ids": 50, "tag_ids": 50}
-        exists: Callable[[str], bool] = {
-            "contact_ids": lambda i: i in self.contacts,
-            "list_ids": self.catalog.has_list,
-            "tag_ids": self.catalog.has_tag,
-        }[key]
-        ids = id_list(source, key, max_items=limits[key], exists=exists, kind=key[:-1], problems=problems, min_items=1)
-        if not ids:
-            return []
-        if key == "contact_ids":
-            return ids
-        attr = "list_memberships" if key == "list_ids" else "taggings"
-        return [c.contact_id for c in self.contacts.values() if set(ids) & set(getattr(c, attr))]
-
-    @staticmethod
-    def _excluded(body: dict[str, Any], problems: Problems) -> set[str]:
-        exclude = body.get("exclude")
-        if exclude is None:
-            return set()
-        if not isinstance(exclude, dict) or not isinstance(exclude.get("contact_ids", []), list):
-            problems.add("exclude must be an object with a contact_ids array.")
-            return set()
-        check_keys(exclude, ("contact_ids",), "exclude.", problems)
-        return set(exclude.get("contact_ids", []))
-
-    def _activity_request(
-        self,
-        body: Any,
-        ids_key: str,
-        *,
-        max_items: int,
-        exists: Callable[[str], bool],
-        sources: tuple[str, ...],
-    ) -> tuple[list[str], list[str]]:
-        """Validate a bulk body {source, <ids_key>, exclude}: the target contact ids and the ids to add to them."""
-        problems = Problems()
-        if not isinstance(body, dict):
-            raise validation_error("The request body must be a JSON object.")
-        check_keys(body, ("source", ids_key, "exclude"), "", problems)
-        targets = self._source_contacts(body.get("source"), problems, sources)
-        ids = id_list(
-            body, ids_key, max_items=max_items, exists=exists, kind=ids_key[:-1], problems=problems, min_items=1
-        )
-        excluded = self._excluded(body, problems)
-        problems.raise_if_any()
-        return [i for i in targets if i not in excluded], list(ids or [])
-
-    def add_list_memberships(self, body: Any) -> dict[str, Any]:
-        """POST /activities/add_list_memberships: adds (and so revives deleted) contacts; unsubscribed are skipped."""
-        with self.lock:
-            contact_ids, lists = self._activity_request(
-                body,
-                "list_ids",
-                max_items=MAX_LISTS,
-                exists=self.catalog.has_list,
-                sources=("contact_ids", "list_ids", "all_active_contacts", "tag_ids"),
-            )
-
-            def work(activity: Activity) -> None:
-                for contact_id in contact_ids:
-                    c = self.contacts[contact_id]
-                    if c.permission == "unsubscribed":
-                        activity.errors.append(f"Contact {contact_id} is unsubscribed and cannot be added to lists.")
-                        continue
-                    current = [] if c.deleted_at is not None else c.list_memberships
-                    merged = current + [x for x in lists if x not in current]
-                    if len(merged) > MAX_LISTS:
-                        activity.errors.append(f"Contact {contact_id} would exceed {MAX_LISTS} lists.")
-                        continue
-                    c.list_memberships = merged
-                    c.deleted_at = None
-                    c.update_source = "Account"
-                    c.updated_at = self.clock.time()
-                    activity.status["items_completed_count"] += 1
-
-            status = {"items_total_count": len(contact_ids), "items_completed_count": 0, "list_count": len(lists)}
-            return self._queue("add_list_memberships", work, status)
-
-    def taggings_add(self, body: Any) -> dict[str, Any]:
-        """POST /activities/contacts_taggings_add: adds tags to the source contacts."""
-        with self.lock:
-            contact_ids, tags = self._activity_request(
-                body,
-                "tag_ids",
-                max_items=MAX_TAGGINGS,
-                exists=self.catalog.has_tag,
-                sources=("contact_ids", "list_ids", "tag_ids", "all_active_contacts"),
-            )
-
-            def work(activity: Activity) -> None:
-                for contact_id in contact_ids:
-                    c = self.contacts[contact_id]
-                    merged = c.taggings + [t for t in tags if t not in c.taggings]
-                    if len(merged) > MAX_TAGGINGS:
-                        activity.errors.append(f"Contact {contact_id} would exceed {MAX_TAGGINGS} tags.")
-                        continue
-                    c.taggings = merged
-                    c.updated_at = self.clock.time()
-                    activity.status["items_completed_count"] += 1
-
-            return self._queue(
-                "contacts_taggings_add", work, {"items_total_count": len(contact_ids), "items_completed_count": 0}
-            )
 
     # --- test helpers ----------------------------------------------------------------------------
 

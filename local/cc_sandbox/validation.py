@@ -146,6 +146,7 @@ QUERY_PARAMETERS: dict[str, frozenset[str]] = {
     "get_list": frozenset({"include_membership_count"}),
     "get_custom_fields": frozenset({"limit", "cursor"}),
     "get_tags": frozenset({"limit", "include_count", "cursor"}),
+    "list_activities": frozenset({"limit", "state", "cursor"}),
 }
 UNSUPPORTED_QUERY = frozenset(
     {"segment_id", "optout_after", "optout_before", "sms_status", "channel_type", "include_sms_membership_count"}
