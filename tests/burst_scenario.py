@@ -181,7 +181,7 @@ def _kind(method: str, path: str) -> str:
 
 def _finish_activities(sandbox: Sandbox, limit_seconds: float = 30) -> None:
     deadline = time.monotonic() + limit_seconds
-    while any(a.completed_at is None for a in list(sandbox.store.activities.values())):
+    while sandbox.queued_activities():
         if time.monotonic() > deadline:
             raise TimeoutError("a sandbox activity never completed")
         time.sleep(0.05)
