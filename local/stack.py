@@ -104,6 +104,7 @@ class OutcomeRecorder(logging.Handler):
                 "route": getattr(record, "route", None),
                 "error_class": getattr(record, "error_class", None),
                 "attempts": getattr(record, "attempts", None),
+                "path": getattr(record, "path", None),  # "imported" / "merged" when the burst drain applied it
             }
 
     def snapshot(self) -> tuple[dict[str, int], dict[str, dict[str, Any]]]:
