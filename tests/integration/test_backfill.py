@@ -1,0 +1,281 @@
+"""`backfill` end to end: export files through the CLI into the Constant Contact sandbox over HTTP.
+
+Each test asserts what the sandbox stored and what the checkpoint, summary and failed-rows files say.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+
+from local.cc_sandbox import Sandbox
+from signup_relay.models import Signup
+from signup_relay.ops.backfill import cli
+
+REAL = Path(__file__).resolve().parent.parent / "fixtures" / "real"
+ROUTES = """\
+version: 1
+routes:
+  past-signups:
+    source: generic
+    secret: {key: past-signups}
+    consent: implicit
+    lists: [News]
+  typeform-past:
+    source: typeform
+    secret: {key: typeform-past}
+    consent: {field: sdk_legal, otherwise: implicit}
+    lists: [News]
+"""
+HEADER = ["Email Address", "Given Name", "Surname", "Submitted At", "Newsletter OK"]
+COLUMNS = [
+    "--column",
+    "email=Email Address",
+    "--column",
+    "first_name=Given Name",
+    "--column",
+    "last_name=Surname",
+    "--column",
+    "consent=Newsletter OK",
+]
+
+
+@pytest.fixture
+def cc(cc_sandbox_unthrottled: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    """The sandbox with a News list, reached the way `make dev` prints it: CC_API_BASE_URL + CC_ACCESS_TOKEN."""
+    sandbox = cc_sandbox_unthrottled
+    sandbox.seed_list("News")
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(ROUTES)
+    monkeypatch.setenv("ROUTES_FILE", str(routes))
+    monkeypatch.setenv("CC_API_BASE_URL", sandbox.base_url)
+    monkeypatch.setenv("CC_ACCESS_TOKEN", sandbox.issue_tokens()["access_token"])
+    monkeypatch.setenv("CC_RATE_LIMIT_PER_SECOND", "0")
+    yield sandbox
+
+
+def write_csv(path: Path, rows: Sequence[Sequence[str]], header: Sequence[str] = HEADER) -> Path:
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def backfill(*argv: str) -> int:
+    return cli.main([*argv, "--no-progress"])
+
+
+def stored(sandbox: Sandbox, email: str) -> dict[str, Any]:
+    contact = sandbox.contact_by_email(email)
+    assert contact is not None, f"the sandbox holds no contact for {email}"
+    return contact
+
+
+def permission(sandbox: Sandbox, email: str) -> str:
+    return str(stored(sandbox, email)["email_address"]["permission_to_send"])
+
+
+def summary_of(export: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(export.with_name(export.name + ".summary.json").read_text())
+    return data
+
+
+def emails_looked_up(sandbox: Sandbox) -> list[str]:
+    """The addresses the per-contact path looked up (GET /contacts?email=...), from the sandbox's request log."""
+    found = []
+    for entry in sandbox.request_log:
+        query = entry.get("query") or ""
+        values = parse_qs(query).get("email", []) if isinstance(query, str) else query.get("email", [])
+        found += values if isinstance(values, list) else [values]
+    return found
+
+
+@pytest.mark.parametrize("mode", ["bulk", "per-contact"])
+def test_a_csv_with_mapped_columns_lands_with_its_consent(cc: Sandbox, tmp_path: Path, mode: str) -> None:
+    # Given an export whose columns the route does not name, and one opted-in row
+    export = write_csv(
+        tmp_path / "past.csv",
+        [
+            ["ada@example.com", "Ada", "Lovelace", "2024-03-01T10:00:00Z", "yes"],
+            ["bob@example.com", "Bob", "Stone", "03/02/2024 09:30", ""],
+        ],
+    )
+    # When it is backfilled with --column flags
+    status = backfill(str(export), "--route", "past-signups", "--mode", mode, *COLUMNS)
+    # Then both contacts are stored with their names, in the route's list, with the consent each row gave
+    assert status == 0
+    ada, bob = stored(cc, "ada@example.com"), stored(cc, "bob@example.com")
+    assert (ada["first_name"], ada["last_name"], bob["first_name"]) == ("Ada", "Lovelace", "Bob")
+    assert permission(cc, "ada@example.com") == "explicit"
+    assert permission(cc, "bob@example.com") == "implicit"
+    news = cc.list_id("News")
+    assert ada["list_memberships"] == [news] and bob["list_memberships"] == [news]
+    # And the summary counts both as created, with nothing to fix
+    summary = summary_of(export)
+    assert summary["counts"] == {"created": 2}
+    assert summary["failures"] == [] and summary["failed_file"] is None
+    assert not (tmp_path / "past.failed.csv").exists()
+
+
+def test_bad_rows_are_reported_by_row_number_and_kept_to_fix(cc: Sandbox, tmp_path: Path) -> None:
+    # Given an export with a good row, a bad address, a row without a time, a bad time and a short row
+    export = write_csv(
+        tmp_path / "mixed.csv",
+        [
+            ["good@example.com", "Gus", "", "2024-01-05", ""],
+            ["not-an-address", "Nia", "", "2024-01-05", ""],
+            ["notime@example.com", "Tim", "", "", ""],
+            ["badtime@example.com", "Bea", "", "yesterday", ""],
+            ["short@example.com"],
+        ],
+    )
+    # When it is backfilled
+    status = backfill(str(export), "--route", "past-signups", *COLUMNS)
+    # Then the good row is stored and the run says rows need a fix
+    assert status == 1
+    assert stored(cc, "good@example.com")["first_name"] == "Gus"
+    for email in ("notime@example.com", "badtime@example.com", "short@example.com"):
+        assert cc.contact_by_email(email) is None
+    # And every bad row is in the summary with its row number (the header is row 1) and reason
+    summary = summary_of(export)
+    assert summary["counts"] == {"created": 1, "bad_row": 4}
+    reasons = {f["row"]: f["reason"] for f in summary["failures"]}
+    assert sorted(reasons) == [3, 4, 5, 6]
+    assert "email" in reasons[3]
+    assert "no submission time" in reasons[4]
+    assert "'yesterday' is not a date" in reasons[5]
+    assert "1 cells; the header has 5 columns" in reasons[6]
+    # And the failed-rows file holds exactly those rows, with a reason column, ready to fix and run again
+    with (tmp_path / "mixed.failed.csv").open(newline="") as file:
+        failed = list(csv.DictReader(file))
+    assert [row["Given Name"] for row in failed] == ["Nia", "Tim", "Bea", ""]
+    assert all(row["backfill_error"] for row in failed)
+
+
+def test_jsonl_of_real_typeform_deliveries_is_parsed_by_the_source(cc: Sandbox, tmp_path: Path) -> None:
+    # Given two real Typeform deliveries (consent ticked, then not) and a broken line
+    lines = [
+        json.dumps(json.loads((REAL / "typeform" / name).read_text()))
+        for name in ("sdk-use-all-field-types.json", "sdk-use-other-choices.json")
+    ]
+    export = tmp_path / "typeform.jsonl"
+    export.write_text(lines[0] + "\n\n" + lines[1] + "\n{not json\n")
+    # When they are backfilled with the Typeform route (no signature: the operator's own export)
+    status = backfill(str(export), "--route", "typeform-past")
+    # Then the person is stored, in the list, explicit (the later implicit sign-up does not lower it)
+    assert status == 1
+    contact = stored(cc, "johndoe@example.com")
+    assert contact["list_memberships"] == [cc.list_id("News")]
+    assert permission(cc, "johndoe@example.com") == "explicit"
+    # And the broken line is reported by its line number (blank lines count), the file keeps it as it was
+    summary = summary_of(export)
+    assert [(f["row"], f["outcome"]) for f in summary["failures"]] == [(4, "bad_row")]
+    assert summary["counts"]["bad_row"] == 1 and summary["applied_now"] == 2
+    assert (tmp_path / "typeform.failed.jsonl").read_text() == "{not json\n"
+
+
+def test_an_unsubscribed_contact_is_not_opted_back_in(cc: Sandbox, tmp_path: Path) -> None:
+    # Given a contact who unsubscribed (now), after an old opted-in submission
+    contact_id = cc.seed_contact("gone@example.com", permission_to_send="unsubscribed")
+    export = write_csv(tmp_path / "old.csv", [["gone@example.com", "Gia", "", "2023-06-01T08:00:00Z", "yes"]])
+    # When the old submission is backfilled (bulk mode, the default)
+    status = backfill(str(export), "--route", "past-signups", *COLUMNS)
+    # Then the contact stays unsubscribed and off the list
+    assert status == 0
+    contact = stored(cc, "gone@example.com")
+    assert contact["contact_id"] == contact_id
+    assert contact["email_address"]["permission_to_send"] == "unsubscribed"
+    assert contact["list_memberships"] == []
+    assert summary_of(export)["counts"] == {"kept_unsubscribed": 1}
+
+
+def test_dry_run_calls_nothing_and_shows_masked_contacts(
+    cc: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given an export
+    export = write_csv(
+        tmp_path / "dry.csv",
+        [
+            ["ada@example.com", "Ada", "", "2024-03-01", "yes"],
+            ["bob@example.com", "Bob", "", "2024-03-02", ""],
+        ],
+    )
+    cc.clear_request_log()
+    # When it is backfilled with --dry-run
+    status = backfill(str(export), "--route", "past-signups", "--dry-run", *COLUMNS)
+    # Then Constant Contact got no request at all and nothing was stored or checkpointed
+    assert status == 0
+    assert cc.request_log == []
+    assert cc.contact_by_email("ada@example.com") is None
+    assert not (tmp_path / "dry.csv.checkpoint.json").exists()
+    # And the output shows each contact masked, the path it would take and the calls
+    out = capsys.readouterr().out
+    assert "ada@example.com" not in out and "a***@example.com" in out
+    assert "row 2: a***@example.com" in out and "-> per contact: explicit consent" in out
+    assert "row 3: b***@example.com" in out and "-> import" in out
+    assert "contacts_json_import" in out
+
+
+class Interrupting:
+    """The real per-contact applier, interrupted (Ctrl-C) when the batch numbered `at` starts."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+        self.batches = 0
+        self.real = cli.per_contact_applier
+
+    def __call__(self, client: Any, names: Any) -> Any:
+        apply = self.real(client, names)
+
+        def interrupted(signups: Sequence[Signup]) -> Any:
+            self.batches += 1
+            if self.batches == self.at:
+                raise KeyboardInterrupt
+            return apply(signups)
+
+        return interrupted
+
+
+def test_an_interrupted_run_resumes_without_applying_a_row_twice(
+    cc: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given five rows, and a first run interrupted when the third row starts
+    emails = [f"p{i}@example.com" for i in range(5)]
+    export = write_csv(tmp_path / "big.csv", [[e, f"P{i}", "", f"2024-02-0{i + 1}", ""] for i, e in enumerate(emails)])
+    monkeypatch.setattr(cli, "per_contact_applier", Interrupting(at=3))
+    assert backfill(str(export), "--route", "past-signups", "--mode", "per-contact", *COLUMNS) == 130
+    checkpoint = json.loads((tmp_path / "big.csv.checkpoint.json").read_text())
+    assert sorted(checkpoint["rows"]) == ["2", "3"]
+    assert [cc.contact_by_email(e) is not None for e in emails] == [True, True, False, False, False]
+    # When the same command runs again
+    monkeypatch.undo()
+    monkeypatch.setenv("ROUTES_FILE", str(tmp_path / "routes.yaml"))
+    monkeypatch.setenv("CC_API_BASE_URL", cc.base_url)
+    monkeypatch.setenv("CC_ACCESS_TOKEN", cc.issue_tokens()["access_token"])
+    cc.clear_request_log()
+    assert backfill(str(export), "--route", "past-signups", "--mode", "per-contact", *COLUMNS) == 0
+    # Then only the three rows not applied yet reached Constant Contact, and all five contacts are stored
+    assert sorted(set(emails_looked_up(cc))) == emails[2:]
+    assert all(cc.contact_by_email(e) is not None for e in emails)
+    summary = summary_of(export)
+    assert (summary["applied_now"], summary["already_applied"], summary["counts"]) == (3, 2, {"created": 5})
+
+
+def test_a_changed_input_is_not_resumed(cc: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given an export already backfilled
+    export = write_csv(tmp_path / "once.csv", [["ada@example.com", "Ada", "", "2024-03-01", ""]])
+    assert backfill(str(export), "--route", "past-signups", *COLUMNS) == 0
+    # When the file changes and the same command runs again
+    write_csv(export, [["zed@example.com", "Zed", "", "2024-03-01", ""]])
+    status = backfill(str(export), "--route", "past-signups", *COLUMNS)
+    # Then it refuses, saying why, and applies nothing
+    assert status == 2
+    assert "the input file changed" in capsys.readouterr().err
+    assert cc.contact_by_email("zed@example.com") is None
