@@ -718,6 +718,10 @@ def print_banner(stack: LocalStack) -> None:
         print(
             f'    curl -H "Authorization: Bearer <token>" "{stack.cc_api_base_url}/contacts?email=<address>&status=all"'
         )
+        print(
+            f"    CC_API_BASE_URL={stack.cc_api_base_url} CC_ACCESS_TOKEN=<token> "
+            'make backfill ARGS="<export> --route <name>"   (past submissions into it)'
+        )
     print("Ctrl-C to stop.", flush=True)
 
 

@@ -279,3 +279,40 @@ def test_a_changed_input_is_not_resumed(cc: Sandbox, tmp_path: Path, capsys: pyt
     assert status == 2
     assert "the input file changed" in capsys.readouterr().err
     assert cc.contact_by_email("zed@example.com") is None
+
+
+def test_a_deployed_account_is_reached_through_its_secret(
+    cc: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto import mock_aws
+
+    from tests.oauth_secret import seed_oauth_secret
+
+    # Given the account secret in Secrets Manager (as `make connect` writes it) and no token in the environment
+    monkeypatch.delenv("CC_ACCESS_TOKEN")
+    export = write_csv(tmp_path / "deployed.csv", [["ada@example.com", "Ada", "", "2024-03-01", "yes"]])
+    with mock_aws():
+        seed_oauth_secret(cc, "signup-relay/constant-contact")
+        # When the backfill runs with a region (and none in the environment)
+        monkeypatch.delenv("AWS_DEFAULT_REGION")
+        status = backfill(str(export), "--route", "past-signups", "--region", "us-east-1", *COLUMNS)
+    # Then it read the token from the secret and stored the contact
+    assert status == 0
+    assert permission(cc, "ada@example.com") == "explicit"
+
+
+def test_a_refused_token_stops_the_run_and_leaves_rows_for_a_rerun(
+    cc: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a token Constant Contact refuses
+    monkeypatch.setenv("CC_ACCESS_TOKEN", "not-a-token")
+    export = write_csv(tmp_path / "refused.csv", [[f"r{i}@example.com", "R", "", "2024-03-01", ""] for i in range(3)])
+    # When the backfill runs per contact
+    status = backfill(str(export), "--route", "past-signups", "--mode", "per-contact", *COLUMNS)
+    # Then it stops at the first row, records nothing, and says why
+    assert status == 1
+    summary = summary_of(export)
+    assert summary["counts"] == {"not_applied": 3} and summary["applied_now"] == 0
+    assert "CC_ACCESS_TOKEN" in summary["stopped"]
+    assert not (tmp_path / "refused.csv.checkpoint.json").exists()
+    assert cc.contact_by_email("r0@example.com") is None

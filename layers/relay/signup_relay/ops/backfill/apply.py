@@ -15,7 +15,7 @@ from typing import Literal, Protocol
 from signup_relay.bulk import BulkPath, apply_in_bulk
 from signup_relay.bulk.plan import rule_out
 from signup_relay.constant_contact.client import ConstantContactClient
-from signup_relay.errors import PermanentError, QuotaExceededError, RelayError, TransientError
+from signup_relay.errors import AuthError, PermanentError, QuotaExceededError, RelayError, TransientError
 from signup_relay.models import Outcome, Signup, UpsertResult
 from signup_relay.observability import mask_emails_in
 from signup_relay.upsert.policy import UpsertNames, upsert_contact
@@ -44,12 +44,13 @@ class Applier(Protocol):
 
 def guarded(upsert: Callable[[Signup], UpsertResult]) -> Callable[[Signup], UpsertResult]:
     """The per-contact path as the run needs it: a permanent error is REJECTED, a transient one that outlasted the
-    client's own retries is FAILED (both with their reason, for the failed-rows file); the quota error propagates."""
+    client's own retries is FAILED (both with their reason, for the failed-rows file); the quota error and a refused
+    token propagate (every later row would meet them too)."""
 
     def apply(signup: Signup) -> UpsertResult:
         try:
             return upsert(signup)
-        except QuotaExceededError:
+        except (QuotaExceededError, AuthError):
             raise
         except PermanentError as error:
             return UpsertResult(outcome=Outcome.REJECTED, reason=_reason(error))
@@ -69,13 +70,16 @@ def per_contact_applier(client: ConstantContactClient, names: UpsertNames) -> Ap
 
     def apply(signups: Sequence[Signup]) -> list[Applied]:
         applied: list[Applied] = []
+        stopped = Applied(Outcome.DEFERRED, Path.STOPPED, QUOTA_NOTE)
         for signup in signups:
             try:
                 result = upsert(signup)
             except QuotaExceededError:
                 break
+            except AuthError as error:
+                stopped = Applied(Outcome.FAILED, Path.STOPPED, _reason(error))
+                break
             applied.append(Applied(result.outcome, Path.PER_CONTACT, result.reason))
-        stopped = Applied(Outcome.DEFERRED, Path.STOPPED, QUOTA_NOTE)
         return applied + [stopped] * (len(signups) - len(applied))
 
     return apply

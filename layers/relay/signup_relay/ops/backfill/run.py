@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from signup_relay.models import Outcome, Signup
-from signup_relay.observability import mask_email
+from signup_relay.observability import mask_email, mask_emails_in
 from signup_relay.ops.backfill.apply import Applier, Mode, Path, planned_calls, planned_path
 from signup_relay.ops.backfill.checkpoint import Checkpoint, Done
 from signup_relay.ops.backfill.mapping import RowError, RowMapper
@@ -108,7 +108,7 @@ class Backfill:
                 self.summary.counts[NOT_APPLIED] += 1
                 continue
             self.summary.counts[applied.outcome] += 1
-            reason = applied.reason or applied.outcome.value
+            reason = mask_emails_in(applied.reason or applied.outcome.value)
             if applied.outcome in TO_FIX:
                 self.summary.failures.append(Failure(row.number, applied.outcome, reason))
                 self.to_fix.append((row, reason))
