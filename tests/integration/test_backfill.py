@@ -89,12 +89,7 @@ def summary_of(export: Path) -> dict[str, Any]:
 
 def emails_looked_up(sandbox: Sandbox) -> list[str]:
     """The addresses the per-contact path looked up (GET /contacts?email=...), from the sandbox's request log."""
-    found = []
-    for entry in sandbox.request_log:
-        query = entry.get("query") or ""
-        values = parse_qs(query).get("email", []) if isinstance(query, str) else query.get("email", [])
-        found += values if isinstance(values, list) else [values]
-    return found
+    return [email for entry in sandbox.request_log for email in parse_qs(entry["query"]).get("email", [])]
 
 
 @pytest.mark.parametrize("mode", ["bulk", "per-contact"])
@@ -117,6 +112,11 @@ def test_a_csv_with_mapped_columns_lands_with_its_consent(cc: Sandbox, tmp_path:
     assert permission(cc, "bob@example.com") == "implicit"
     news = cc.list_id("News")
     assert ada["list_memberships"] == [news] and bob["list_memberships"] == [news]
+    # And bulk mode imported the implicit row (the explicit one went per contact); per-contact mode imported none
+    imports = [e for e in cc.request_log if e["path"].endswith("/activities/contacts_json_import")]
+    assert len(imports) == (1 if mode == "bulk" else 0)
+    assert ("bob@example.com" in emails_looked_up(cc)) is (mode == "per-contact")
+    assert "ada@example.com" in emails_looked_up(cc)
     # And the summary counts both as created, with nothing to fix
     summary = summary_of(export)
     assert summary["counts"] == {"created": 2}
