@@ -8,6 +8,7 @@ local/README.md describes each; local/stack_config.py reads and checks the envir
 from __future__ import annotations
 
 import base64
+import contextlib
 import importlib
 import json
 import logging
@@ -18,7 +19,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -495,6 +496,12 @@ class LocalStack:
                 run_token_refresh({"mode": "scheduled"})
             except Exception as error:  # keep the schedule alive; the next run retries, as EventBridge would
                 print(f"[local] scheduled token refresh: {type(error).__name__}: {error}", file=sys.stderr)
+
+    @contextlib.contextmanager
+    def consumers_paused(self) -> Iterator[None]:
+        """Hold the poller and the burst drain while the block runs (a burst arriving all at once)."""
+        with self._consume_lock:
+            yield
 
     def _run_on_schedule(self, function_name: str) -> None:
         """A ScheduleV2 event (the burst drain's backlog check), in-process every `burst_interval` seconds."""

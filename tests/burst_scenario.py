@@ -35,7 +35,8 @@ def generic_body(email: str, *, explicit: bool, **fields: str) -> dict[str, str]
     return body
 
 
-def post(url: str, body: dict[str, str], delivery_id: str) -> int:
+def post(url: str, body: dict[str, str], delivery_id: str) -> tuple[int, str | None]:
+    """POST one delivery; the status and the id answered (None when refused)."""
     request = urllib.request.Request(
         f"{url}/hooks/generic",
         data=json.dumps(body).encode(),
@@ -48,9 +49,9 @@ def post(url: str, body: dict[str, str], delivery_id: str) -> int:
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return int(response.status)
+            return int(response.status), json.loads(response.read()).get("id")
     except urllib.error.HTTPError as error:
-        return int(error.code)
+        return int(error.code), None
 
 
 def seed_account(sandbox: Sandbox, people: dict[str, str]) -> None:
@@ -91,14 +92,18 @@ class Burst:
     drain_runs: list[dict[str, Any]]
     cc_calls: int
     throttled: int
-    drain_seconds: float
-    rate: float
+    drain_seconds: float  # real seconds
+    sandbox_seconds: float  # the sandbox clock: seconds at Constant Contact's real rate
+    accepted: list[str]
     calls_by_path: Counter[str] = field(default_factory=Counter)
+    peak_heap: dict[str, int] = field(default_factory=dict)  # function -> tracemalloc peak bytes of one invocation
 
     @property
-    def rate_limit_units(self) -> float:
-        """Time to drain in seconds at the real 4 requests/s: wall time x the scale factor."""
-        return self.drain_seconds * self.rate / REAL_RATE
+    def lost(self) -> list[str]:
+        """Accepted ids with no final outcome and no DLQ record."""
+        final = {k for k, v in self.results.items() if v["outcome"] not in ("deferred",)}
+        kept = {str(r.get("queued_id")) for r in self.dlq}
+        return [i for i in self.accepted if i not in final and i not in kept]
 
 
 def run_burst(
@@ -112,10 +117,18 @@ def run_burst(
     on_sandbox: Callable[[Sandbox], None] | None = None,
     limit_seconds: float = 1200,
     burst_interval: float | None = None,
+    time_scale: float | None = None,
+    activity_item_seconds: float = 0.0,
+    measure_memory: bool = False,
 ) -> Burst:
-    """Send every (delivery id, body) at once, wait until drained, return the stored state of every address.
+    """Queue every (delivery id, body) through the webhook, then let the consumers go; wait until drained and
+    return the stored state of every address (times count from when the burst was queued).
 
-    The drain runs every minute scaled, or every `burst_interval` seconds."""
+    The drain runs every minute scaled, or every `burst_interval` seconds. With `time_scale` the sandbox's own
+    clock runs that much faster (its 4 requests/s become `4 x time_scale` real ones, `rate` is ignored);
+    without it, the sandbox's limit is raised to `rate`."""
+    if time_scale is not None:
+        rate = REAL_RATE * time_scale
     scale = rate / REAL_RATE
     saved = os.environ.get("CC_RATE_LIMIT_PER_SECOND")
     os.environ["CC_RATE_LIMIT_PER_SECOND"] = str(rate)
@@ -127,20 +140,31 @@ def run_burst(
             burst_threshold=threshold if burst else 0,
         ) as stack:
             sandbox = stack.sandbox
-            sandbox.rate_limit_per_second = rate
-            sandbox.activity_delay = activity_delay / scale
+            if time_scale is not None:
+                sandbox.time_scale = time_scale
+                sandbox.activity_delay = activity_delay
+                sandbox.activity_item_seconds = activity_item_seconds
+            else:
+                sandbox.rate_limit_per_second = rate
+                sandbox.activity_delay = activity_delay / scale
+                sandbox.activity_item_seconds = activity_item_seconds / scale
+            peaks: dict[str, int] = {}
+            if measure_memory:
+                _measure_invocations(stack, peaks)
             seed_account(sandbox, people)
             if on_sandbox is not None:
                 on_sandbox(sandbox)
             sandbox.clear_request_log()
-            started = time.monotonic()
-            statuses = Counter(post(stack.url, body, delivery_id) for delivery_id, body in deliveries)
+            with stack.consumers_paused():  # the whole burst is queued before anything consumes it
+                answers = [post(stack.url, body, delivery_id) for delivery_id, body in deliveries]
+                started, sandbox_started = time.monotonic(), sandbox.clock.time()
+            statuses = Counter(status for status, _ in answers)
             deadline = started + limit_seconds
             while not stack.drained():
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"the {'burst' if burst else 'per-contact'} run did not drain")
                 time.sleep(0.1)
-            elapsed = time.monotonic() - started
+            elapsed, sandbox_elapsed = time.monotonic() - started, sandbox.clock.time() - sandbox_started
             _finish_activities(sandbox)  # a tagging activity the per-contact path started may still be due
             log = sandbox.request_log
             status = stack.status()
@@ -156,7 +180,9 @@ def run_burst(
                 cc_calls=sum(1 for r in log if r["path"].startswith("/v3/")),
                 throttled=sum(1 for r in log if r["status"] == 429),
                 drain_seconds=elapsed,
-                rate=rate,
+                sandbox_seconds=sandbox_elapsed if time_scale is not None else elapsed * scale,
+                accepted=[i for _, i in answers if i],
+                peak_heap=peaks,
                 calls_by_path=Counter(_kind(r["method"], r["path"]) for r in log if r["path"].startswith("/v3/")),
             )
     finally:
@@ -186,3 +212,23 @@ def _finish_activities(sandbox: Sandbox, limit_seconds: float = 30) -> None:
             raise TimeoutError("a sandbox activity never completed")
         time.sleep(0.05)
         sandbox.process_activities()
+
+
+def _measure_invocations(stack: LocalStack, peaks: dict[str, int]) -> None:
+    """Record each function's largest tracemalloc peak over one invocation (poller and drain run one at a time;
+    the HTTP and sandbox threads allocating meanwhile are counted too, so it is an upper bound)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    for name in ("UpsertFunction", "BulkDrainFunction"):
+        function = stack.functions[name]
+        invoke = function.invoke
+
+        def measured(event: dict[str, Any], invoke: Callable[..., Any] = invoke, name: str = name) -> Any:
+            tracemalloc.reset_peak()
+            try:
+                return invoke(event)
+            finally:
+                peaks[name] = max(peaks.get(name, 0), tracemalloc.get_traced_memory()[1])
+
+        function.invoke = measured  # type: ignore[method-assign]

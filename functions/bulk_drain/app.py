@@ -6,6 +6,7 @@ Data flow and the choices behind it: docs/architecture.md §11.
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 from signup_relay.aws.dead_letters import get_dead_letter_queue
@@ -17,7 +18,8 @@ from signup_relay.config import get_settings
 from signup_relay.observability import logger, metrics, traced_handler
 from signup_relay.upsert.wiring import get_upserter
 
-# Held messages stay invisible a minute past the invocation's end; polling stops two minutes before it.
+# Held messages stay invisible a minute past the invocation's end; polling and per-contact attempts stop two
+# minutes before it.
 HOLD_MARGIN_SECONDS = 60
 POLL_MARGIN_SECONDS = 120
 
@@ -39,6 +41,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         clock=utc_now,
         sleep=time.sleep,
         limits=BulkLimits(poll_timeout_seconds=max(10.0, remaining - POLL_MARGIN_SECONDS)),
+        deadline=utc_now() + timedelta(seconds=max(0.0, remaining - POLL_MARGIN_SECONDS)),
     )
     logger.info("burst drain", extra=report.to_json())
     metrics.add_metric(name="burst_received", unit="Count", value=report.received)

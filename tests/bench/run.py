@@ -8,6 +8,7 @@ BENCHMARKS = [
     "tests.bench.bench_engine",
     "tests.bench.bench_receive",
     "tests.bench.bench_faults",
+    "tests.bench.bench_burst",
 ]
 
 

@@ -19,6 +19,7 @@ from pydantic import ValidationError as ModelValidationError
 
 from signup_relay.bulk.apply import BulkClient, BulkLimits, apply_in_bulk
 from signup_relay.bulk.results import BulkPath, BulkResult
+from signup_relay.emails import normalize_email
 from signup_relay.errors import QuotaExceededError
 from signup_relay.models import Outcome, QueuedSignup, Signup, UpsertResult
 from signup_relay.observability import logger, mask_email, metrics
@@ -72,10 +73,14 @@ def drain_backlog(
     clock: Callable[[], datetime],
     sleep: Callable[[float], None],
     limits: BulkLimits = BulkLimits(),  # noqa: B008 - frozen
+    deadline: datetime | None = None,
     quota_open: Callable[[], bool] = lambda: False,
     on_quota_exceeded: Callable[[], None] = lambda: None,
 ) -> DrainReport:
     """When at least `threshold` messages are visible, receive up to `max_signups` and apply them in bulk.
+
+    People with a message delivered before get the per-contact attempt here, until `deadline`; what is left
+    then is handed back.
 
     `quota_open` / `on_quota_exceeded` are the seam for a fleet-wide quota breaker: asked before anything is
     received, told after a `quota_exceeded`.
@@ -89,14 +94,20 @@ def drain_backlog(
         return DrainReport(backlog=backlog, skipped=f"backlog {backlog} below the threshold {threshold}")
     held = _receive(queue, max_signups=max_signups, hold_seconds=hold_seconds)
     drain = _Drain(queue, dlq, upserter_for, max_attempts, clock)
-    by_account: dict[str | None, list[tuple[QueuedMessage, QueuedSignup]]] = {}
+    parsed: list[tuple[QueuedMessage, QueuedSignup | None]] = []
     for message in held:
         try:
-            queued = QueuedSignup.model_validate_json(message.body)
+            parsed.append((message, QueuedSignup.model_validate_json(message.body)))
         except ModelValidationError:
-            drain.hand_back(message)  # the per-contact path keeps it in the DLQ as invalid_message
-            continue
-        by_account.setdefault(queued.signup.account, []).append((message, queued))
+            parsed.append((message, None))  # the per-contact attempt keeps it in the DLQ as invalid_message
+    # A person any of whose messages was delivered before (a retry, or handed back by an earlier run) is applied
+    # here per contact, in order: handing it back again would spend another of its deliveries.
+    seen = {_person(q) for m, q in parsed if m.attempts > 1 or q is None}
+    here = [m for m, q in parsed if _person(q) in seen]
+    by_account: dict[str | None, list[tuple[QueuedMessage, QueuedSignup]]] = {}
+    for message, queued in parsed:
+        if queued is not None and _person(queued) not in seen:
+            by_account.setdefault(queued.signup.account, []).append((message, queued))
     calls, quota = 0, False
     activity_ids: list[str] = []
     notes: list[str] = []
@@ -122,6 +133,17 @@ def drain_backlog(
         drain.settle(items, run.results)
         if run.quota_exceeded:
             quota = True
+            on_quota_exceeded()
+    for index, message in enumerate(here):
+        if quota:
+            drain.leave_for_quota(here[index:])
+            break
+        if deadline is not None and clock() >= deadline:
+            for rest in here[index:]:
+                drain.hand_back(rest)
+            break
+        quota = drain.run_here(message)
+        if quota:
             on_quota_exceeded()
     return DrainReport(
         backlog=backlog,
@@ -179,14 +201,21 @@ class _Drain:
         self.by_signup = {id(queued.signup): message for message, queued in items}
 
     def per_contact(self, signup: Signup) -> UpsertResult:
-        """The bulk run's fallback: hand the message back, or run its last attempt here."""
+        """The bulk run's fallback for a first delivery: hand the message back to UpsertFunction."""
         message = self.by_signup[id(signup)]
         if message.attempts < self.max_attempts:
             self.hand_back(message)
             return UpsertResult(outcome=Outcome.DEFERRED, reason=RELEASED)
+        if self.run_here(message):  # MaxReceiveCount 1: this delivery is its only attempt
+            raise QuotaExceededError("quota_exceeded during a per-contact attempt")
+        return UpsertResult(outcome=Outcome.DEFERRED, reason="applied per contact by the drain")
+
+    def run_here(self, message: QueuedMessage) -> bool:
+        """The per-contact attempt, as UpsertFunction makes it (retry backoff or DLQ included); True after a
+        `quota_exceeded`."""
         self.applied += 1
         try:
-            done = process_message(
+            process_message(
                 message,
                 upserter_for=self.upserter_for,
                 queue=self.queue,
@@ -195,10 +224,8 @@ class _Drain:
                 clock=self.clock,
             )
         except RetryLater as later:
-            if isinstance(later.cause, QuotaExceededError):
-                raise later.cause from later
-            return UpsertResult(outcome=Outcome.DEFERRED, reason=str(later))
-        return UpsertResult(outcome=done.outcome, contact_id=done.contact_id)
+            return isinstance(later.cause, QuotaExceededError)
+        return False
 
     def hand_back(self, message: QueuedMessage) -> None:
         self.queue.delay_retry(message.receipt_handle, 0)
@@ -244,3 +271,7 @@ def _log_imported(message: QueuedMessage, queued: QueuedSignup, result: BulkResu
     )
     metrics.add_metric(name=result.outcome.value, unit="Count", value=1)
     metrics.add_metric(name="imported_in_bulk", unit="Count", value=1)
+
+
+def _person(queued: QueuedSignup | None) -> str:
+    return normalize_email(queued.signup.email) if queued is not None else ""
