@@ -9,6 +9,7 @@ BENCHMARKS = [
     "tests.bench.bench_receive",
     "tests.bench.bench_faults",
     "tests.bench.bench_burst",
+    "tests.bench.bench_backfill",
 ]
 
 
