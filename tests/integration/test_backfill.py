@@ -27,6 +27,7 @@ routes:
     secret: {key: past-signups}
     consent: implicit
     lists: [News]
+    consent_custom_fields: {at: Consent At, source: Consent Source}
   typeform-past:
     source: typeform
     secret: {key: typeform-past}
@@ -51,6 +52,8 @@ def cc(cc_sandbox_unthrottled: Sandbox, tmp_path: Path, monkeypatch: pytest.Monk
     """The sandbox with a News list, reached the way `make dev` prints it: CC_API_BASE_URL + CC_ACCESS_TOKEN."""
     sandbox = cc_sandbox_unthrottled
     sandbox.seed_list("News")
+    sandbox.seed_custom_field("Consent At")
+    sandbox.seed_custom_field("Consent Source")
     routes = tmp_path / "routes.yaml"
     routes.write_text(ROUTES)
     monkeypatch.setenv("ROUTES_FILE", str(routes))
@@ -82,6 +85,12 @@ def permission(sandbox: Sandbox, email: str) -> str:
     return str(stored(sandbox, email)["email_address"]["permission_to_send"])
 
 
+def evidence(sandbox: Sandbox, contact: dict[str, Any]) -> dict[str, str]:
+    """The contact's custom fields by label."""
+    fields = sandbox.store.custom_fields
+    return {fields[f["custom_field_id"]].label: f["value"] for f in contact.get("custom_fields", [])}
+
+
 def summary_of(export: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(export.with_name(export.name + ".summary.json").read_text())
     return data
@@ -110,6 +119,9 @@ def test_a_csv_with_mapped_columns_lands_with_its_consent(cc: Sandbox, tmp_path:
     assert (ada["first_name"], ada["last_name"], bob["first_name"]) == ("Ada", "Lovelace", "Bob")
     assert permission(cc, "ada@example.com") == "explicit"
     assert permission(cc, "bob@example.com") == "implicit"
+    # And the consent evidence is the row's real submission time, marked as backfilled
+    assert evidence(cc, ada) == {"Consent At": "2024-03-01T10:00:00+00:00", "Consent Source": "generic (backfill)"}
+    assert evidence(cc, bob)["Consent At"] == "2024-03-02T09:30:00+00:00"
     news = cc.list_id("News")
     assert ada["list_memberships"] == [news] and bob["list_memberships"] == [news]
     # And bulk mode imported the implicit row (the explicit one went per contact); per-contact mode imported none

@@ -1,6 +1,6 @@
 """How a batch of sign-ups reaches Constant Contact: the bulk core or the per-contact path, behind one seam.
 
-An `Applier` takes the sign-ups of a batch (oldest first) and answers one `Applied` per sign-up. `STOPPED` means
+An `Applier` takes the sign-ups of a batch (oldest first) and answers one `Applied` per sign-up. `Via.STOPPED` means
 not applied and the run must stop (the daily quota is spent, or Constant Contact is failing): a re-run resumes.
 """
 
@@ -25,7 +25,7 @@ MODES: tuple[Mode, ...] = ("bulk", "per-contact")
 QUOTA_NOTE = "the daily quota is spent (it resets at 00:00 UTC): run the same command again after that"
 
 
-class Path(StrEnum):
+class Via(StrEnum):
     IMPORTED = "imported"  # carried by a contacts_json_import and verified afterwards
     PER_CONTACT = "per_contact"
     STOPPED = "stopped"  # not applied; the run stops
@@ -34,7 +34,7 @@ class Path(StrEnum):
 @dataclass(frozen=True)
 class Applied:
     outcome: Outcome
-    path: Path
+    via: Via
     reason: str | None = None
 
 
@@ -70,16 +70,16 @@ def per_contact_applier(client: ConstantContactClient, names: UpsertNames) -> Ap
 
     def apply(signups: Sequence[Signup]) -> list[Applied]:
         applied: list[Applied] = []
-        stopped = Applied(Outcome.DEFERRED, Path.STOPPED, QUOTA_NOTE)
+        stopped = Applied(Outcome.DEFERRED, Via.STOPPED, QUOTA_NOTE)
         for signup in signups:
             try:
                 result = upsert(signup)
             except QuotaExceededError:
                 break
             except AuthError as error:
-                stopped = Applied(Outcome.FAILED, Path.STOPPED, _reason(error))
+                stopped = Applied(Outcome.FAILED, Via.STOPPED, _reason(error))
                 break
-            applied.append(Applied(result.outcome, Path.PER_CONTACT, result.reason))
+            applied.append(Applied(result.outcome, Via.PER_CONTACT, result.reason))
         return applied + [stopped] * (len(signups) - len(applied))
 
     return apply
@@ -99,7 +99,7 @@ def bulk_applier(
         # re-run applies the batch again (the upsert is idempotent).
         except RelayError as error:
             reason = mask_emails_in(f"{error.error_class}: {error.message}; run the same command again to resume")
-            return [Applied(Outcome.FAILED, Path.STOPPED, reason)] * len(signups)
+            return [Applied(Outcome.FAILED, Via.STOPPED, reason)] * len(signups)
         return [_applied(result.outcome, result.path, result.reason) for result in run.results]
 
     return apply
@@ -107,14 +107,16 @@ def bulk_applier(
 
 def _applied(outcome: Outcome, path: BulkPath, reason: str | None) -> Applied:
     if path is BulkPath.STOPPED:
-        return Applied(outcome, Path.STOPPED, QUOTA_NOTE)
+        return Applied(outcome, Via.STOPPED, QUOTA_NOTE)
     if path is BulkPath.PER_CONTACT:
-        return Applied(outcome, Path.PER_CONTACT, reason)
-    return Applied(outcome, Path.IMPORTED, reason)  # imported, or merged into a later row of the same person
+        return Applied(outcome, Via.PER_CONTACT, reason)
+    return Applied(outcome, Via.IMPORTED, reason)  # imported, or merged into a later row of the same person
 
 
 def planned_path(signup: Signup, mode: Mode) -> str:
-    """What a dry run says of one sign-up: `import`, or `per contact` with the reason the import cannot carry it."""
+    """What a dry run says of one sign-up: `import`, or `per contact` with the reason the import cannot carry it
+    (before the contact's state is known: a deleted and unsubscribed one, or a row the verification misses, also
+    goes per contact)."""
     if mode == "per-contact":
         return "per contact"
     why = rule_out(signup)

@@ -147,6 +147,8 @@ class RowMapper:
                     "(an opt-out after the real submission must win)"
                 )
             submission = replace(submission, submitted_at=self.default_submitted_at)
+        # The consent evidence (a note, or the route's evidence fields) says the sign-up came in by a backfill.
+        submission = replace(submission, source=f"{submission.source} (backfill)")
         try:
             return map_submission(submission, self.route, now=self.now)
         except SubmissionInvalidError as error:

@@ -13,7 +13,7 @@ from typing import TextIO
 
 from signup_relay.models import Outcome, Signup
 from signup_relay.observability import mask_email, mask_emails_in
-from signup_relay.ops.backfill.apply import Applier, Mode, Path, planned_calls, planned_path
+from signup_relay.ops.backfill.apply import Applier, Mode, Via, planned_calls, planned_path
 from signup_relay.ops.backfill.checkpoint import Checkpoint, Done
 from signup_relay.ops.backfill.mapping import RowError, RowMapper
 from signup_relay.ops.backfill.reading import BadRow, ExportFile, Row
@@ -103,7 +103,7 @@ class Backfill:
         results = self.apply([signup for _, signup in batch])
         done: dict[int, Done] = {}
         for (row, _), applied in zip(batch, results, strict=True):
-            if applied.path is Path.STOPPED:
+            if applied.via is Via.STOPPED:
                 self.summary.stopped = applied.reason
                 self.summary.counts[NOT_APPLIED] += 1
                 continue
