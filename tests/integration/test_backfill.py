@@ -236,12 +236,12 @@ def test_dry_run_calls_nothing_and_shows_masked_contacts(
 
 
 class Interrupting:
-    """The real per-contact applier, interrupted (Ctrl-C) when the batch numbered `at` starts."""
+    """A real applier factory whose applier is interrupted (Ctrl-C) when the batch numbered `at` starts."""
 
-    def __init__(self, at: int) -> None:
+    def __init__(self, real: Any, at: int) -> None:
+        self.real = real
         self.at = at
         self.batches = 0
-        self.real = cli.per_contact_applier
 
     def __call__(self, client: Any, names: Any) -> Any:
         apply = self.real(client, names)
@@ -255,27 +255,31 @@ class Interrupting:
         return interrupted
 
 
+@pytest.mark.parametrize("mode", ["per-contact", "bulk"])
 def test_an_interrupted_run_resumes_without_applying_a_row_twice(
-    cc: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cc: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
-    # Given five rows, and a first run interrupted when the third row starts
+    # Given five rows in batches of two, and a first run interrupted when the second batch starts
     emails = [f"p{i}@example.com" for i in range(5)]
     export = write_csv(tmp_path / "big.csv", [[e, f"P{i}", "", f"2024-02-0{i + 1}", ""] for i, e in enumerate(emails)])
-    monkeypatch.setattr(cli, "per_contact_applier", Interrupting(at=3))
-    assert backfill(str(export), "--route", "past-signups", "--mode", "per-contact", *COLUMNS) == 130
+    factory = "bulk_applier" if mode == "bulk" else "per_contact_applier"
+    real = getattr(cli, factory)
+    command = [str(export), "--route", "past-signups", "--mode", mode, "--batch-size", "2", *COLUMNS]
+    monkeypatch.setattr(cli, factory, Interrupting(real, at=2))
+    assert backfill(*command) == 130
     checkpoint = json.loads((tmp_path / "big.csv.checkpoint.json").read_text())
     assert sorted(checkpoint["rows"]) == ["2", "3"]
     assert [cc.contact_by_email(e) is not None for e in emails] == [True, True, False, False, False]
+    first_writes = [stored(cc, e)["updated_at"] for e in emails[:2]]
     # When the same command runs again
-    monkeypatch.undo()
-    monkeypatch.setenv("ROUTES_FILE", str(tmp_path / "routes.yaml"))
-    monkeypatch.setenv("CC_API_BASE_URL", cc.base_url)
-    monkeypatch.setenv("CC_ACCESS_TOKEN", cc.issue_tokens()["access_token"])
+    monkeypatch.setattr(cli, factory, real)
     cc.clear_request_log()
-    assert backfill(str(export), "--route", "past-signups", "--mode", "per-contact", *COLUMNS) == 0
-    # Then only the three rows not applied yet reached Constant Contact, and all five contacts are stored
-    assert sorted(set(emails_looked_up(cc))) == emails[2:]
+    assert backfill(*command) == 0
+    # Then the rows applied before were not written again, and all five contacts are stored
+    assert [stored(cc, e)["updated_at"] for e in emails[:2]] == first_writes
     assert all(cc.contact_by_email(e) is not None for e in emails)
+    if mode == "per-contact":  # only the three rows not applied yet were even looked up
+        assert sorted(set(emails_looked_up(cc))) == emails[2:]
     summary = summary_of(export)
     assert (summary["applied_now"], summary["already_applied"], summary["counts"]) == (3, 2, {"created": 5})
 

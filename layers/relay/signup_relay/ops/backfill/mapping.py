@@ -154,6 +154,8 @@ class RowMapper:
         except SubmissionInvalidError as error:
             details = "; ".join(f"{name}: {why}" for name, why in error.field_errors.items())
             raise RowError(mask_emails_in(f"{error.message}: {details}" if details else error.message)) from None
+        except ValueError as error:  # a value the Signup model refuses: this row's problem, never the run's
+            raise RowError(mask_emails_in(f"unusable value: {str(error).splitlines()[0]}")) from None
 
     def _jsonl(self, row: Row) -> Submission:
         from signup_relay.receive.sources import get_source

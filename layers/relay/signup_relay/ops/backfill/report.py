@@ -54,7 +54,7 @@ class Summary:
 
     def text(self, failed_file: Path | None) -> str:
         lines = [("dry run, nothing sent: " if self.dry_run else "") + f"{self.rows} rows"]
-        lines += [f"  {outcome:<18} {count}" for outcome, count in sorted(self.counts.items())]
+        lines += [f"  {outcome:<24} {count}" for outcome, count in sorted(self.counts.items())]
         if not self.dry_run:
             lines.append(f"  applied by this run {self.applied_now}; already applied earlier {self.already_applied}")
         for failure in self.failures[:50]:
