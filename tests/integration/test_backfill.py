@@ -284,6 +284,15 @@ def test_an_interrupted_run_resumes_without_applying_a_row_twice(
     assert (summary["applied_now"], summary["already_applied"], summary["counts"]) == (3, 2, {"created": 5})
 
 
+def test_an_unknown_route_is_refused_naming_the_routes(
+    cc: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = write_csv(tmp_path / "x.csv", [["ada@example.com", "Ada", "", "2024-03-01", ""]])
+    assert backfill(str(export), "--route", "nope") == 2
+    assert "no route 'nope' in the routes file (its routes: past-signups, typeform-past)" in capsys.readouterr().err
+    assert cc.request_log == []
+
+
 def test_a_changed_input_is_not_resumed(cc: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Given an export already backfilled
     export = write_csv(tmp_path / "once.csv", [["ada@example.com", "Ada", "", "2024-03-01", ""]])
@@ -298,7 +307,7 @@ def test_a_changed_input_is_not_resumed(cc: Sandbox, tmp_path: Path, capsys: pyt
 
 
 def test_a_deployed_account_is_reached_through_its_secret(
-    cc: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cc: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from moto import mock_aws
 
@@ -312,8 +321,11 @@ def test_a_deployed_account_is_reached_through_its_secret(
         # When the backfill runs with a region (and none in the environment)
         monkeypatch.delenv("AWS_DEFAULT_REGION")
         status = backfill(str(export), "--route", "past-signups", "--region", "us-east-1", *COLUMNS)
-    # Then it read the token from the secret and stored the contact
+    # Then it said where it writes, read the token from the secret and stored the contact
     assert status == 0
+    assert f"Constant Contact: {cc.base_url}, with the account secret signup-relay/constant-contact in us-east-1" in (
+        capsys.readouterr().out
+    )
     assert permission(cc, "ada@example.com") == "explicit"
 
 

@@ -16,13 +16,17 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from signup_relay.clock import utc_now
-from signup_relay.errors import AuthError, ConfigError
+from signup_relay.errors import AuthError, ConfigError, UnknownRouteError
 from signup_relay.ops.backfill.apply import MODES, Applier, Mode, bulk_applier, per_contact_applier
 from signup_relay.ops.backfill.checkpoint import Checkpoint
 from signup_relay.ops.backfill.mapping import RowMapper, parse_columns, parse_time, route_with_columns, time_column
 from signup_relay.ops.backfill.reading import open_export
 from signup_relay.ops.backfill.report import failed_path, write_failed_rows, write_summary
 from signup_relay.ops.backfill.run import Backfill
+
+# A drain run's size (BurstMaxSignups): a run's fixed ~10 calls over 2,000 rows, and an interruption re-applies at
+# most 2,000 rows (docs/architecture.md §11, §13).
+BULK_BATCH = 2000
 
 DESCRIPTION = """Bring past form submissions (a CSV or JSONL export) into Constant Contact with a route's mapping.
 
@@ -65,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="bulk: contacts_json_import, with the per-contact path where consent or state needs it (default); "
         "per-contact: every row as a live delivery is applied (2 calls each)",
     )
-    parser.add_argument("--batch-size", type=int, help="rows per batch and checkpoint [bulk 500, per-contact 1]")
+    parser.add_argument("--batch-size", type=int, help="rows per batch and checkpoint [bulk 2000, per-contact 1]")
     parser.add_argument("--dry-run", action="store_true", help="print the mapped contacts (masked) and the calls")
     parser.add_argument("--checkpoint", type=Path, help="checkpoint file [<input>.checkpoint.json]")
     parser.add_argument("--restart", action="store_true", help="ignore the checkpoint and apply every row again")
@@ -94,8 +98,10 @@ def _refuse_refresh(secret_id: str, stale_access_token: str) -> None:
     raise AuthError(f"the access token in {secret_id} was refused: check the stack's token refresh or run make connect")
 
 
-def account_client(args: argparse.Namespace, account: str | None, env: Mapping[str, str]) -> tuple[Any, Any]:
-    """(ConstantContactClient, NameDirectory) for the run: a given token, or the account secret."""
+def account_client(
+    args: argparse.Namespace, account: str | None, env: Mapping[str, str], out: TextIO
+) -> tuple[Any, Any]:
+    """(ConstantContactClient, NameDirectory) for the run: a given token, or the account secret; says which."""
     from signup_relay.config import get_settings
     from signup_relay.constant_contact.client import ConstantContactClient, get_session
     from signup_relay.constant_contact.names import NameDirectory
@@ -105,6 +111,9 @@ def account_client(args: argparse.Namespace, account: str | None, env: Mapping[s
     tokens: Any
     if env.get("CC_ACCESS_TOKEN"):
         tokens = StaticToken(env["CC_ACCESS_TOKEN"])
+        where = "the token in CC_ACCESS_TOKEN" + (
+            " (--region and --secret-id unused)" if args.region or args.secret_id else ""
+        )
     else:
         import boto3
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -117,6 +126,8 @@ def account_client(args: argparse.Namespace, account: str | None, env: Mapping[s
         secret_id = args.secret_id or account or settings.cc_secret_id
         provider = SecretsProvider(boto3_client=boto3.client("secretsmanager", region_name=region))
         tokens = TokenProvider(secret_id, refresher=_refuse_refresh, secrets=provider)
+        where = f"the account secret {secret_id} in {region}"
+    print(f"Constant Contact: {settings.cc_api_base_url}, with {where}", file=out, flush=True)
     client = ConstantContactClient(
         base_url=settings.cc_api_base_url, tokens=tokens, session=get_session(), pacer=get_pacer()
     )
@@ -132,8 +143,9 @@ def run(args: argparse.Namespace, *, env: Mapping[str, str], now: datetime, out:
     routes = load_routes(args.routes_file or get_settings().routes_file)
     try:
         route = routes.get(args.route)
-    except Exception as error:  # UnknownRouteError is a ReceiveError: its message names the route
-        raise ConfigError(f"no route {args.route!r} in the routes file") from error
+    except UnknownRouteError:
+        known = ", ".join(routes.routes) or "none"
+        raise ConfigError(f"no route {args.route!r} in the routes file (its routes: {known})") from None
     export = open_export(args.input, args.format)
     columns = parse_columns(args.column)
     if export.format == "jsonl" and args.column:
@@ -150,14 +162,14 @@ def run(args: argparse.Namespace, *, env: Mapping[str, str], now: datetime, out:
         default_submitted_at=default_time,
     )
     mode: Mode = args.mode
-    batch_size = args.batch_size or (500 if mode == "bulk" else 1)
+    batch_size = args.batch_size or (BULK_BATCH if mode == "bulk" else 1)
     if batch_size < 1:
         raise ConfigError("--batch-size must be at least 1")
     checkpoint_file = args.checkpoint or args.input.with_name(args.input.name + ".checkpoint.json")
     checkpoint = Checkpoint.open(checkpoint_file, input_sha256=export.sha256, route=route.name, restart=args.restart)
     applier: Applier | None = None
     if not args.dry_run:
-        client, names = account_client(args, route.account, env)
+        client, names = account_client(args, route.account, env, out)
         applier = bulk_applier(client, names) if mode == "bulk" else per_contact_applier(client, names)
     backfill = Backfill(export, mapper, checkpoint, applier, mode, batch_size, out=out)
     summary = _with_progress(backfill, export.count(), enabled=not args.no_progress)
