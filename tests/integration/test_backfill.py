@@ -28,6 +28,11 @@ routes:
     consent: implicit
     lists: [News]
     consent_custom_fields: {at: Consent At, source: Consent Source}
+  unbounce-past:
+    source: unbounce
+    secret: {key: unbounce-past}
+    consent: implicit
+    lists: [News]
   typeform-past:
     source: typeform
     secret: {key: typeform-past}
@@ -193,6 +198,21 @@ def test_jsonl_of_real_typeform_deliveries_is_parsed_by_the_source(cc: Sandbox, 
     assert (tmp_path / "typeform.failed.jsonl").read_text() == "{not json\n"
 
 
+def test_jsonl_string_lines_carry_form_encoded_deliveries(cc: Sandbox, tmp_path: Path) -> None:
+    # Given a real Unbounce delivery (form-encoded, no submission date) as a JSON string line
+    body = (REAL / "unbounce" / "test-webhook-email.urlencoded").read_text().strip()
+    export = tmp_path / "unbounce.jsonl"
+    export.write_text(json.dumps(body) + "\n")
+    # When it is backfilled without a time, then with --submitted-at
+    assert backfill(str(export), "--route", "unbounce-past") == 1
+    assert summary_of(export)["failures"][0]["reason"].startswith("no submission time")
+    status = backfill(str(export), "--route", "unbounce-past", "--submitted-at", "2017-11-15T16:17:00Z")
+    # Then the source's parser read it and the contact is stored in the list
+    assert status == 0
+    assert stored(cc, "test@snowplowanalytics.com")["list_memberships"] == [cc.list_id("News")]
+    assert not (tmp_path / "unbounce.failed.jsonl").exists()
+
+
 def test_an_unsubscribed_contact_is_not_opted_back_in(cc: Sandbox, tmp_path: Path) -> None:
     # Given a contact who unsubscribed (now), after an old opted-in submission
     contact_id = cc.seed_contact("gone@example.com", permission_to_send="unsubscribed")
@@ -289,7 +309,10 @@ def test_an_unknown_route_is_refused_naming_the_routes(
 ) -> None:
     export = write_csv(tmp_path / "x.csv", [["ada@example.com", "Ada", "", "2024-03-01", ""]])
     assert backfill(str(export), "--route", "nope") == 2
-    assert "no route 'nope' in the routes file (its routes: past-signups, typeform-past)" in capsys.readouterr().err
+    assert (
+        "no route 'nope' in the routes file (its routes: past-signups, unbounce-past, typeform-past)"
+        in capsys.readouterr().err
+    )
     assert cc.request_log == []
 
 

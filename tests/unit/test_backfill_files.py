@@ -63,12 +63,16 @@ def test_unusable_files_are_refused_with_the_reason(tmp_path: Path, name: str, t
         open_export(path)
 
 
-def test_jsonl_lines_that_are_not_bodies_are_bad_rows(tmp_path: Path) -> None:
+def test_jsonl_lines_are_json_bodies_or_strings_holding_one(tmp_path: Path) -> None:
+    # Given a JSON body, a form-encoded body as a JSON string, a number and a broken line
     path = tmp_path / "e.jsonl"
-    path.write_text('{"email": "a@example.com"}\n"text"\n{oops\n')
+    path.write_text('{"email": "a@example.com"}\n"email=b%40example.com"\n42\n{oops\n')
     rows = list(open_export(path).rows())
-    assert isinstance(rows[0], Row) and rows[0].body == b'{"email": "a@example.com"}'
-    assert [(r.number, type(r).__name__) for r in rows] == [(1, "Row"), (2, "BadRow"), (3, "BadRow")]
+    # Then the bodies keep their bytes (JSON typed as such), the others are bad rows with the line as written
+    assert rows[0] == Row(1, body=b'{"email": "a@example.com"}', content_type="application/json", line=rows[0].line)
+    assert rows[1] == Row(2, body=b"email=b%40example.com", line='"email=b%40example.com"')
+    assert [(r.number, type(r).__name__) for r in rows[2:]] == [(3, "BadRow"), (4, "BadRow")]
+    assert isinstance(rows[3], BadRow) and rows[3].line == "{oops" and rows[3].reason.startswith("not JSON")
 
 
 def test_column_flags_name_fields_time_consent_and_custom_fields() -> None:

@@ -36,7 +36,8 @@ CSV: a header row, then one submission per row. Columns are found as a live form
 checkbox column: ticked = explicit), or cf:<custom field name>. The submission time comes from a
 Submitted At / Timestamp / Created At column when present.
 JSONL: one delivery body of the route's source per line, parsed by that source's parser without signature
-verification (the file is your own export).
+verification (the file is your own export): a JSON body as it is, or a JSON string holding a body of another
+type (form-encoded by default; --content-type for another).
 
 Every row needs its real submission time (an opt-out after it wins): a column, the delivery's own timestamp,
 or --submitted-at for rows without one.
@@ -62,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--column", action="append", default=[], metavar="FIELD=COLUMN", help="CSV column of a field (repeatable)"
     )
     parser.add_argument("--submitted-at", metavar="TIME", help="submission time of rows without one (ISO 8601)")
+    parser.add_argument(
+        "--content-type",
+        default="application/x-www-form-urlencoded",
+        help="JSONL: content type of the bodies given as JSON strings [application/x-www-form-urlencoded]",
+    )
     parser.add_argument(
         "--mode",
         choices=MODES,
@@ -160,6 +166,7 @@ def run(args: argparse.Namespace, *, env: Mapping[str, str], now: datetime, out:
         now=now,
         time_column=time_column(export.header, columns) if export.format == "csv" else None,
         default_submitted_at=default_time,
+        content_type=args.content_type,
     )
     mode: Mode = args.mode
     batch_size = args.batch_size or (BULK_BATCH if mode == "bulk" else 1)

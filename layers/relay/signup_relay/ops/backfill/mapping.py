@@ -136,10 +136,11 @@ class RowMapper:
     now: datetime
     time_column: str | None = None  # CSV
     default_submitted_at: datetime | None = None  # --submitted-at, for rows without a time of their own
+    content_type: str = "application/x-www-form-urlencoded"  # --content-type: of JSONL string lines
 
     def signup(self, row: Row) -> Signup:
         """The row's Signup; RowError says why there is none."""
-        submission = self._jsonl(row) if row.body else self._csv(row.cells)
+        submission = self._jsonl(row) if row.line else self._csv(row.cells)
         if submission.submitted_at is None:
             if self.default_submitted_at is None:
                 raise RowError(
@@ -160,7 +161,7 @@ class RowMapper:
     def _jsonl(self, row: Row) -> Submission:
         from signup_relay.receive.sources import get_source
 
-        headers = {"content-type": "application/json"}
+        headers = {"content-type": row.content_type or self.content_type}
         request = RawRequest(path=f"/hooks/{self.route.name}", headers=headers, body=row.body)
         try:
             return get_source(self.route.source).parse(request)

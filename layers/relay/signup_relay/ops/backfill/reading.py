@@ -1,4 +1,5 @@
-"""Rows of an export file: CSV (a header row, then one submission per row) or JSONL (one delivery body per line).
+"""Rows of an export file: CSV (a header row, then one submission per row) or JSONL (one delivery body per line:
+a JSON body as it is, or a JSON string holding a body of another content type, e.g. a form-encoded one).
 
 Row numbers are what a person finds in the file: for CSV, the record number as a spreadsheet shows it (the header
 is row 1); for JSONL, the line number. A row that cannot be read is a `BadRow` with its reason, never dropped.
@@ -23,11 +24,14 @@ ERROR_COLUMN = "backfill_error"  # the reason column of a failed-rows CSV; ignor
 
 @dataclass(frozen=True)
 class Row:
-    """One readable row: `cells` (CSV, by header) or `body` (JSONL, the delivery body's bytes)."""
+    """One readable row: `cells` (CSV, by header), or (JSONL) the delivery `body`, its content type when the line
+    says it (JSON; None for a string line: the run's --content-type) and the `line` as written."""
 
     number: int
     cells: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    content_type: str | None = None
+    line: str = ""
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,7 @@ class BadRow:
     number: int
     reason: str
     cells: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
+    line: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,13 +110,14 @@ def _jsonl_rows(export: ExportFile) -> Iterator[Row | BadRow]:
         text = line.strip()
         if not text:
             continue
-        body = text.encode()
         try:
             value = json.loads(text)
         except ValueError as error:
-            yield BadRow(number, f"not JSON: {error}", body=body)
+            yield BadRow(number, f"not JSON: {error}", line=text)
             continue
-        if not isinstance(value, dict | list):
-            yield BadRow(number, "not a delivery body: a JSON object (or array) is expected", body=body)
-            continue
-        yield Row(number, body=body)
+        if isinstance(value, str) and value.strip():
+            yield Row(number, body=value.encode(), line=text)
+        elif isinstance(value, dict | list):
+            yield Row(number, body=text.encode(), content_type="application/json", line=text)
+        else:
+            yield BadRow(number, "not a delivery body: a JSON object or array, or a string holding a body", line=text)

@@ -79,7 +79,7 @@ def write_failed_rows(export: ExportFile, rows: list[tuple[Row | BadRow, str]], 
         path.unlink(missing_ok=True)
         return
     if export.format == "jsonl":
-        write_atomically(path, "".join(row.body.decode() + "\n" for row, _ in rows))
+        write_atomically(path, "".join(row.line + "\n" for row, _ in rows))
         return
     out = io.StringIO()
     header = [name for name in export.header if name != ERROR_COLUMN]
