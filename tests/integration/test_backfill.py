@@ -176,6 +176,26 @@ def test_bad_rows_are_reported_by_row_number_and_kept_to_fix(cc: Sandbox, tmp_pa
     assert all(row["backfill_error"] for row in failed)
 
 
+def test_a_failed_rows_file_the_user_edited_is_never_overwritten(cc: Sandbox, tmp_path: Path) -> None:
+    # Given a run that left a failed-rows file, which the user then edits
+    export = write_csv(tmp_path / "e.csv", [["not-an-address", "Nia", "", "2024-01-05", ""]])
+    assert backfill(str(export), "--route", "past-signups", *COLUMNS) == 1
+    failed = tmp_path / "e.failed.csv"
+    failed.write_text(failed.read_text().replace("not-an-address", "nia@example.com"))
+    edited = failed.read_text()
+    # When the original runs again
+    assert backfill(str(export), "--route", "past-signups", *COLUMNS) == 1
+    # Then the edited file is kept and the rows to fix go beside it
+    assert failed.read_text() == edited
+    assert "not-an-address" in (tmp_path / "e.failed-2.csv").read_text()
+    assert summary_of(export)["failed_file"] == str(tmp_path / "e.failed-2.csv")
+    assert backfill(str(export), "--route", "past-signups", *COLUMNS) == 1  # and again: the same file, rewritten
+    assert sorted(p.name for p in tmp_path.glob("e.failed*")) == ["e.failed-2.csv", "e.failed.csv"]
+    # And the edited file, given back to backfill, applies the fixed row
+    assert backfill(str(failed), "--route", "past-signups", *COLUMNS) == 0
+    assert stored(cc, "nia@example.com")["first_name"] == "Nia"
+
+
 def test_jsonl_of_real_typeform_deliveries_is_parsed_by_the_source(cc: Sandbox, tmp_path: Path) -> None:
     # Given two real Typeform deliveries (consent ticked, then not) and a broken line
     lines = [

@@ -21,7 +21,13 @@ from signup_relay.ops.backfill.apply import MODES, Applier, Mode, bulk_applier, 
 from signup_relay.ops.backfill.checkpoint import Checkpoint
 from signup_relay.ops.backfill.mapping import RowMapper, parse_columns, parse_time, route_with_columns, time_column
 from signup_relay.ops.backfill.reading import open_export
-from signup_relay.ops.backfill.report import failed_path, write_failed_rows, write_summary
+from signup_relay.ops.backfill.report import (
+    Written,
+    failed_path,
+    last_failed_sha256,
+    write_failed_rows,
+    write_summary,
+)
 from signup_relay.ops.backfill.run import Backfill
 
 # A drain run's size (BurstMaxSignups): a run's fixed ~10 calls over 2,000 rows, and an interruption re-applies at
@@ -180,12 +186,14 @@ def run(args: argparse.Namespace, *, env: Mapping[str, str], now: datetime, out:
         applier = bulk_applier(client, names) if mode == "bulk" else per_contact_applier(client, names)
     backfill = Backfill(export, mapper, checkpoint, applier, mode, batch_size, out=out)
     summary = _with_progress(backfill, export.count(), enabled=not args.no_progress)
-    failed_file = failed_path(args.input)
     summary_file = args.input.with_name(args.input.name + ".summary.json")
+    failed = Written()
     if not args.dry_run:
-        write_failed_rows(export, backfill.to_fix, failed_file)
-        write_summary(summary, summary_file, failed_file)
-    print(summary.text(None if args.dry_run else failed_file), file=out)
+        failed = write_failed_rows(
+            export, backfill.to_fix, failed_path(args.input), last_written=last_failed_sha256(summary_file)
+        )
+        write_summary(summary, summary_file, failed)
+    print(summary.text(failed.path), file=out)
     if not args.dry_run:
         print(f"summary: {summary_file}; checkpoint: {checkpoint_file}", file=out)
     return 1 if summary.failures or summary.stopped else 0

@@ -9,7 +9,9 @@ the reasons are in the summary, by row number in both files.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import itertools
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -70,25 +72,60 @@ class Summary:
 
 def failed_path(export: Path) -> Path:
     """`export.csv` -> `export.failed.csv`."""
-    return export.with_name(f"{export.stem}.failed{export.suffix or '.' + 'csv'}")
+    return export.with_name(f"{export.stem}.failed{export.suffix or '.csv'}")
 
 
-def write_failed_rows(export: ExportFile, rows: list[tuple[Row | BadRow, str]], path: Path) -> None:
-    """The rows (with their reason) in the export's format; nothing is written (an old file is removed) if none."""
+@dataclass(frozen=True)
+class Written:
+    path: Path | None = None  # None: no row to fix
+    sha256: str | None = None
+
+
+def write_failed_rows(
+    export: ExportFile, rows: list[tuple[Row | BadRow, str]], path: Path, *, last_written: str | None
+) -> Written:
+    """The rows (with their reason) in the export's format at `path`; with none, our old file there is removed.
+
+    A file at `path` whose content is not what the last run wrote (`last_written`, its sha256) holds the user's
+    edits: it is kept, and the rows go to `<stem>.failed-2<ext>` (or the first number free or last written).
+    """
+
+    def free(candidate: Path) -> bool:
+        return not candidate.exists() or _sha256(candidate.read_bytes()) == last_written
+
     if not rows:
-        path.unlink(missing_ok=True)
-        return
+        if path.exists() and free(path):
+            path.unlink()
+        return Written()
+    if not free(path):
+        path = next(c for n in itertools.count(2) if free(c := path.with_name(f"{path.stem}-{n}{path.suffix}")))
     if export.format == "jsonl":
-        write_atomically(path, "".join(row.line + "\n" for row, _ in rows))
-        return
-    out = io.StringIO()
-    header = [name for name in export.header if name != ERROR_COLUMN]
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*header, ERROR_COLUMN])
-    for row, reason in rows:
-        writer.writerow([*(row.cells.get(name, "") for name in header), reason])
-    write_atomically(path, out.getvalue())
+        text = "".join(row.line + "\n" for row, _ in rows)
+    else:
+        out = io.StringIO()
+        header = [name for name in export.header if name != ERROR_COLUMN]
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([*header, ERROR_COLUMN])
+        for row, reason in rows:
+            writer.writerow([*(row.cells.get(name, "") for name in header), reason])
+        text = out.getvalue()
+    write_atomically(path, text)
+    return Written(path, _sha256(text.encode()))
 
 
-def write_summary(summary: Summary, path: Path, failed_file: Path | None) -> None:
-    write_atomically(path, json.dumps(summary.to_json(failed_file), indent=2) + "\n")
+def last_failed_sha256(summary_path: Path) -> str | None:
+    """The sha256 of the failed-rows file the last run wrote, from its summary."""
+    try:
+        value = json.loads(summary_path.read_text()).get("failed_file_sha256")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def write_summary(summary: Summary, path: Path, failed: Written) -> None:
+    data = {**summary.to_json(failed.path), "failed_file_sha256": failed.sha256}
+    write_atomically(path, json.dumps(data, indent=2) + "\n")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
