@@ -336,6 +336,33 @@ def test_an_unknown_route_is_refused_naming_the_routes(
     assert cc.request_log == []
 
 
+@pytest.mark.parametrize("mode", ["per-contact", "bulk"])
+def test_a_spent_daily_quota_stops_the_run_and_a_rerun_finishes_it(cc: Sandbox, tmp_path: Path, mode: str) -> None:
+    # Given an account with 5 calls left today, and six rows in batches of two
+    emails = [f"q{i}@example.com" for i in range(6)]
+    export = write_csv(
+        tmp_path / "q.csv", [[e, "Q", "", "2024-02-01", "yes" if i % 2 else ""] for i, e in enumerate(emails)]
+    )
+    command = [str(export), "--route", "past-signups", "--mode", mode, "--batch-size", "2", *COLUMNS]
+    cc.daily_quota = cc.quota_used() + 5
+    # When the backfill runs
+    status = backfill(*command)
+    # Then it stops at the quota, saying when to resume, and records only what it applied
+    assert status == 1
+    summary = summary_of(export)
+    assert "00:00 UTC" in summary["stopped"]
+    applied = [e for e in emails if cc.contact_by_email(e) is not None]
+    assert summary["counts"]["not_applied"] == len(emails) - len(applied) > 0
+    checkpoint = json.loads((tmp_path / "q.csv.checkpoint.json").read_text()) if applied else {"rows": {}}
+    assert len(checkpoint["rows"]) == summary["applied_now"] == len(applied)
+    # When the quota resets and the same command runs again
+    cc.daily_quota = 10_000
+    assert backfill(*command) == 0
+    # Then every contact is stored, each with the consent of its row
+    assert [permission(cc, e) for e in emails] == ["implicit", "explicit"] * 3
+    assert summary_of(export)["counts"] == {"created": 6}
+
+
 def test_a_changed_input_is_not_resumed(cc: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Given an export already backfilled
     export = write_csv(tmp_path / "once.csv", [["ada@example.com", "Ada", "", "2024-03-01", ""]])
