@@ -89,12 +89,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--explicit-every", type=int, default=3, help="every Nth row opted in explicitly (0: none)")
     args = parser.parse_args(argv)
     rows = export_rows(args.rows, args.explicit_every)
-    os.environ.update({"CC_RATE_LIMIT_PER_SECOND": "0"})
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        (workdir / "routes.yaml").write_text(ROUTES)
-        os.environ["ROUTES_FILE"] = str(workdir / "routes.yaml")
-        results = {mode: run_mode(mode, rows, workdir) for mode in ("per-contact", "bulk")}
+    saved = dict(os.environ)  # `make bench` runs every benchmark in one process: leave the environment as found
+    try:
+        os.environ["CC_RATE_LIMIT_PER_SECOND"] = "0"
+        with tempfile.TemporaryDirectory() as tmp:
+            workdir = Path(tmp)
+            (workdir / "routes.yaml").write_text(ROUTES)
+            os.environ["ROUTES_FILE"] = str(workdir / "routes.yaml")
+            results = {mode: run_mode(mode, rows, workdir) for mode in ("per-contact", "bulk")}
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     kinds = dict(Counter(KINDS[n % len(KINDS)] for n in range(len(rows))))
     explicit = f"1 in {args.explicit_every}" if args.explicit_every else "none"
     print(f"backfill of {len(rows)} rows ({kinds}; explicit: {explicit}; every 250th an invalid address)")
