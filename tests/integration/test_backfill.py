@@ -270,6 +270,7 @@ def test_dry_run_calls_nothing_and_shows_masked_contacts(
     # And the output shows each contact masked, the path it would take and the calls
     out = capsys.readouterr().out
     assert "ada@example.com" not in out and "a***@example.com" in out
+    assert "Ada" not in out and "fields=first_name" in out  # which fields are set, never their values
     assert "row 2: a***@example.com" in out and "-> per contact: explicit consent" in out
     assert "row 3: b***@example.com" in out and "-> import" in out
     assert "contacts_json_import" in out
