@@ -80,6 +80,13 @@ def visible(resources: LocalResources) -> list[dict[str, Any]]:
     return [{"signup": QueuedSignup.model_validate_json(m["Body"]).signup, **m["Attributes"]} for m in found]
 
 
+def held(resources: LocalResources) -> int:
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=resources.queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
 def test_below_the_threshold_the_drain_leaves_the_queue_alone(account: Sandbox, relay_aws: LocalResources) -> None:
     queue("a@example.com")
     queue("b@example.com")
@@ -102,7 +109,7 @@ def test_imported_messages_are_deleted_and_explicit_ones_handed_back(
     assert all(account.contact_by_email(f"imp{n}@example.com") for n in range(6))
     assert account.contact_by_email("exp@example.com") is None
     left = visible(relay_aws)
-    assert [m["signup"].email for m in left] == ["exp@example.com"]
+    assert [m["signup"].email for m in left] == ["exp@example.com"] and held(relay_aws) == 0
     assert dlq_records(relay_aws.dlq_url) == []
 
 
@@ -116,11 +123,11 @@ def test_a_message_delivered_before_is_applied_here_not_handed_back(
         queue(f"imp{n}@example.com")
     # When the drain runs
     report = drain()
-    # Then it got the per-contact attempt in the drain: stored explicit, deleted from the queue
+    # Then it got the per-contact attempt in the drain: stored explicit, deleted from the queue (none held)
     assert report.applied_per_contact == 1 and report.released == 0
     stored = account.contact_by_email("seen@example.com")
     assert stored is not None and stored["email_address"]["permission_to_send"] == "explicit"
-    assert visible(relay_aws) == []
+    assert visible(relay_aws) == [] and held(relay_aws) == 0
 
 
 def test_after_quota_exceeded_the_rest_waits_for_the_reset(account: Sandbox, relay_aws: LocalResources) -> None:
@@ -133,9 +140,5 @@ def test_after_quota_exceeded_the_rest_waits_for_the_reset(account: Sandbox, rel
     report = drain(on_quota_exceeded=lambda: told.append("quota"))
     # Then nothing was deleted or dead-lettered: every message is kept invisible until the quota resets
     assert told == ["quota"] and report.left_for_quota == 5 and report.imported == 0
-    assert visible(relay_aws) == []
-    attributes = boto3.client("sqs").get_queue_attributes(
-        QueueUrl=relay_aws.queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
-    )["Attributes"]
-    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "5"
+    assert visible(relay_aws) == [] and held(relay_aws) == 5
     assert dlq_records(relay_aws.dlq_url) == []

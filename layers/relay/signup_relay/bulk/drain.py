@@ -211,8 +211,8 @@ class _Drain:
         return UpsertResult(outcome=Outcome.DEFERRED, reason="applied per contact by the drain")
 
     def run_here(self, message: QueuedMessage) -> bool:
-        """The per-contact attempt, as UpsertFunction makes it (retry backoff or DLQ included); True after a
-        `quota_exceeded`."""
+        """The per-contact attempt, as UpsertFunction makes it: applied or dead-lettered -> deleted, as the event
+        source deletes a succeeded item; a retry keeps the backoff it set. True after a `quota_exceeded`."""
         self.applied += 1
         try:
             process_message(
@@ -225,6 +225,7 @@ class _Drain:
             )
         except RetryLater as later:
             return isinstance(later.cause, QuotaExceededError)
+        self.queue.delete([message.receipt_handle])
         return False
 
     def hand_back(self, message: QueuedMessage) -> None:
