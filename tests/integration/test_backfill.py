@@ -337,6 +337,37 @@ def test_an_unknown_route_is_refused_naming_the_routes(
     assert cc.request_log == []
 
 
+def test_ctrl_c_in_the_middle_of_a_batch_records_the_rows_already_applied(
+    cc: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from signup_relay.ops.backfill import apply as backfill_apply
+
+    # Given five rows in one per-contact batch, and Ctrl-C while the third is being applied
+    emails = [f"c{i}@example.com" for i in range(5)]
+    export = write_csv(tmp_path / "c.csv", [[e, "C", "", "2024-02-01", ""] for e in emails])
+    real, calls = backfill_apply.upsert_contact, []
+
+    def interrupted_on_the_third(signup: Signup, **kwargs: Any) -> Any:
+        calls.append(signup.email)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(signup, **kwargs)
+
+    monkeypatch.setattr(backfill_apply, "upsert_contact", interrupted_on_the_third)
+    command = [str(export), "--route", "past-signups", "--mode", "per-contact"]
+    # When the run is interrupted
+    assert backfill(*command, *COLUMNS) == 130
+    # Then the two rows applied are in the checkpoint and the summary says how to resume
+    assert sorted(json.loads((tmp_path / "c.csv.checkpoint.json").read_text())["rows"]) == ["2", "3"]
+    assert summary_of(export)["stopped"].startswith("interrupted")
+    # And the same command, run again, applies only the other three
+    monkeypatch.setattr(backfill_apply, "upsert_contact", real)
+    cc.clear_request_log()
+    assert backfill(*command, *COLUMNS) == 0
+    assert sorted(set(emails_looked_up(cc))) == emails[2:]
+    assert all(cc.contact_by_email(e) is not None for e in emails)
+
+
 @pytest.mark.parametrize("mode", ["per-contact", "bulk"])
 def test_a_spent_daily_quota_stops_the_run_and_a_rerun_finishes_it(cc: Sandbox, tmp_path: Path, mode: str) -> None:
     # Given an account with 5 calls left today, and six rows in batches of two

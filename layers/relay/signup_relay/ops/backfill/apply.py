@@ -23,6 +23,7 @@ from signup_relay.upsert.policy import UpsertNames, upsert_contact
 Mode = Literal["bulk", "per-contact"]
 MODES: tuple[Mode, ...] = ("bulk", "per-contact")
 QUOTA_NOTE = "the daily quota is spent (it resets at 00:00 UTC): run the same command again after that"
+INTERRUPTED = "interrupted: run the same command again to resume"
 
 
 class Via(StrEnum):
@@ -65,7 +66,8 @@ def _reason(error: RelayError) -> str:
 
 
 def per_contact_applier(client: ConstantContactClient, names: UpsertNames) -> Applier:
-    """Each sign-up through the per-contact policy (`upsert_contact`), in order; the first quota error stops."""
+    """Each sign-up through the per-contact policy (`upsert_contact`), in order; the first quota error stops, and so
+    does Ctrl-C, after answering for the sign-ups already applied (so the checkpoint records them)."""
     upsert = guarded(lambda signup: upsert_contact(signup, client=client, names=names))
 
     def apply(signups: Sequence[Signup]) -> list[Applied]:
@@ -78,6 +80,9 @@ def per_contact_applier(client: ConstantContactClient, names: UpsertNames) -> Ap
                 break
             except AuthError as error:
                 stopped = Applied(Outcome.FAILED, Via.STOPPED, _reason(error))
+                break
+            except KeyboardInterrupt:  # the sign-up in flight may or may not have landed: it is applied again
+                stopped = Applied(Outcome.DEFERRED, Via.STOPPED, INTERRUPTED)
                 break
             applied.append(Applied(result.outcome, Via.PER_CONTACT, result.reason))
         return applied + [stopped] * (len(signups) - len(applied))

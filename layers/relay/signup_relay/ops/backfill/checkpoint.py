@@ -71,7 +71,8 @@ class Checkpoint:
             "route": self.route,
             "rows": {str(row): _compact(done) for row, done in sorted(self.done.items())},
         }
-        write_atomically(self.path, json.dumps(data, indent=1) + "\n")
+        # Compact: rewritten after every batch of a long run.
+        write_atomically(self.path, json.dumps(data, separators=(",", ":")) + "\n")
 
 
 def _compact(done: Done) -> dict[str, str]:

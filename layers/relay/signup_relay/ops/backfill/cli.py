@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from signup_relay.clock import utc_now
 from signup_relay.errors import AuthError, ConfigError, UnknownRouteError
-from signup_relay.ops.backfill.apply import MODES, Applier, Mode, bulk_applier, per_contact_applier
+from signup_relay.ops.backfill.apply import INTERRUPTED, MODES, Applier, Mode, bulk_applier, per_contact_applier
 from signup_relay.ops.backfill.checkpoint import Checkpoint
 from signup_relay.ops.backfill.mapping import RowMapper, parse_columns, parse_time, route_with_columns, time_column
 from signup_relay.ops.backfill.reading import open_export
@@ -33,6 +33,8 @@ from signup_relay.ops.backfill.run import Backfill
 # A drain run's size (BurstMaxSignups): a run's fixed ~10 calls over 2,000 rows, and an interruption re-applies at
 # most 2,000 rows (docs/architecture.md §11, §13).
 BULK_BATCH = 2000
+# Per contact, Ctrl-C still records every row applied; a crash re-applies at most this many (the same data).
+PER_CONTACT_BATCH = 50
 
 DESCRIPTION = """Bring past form submissions (a CSV or JSONL export) into Constant Contact with a route's mapping.
 
@@ -81,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="bulk: contacts_json_import, with the per-contact path where consent or state needs it (default); "
         "per-contact: every row as a live delivery is applied (2 calls each)",
     )
-    parser.add_argument("--batch-size", type=int, help="rows per batch and checkpoint [bulk 2000, per-contact 1]")
+    parser.add_argument("--batch-size", type=int, help="rows per batch and checkpoint [bulk 2000, per-contact 50]")
     parser.add_argument("--dry-run", action="store_true", help="print the mapped contacts (masked) and the calls")
     parser.add_argument("--checkpoint", type=Path, help="checkpoint file [<input>.checkpoint.json]")
     parser.add_argument("--restart", action="store_true", help="ignore the checkpoint and apply every row again")
@@ -175,7 +177,7 @@ def run(args: argparse.Namespace, *, env: Mapping[str, str], now: datetime, out:
         content_type=args.content_type,
     )
     mode: Mode = args.mode
-    batch_size = args.batch_size or (BULK_BATCH if mode == "bulk" else 1)
+    batch_size = args.batch_size or (BULK_BATCH if mode == "bulk" else PER_CONTACT_BATCH)
     if batch_size < 1:
         raise ConfigError("--batch-size must be at least 1")
     checkpoint_file = args.checkpoint or args.input.with_name(args.input.name + ".checkpoint.json")
@@ -196,6 +198,8 @@ def run(args: argparse.Namespace, *, env: Mapping[str, str], now: datetime, out:
     print(summary.text(failed.path), file=out)
     if not args.dry_run:
         print(f"summary: {summary_file}; checkpoint: {checkpoint_file}", file=out)
+    if summary.stopped == INTERRUPTED:
+        return 130
     return 1 if summary.failures or summary.stopped else 0
 
 

@@ -1,8 +1,9 @@
 """The backfill loop: read, skip what the checkpoint has, map, apply in batches, record, report.
 
 Rows are applied in file order (so a person's last submission wins), in batches of `batch_size`; the checkpoint is
-written after each batch. An interruption re-applies at most the batch in flight (the same data: the contacts end
-the same). A dry run maps every row, prints it masked with the path it would take, and makes no call.
+written after each batch. Ctrl-C per contact records the rows applied so far; a crash, or Ctrl-C during an import,
+re-applies at most the batch in flight (the same data: the contacts end the same). A dry run maps every row,
+prints it masked with the path it would take, and makes no call.
 """
 
 from __future__ import annotations
