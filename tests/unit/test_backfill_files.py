@@ -12,6 +12,7 @@ from signup_relay.ops.backfill.checkpoint import Checkpoint, Done
 from signup_relay.ops.backfill.mapping import (
     RowError,
     RowMapper,
+    check_columns,
     parse_columns,
     parse_time,
     route_with_columns,
@@ -146,3 +147,19 @@ def test_the_checkpoint_resumes_only_the_same_content_and_route(tmp_path: Path) 
     path.write_text("{half")
     with pytest.raises(ConfigError, match="unreadable"):
         Checkpoint.open(path, input_sha256="abc", route="past")
+
+
+def test_columns_are_checked_against_the_route_before_any_row() -> None:
+    # Given headers an export tool writes, the usual labels find the email without a flag
+    assert check_columns(route(), ["Email Address", "First Name", "Submitted At"]) == []
+    # And a route naming a column the file lacks gets a note for that field
+    notes = check_columns(route(fields={"phone": "Mobile"}, custom_fields={"Topic": "Interest"}), ["Email"])
+    assert notes == [
+        "fields.phone names 'Mobile', which no column matches: it stays empty (--column to map it)",
+        "custom field 'Interest' names 'Topic', which no column matches: it stays empty (--column to map it)",
+    ]
+    # And a file without any email column is refused with the columns it has
+    with pytest.raises(ConfigError, match=r"no column holds the email: pass --column email=COLUMN \(columns: A, B\)"):
+        check_columns(route(), ["A", "B"])
+    with pytest.raises(ConfigError, match=r"fields.email \('sdk_email'\) names no column"):
+        check_columns(route(fields={"email": "sdk_email"}), ["Email"])

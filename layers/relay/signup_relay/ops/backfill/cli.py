@@ -19,7 +19,14 @@ from signup_relay.clock import utc_now
 from signup_relay.errors import AuthError, ConfigError, UnknownRouteError
 from signup_relay.ops.backfill.apply import INTERRUPTED, MODES, Applier, Mode, bulk_applier, per_contact_applier
 from signup_relay.ops.backfill.checkpoint import Checkpoint
-from signup_relay.ops.backfill.mapping import RowMapper, parse_columns, parse_time, route_with_columns, time_column
+from signup_relay.ops.backfill.mapping import (
+    RowMapper,
+    check_columns,
+    parse_columns,
+    parse_time,
+    route_with_columns,
+    time_column,
+)
 from signup_relay.ops.backfill.reading import open_export
 from signup_relay.ops.backfill.report import (
     Written,
@@ -169,8 +176,12 @@ def run(args: argparse.Namespace, *, env: Mapping[str, str], now: datetime, out:
         default_time = parse_time(args.submitted_at)
         if default_time is None:
             raise ConfigError(f"--submitted-at {args.submitted_at!r} is not a date and time")
+    if export.format == "csv":
+        route = route_with_columns(route, columns, export.header)
+        for note in check_columns(route, export.header):
+            print(f"note: {note}", file=out)
     mapper = RowMapper(
-        route=route_with_columns(route, columns, export.header) if export.format == "csv" else route,
+        route=route,
         now=now,
         time_column=time_column(export.header, columns) if export.format == "csv" else None,
         default_submitted_at=default_time,

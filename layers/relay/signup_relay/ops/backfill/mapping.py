@@ -104,6 +104,31 @@ def route_with_columns(route: Route, columns: ColumnMap, header: Sequence[str]) 
     return route.model_copy(update=update) if update else route
 
 
+def check_columns(route: Route, header: Sequence[str]) -> list[str]:
+    """Notes on route fields no column answers (that field stays empty on every row); ConfigError for the email,
+    which every row needs, so the run is refused before any call instead of reporting each row bad."""
+    from signup_relay.receive.answers import AnswerLookup
+
+    lookup = AnswerLookup(tuple(Answer(key=name, value="x", label=name) for name in header))
+    columns = ", ".join(header)
+    if (route.fields.email and lookup.find(route.fields.email) is None) or (
+        not route.fields.email and lookup.default("email") is None
+    ):
+        which = (
+            f"the route's fields.email ({route.fields.email!r}) names no column"
+            if route.fields.email
+            else ("no column holds the email")
+        )
+        raise ConfigError(f"{which}: pass --column email=COLUMN (columns: {columns})")
+    named: dict[str, str] = {f"fields.{name}": spec for name, spec in route.fields if spec and name != "email"}
+    named |= {f"custom field {name!r}": spec for spec, name in route.custom_fields.items()}
+    return [
+        f"{where} names {spec!r}, which no column matches: it stays empty (--column to map it)"
+        for where, spec in named.items()
+        if lookup.find(spec) is None and not lookup.parts(spec)
+    ]
+
+
 def time_column(header: Sequence[str], columns: ColumnMap) -> str | None:
     """The column holding the submission time: `--column submitted_at=...`, else a header export tools use."""
     if columns.submitted_at:
