@@ -22,7 +22,6 @@ from signup_relay.ops.backfill.checkpoint import write_atomically
 from signup_relay.ops.backfill.reading import ERROR_COLUMN, BadRow, ExportFile, Row
 
 BAD_ROW = "bad_row"  # the summary's outcome for a row that makes no sign-up
-NEEDS_FIX = frozenset({BAD_ROW, "rejected", "failed"})
 
 
 @dataclass(frozen=True)
