@@ -21,7 +21,7 @@ PORT ?= 3000
 STACK ?= signup-relay
 FUNCTION ?= UpsertFunction
 
-.PHONY: help install dev demo test lint format typecheck validate pytest bench build deploy send preview events invoke connect dlq logs delete clean
+.PHONY: help install dev demo test lint format typecheck validate pytest bench build deploy send preview events invoke connect dlq recent logs delete clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -78,6 +78,11 @@ test-e2e: $(VENV)/.installed ## Opt-in tests against a deployed stack (AWS_SAM_S
 bench: $(VENV)/.installed ## Benchmarks: CC calls and CPU per sign-up, receive latency, cold imports, fault suite (long)
 	$(PY) -m tests.bench.run
 
+.PHONY: lock
+lock: $(VENV)/.installed ## Regenerate layers/relay/requirements.lock (hashed pins for Lambda's python3.13 on arm64)
+	$(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.13 --python-platform aarch64-manylinux_2_34 \
+		--custom-compile-command "make lock" --output-file layers/relay/requirements.lock layers/relay/requirements.txt
+
 build: $(SAM_VENV)/.installed $(VENV)/.installed ## sam build (needs python3.13 for the runtime)
 	$(SAM) build
 
@@ -108,6 +113,11 @@ dlq: $(VENV)/.installed ## Dead-lettered sign-ups of stack STACK [REGION]: list 
 .PHONY: backfill
 backfill: $(VENV)/.installed ## Past submissions into Constant Contact: ARGS="export.csv --route NAME [--dry-run] [--region R]"
 	$(PY) -m signup_relay.ops.backfill $(if $(REGION),--region $(REGION)) $(ARGS)
+
+SINCE ?= 1h
+
+recent: $(VENV)/.installed ## The last sign-ups of stack STACK (SINCE, default 1h) [REGION]: time, outcome, route, masked email, reason
+	$(PY) -m signup_relay.ops.recent --stack $(STACK) --since $(SINCE) $(if $(REGION),--region $(REGION)) $(ARGS)
 
 logs: $(SAM_VENV)/.installed ## Tail a function's logs in stack STACK (FUNCTION, default UpsertFunction)
 	$(SAM) logs --stack-name $(STACK) -n $(FUNCTION) --tail

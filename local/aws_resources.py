@@ -18,12 +18,14 @@ import boto3
 
 from local.template import (
     ROOT,
+    MappingSchedule,
     dynamodb_table,
     function_environment,
     parameter_defaults,
     queue_name,
     resolve,
     sqs_attributes,
+    sqs_consumers,
 )
 
 DEMO_SECRETS = ROOT / "local" / "demo_secrets.json"
@@ -148,6 +150,53 @@ def create_resources(
     return replace(resources, delivery_table=create_delivery_table(stack_name=stack_name))
 
 
+def create_event_source_mappings(resources: LocalResources) -> dict[str, str]:
+    """The template's SQS event source mappings in moto (each with a placeholder function of its function's name,
+    never invoked: the local stack runs the real handler): their logical id -> UUID, enabled as deployed."""
+    import io
+    import zipfile
+
+    sqs, lambdas = boto3.client("sqs"), boto3.client("lambda")
+    role = boto3.client("iam").create_role(
+        RoleName="signup-relay-local-function", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"})
+    )["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("app.py", "def lambda_handler(event, context):\n    raise RuntimeError('never invoked')\n")
+    queue_urls = {"SignupQueue": resources.queue_url, "DeadLetterQueue": resources.dlq_url}
+    uuids = {}
+    for consumer in sqs_consumers():
+        lambdas.create_function(
+            FunctionName=consumer.function,
+            Runtime="python3.13",
+            Role=role,
+            Handler="app.lambda_handler",
+            Code={"ZipFile": code.getvalue()},
+        )
+        url = queue_urls[consumer.queue]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        uuids[consumer.logical_id] = lambdas.create_event_source_mapping(
+            EventSourceArn=arn,
+            FunctionName=consumer.function,
+            BatchSize=consumer.batch_size,
+            FunctionResponseTypes=["ReportBatchItemFailures"],
+        )["UUID"]
+        # moto would deliver to the placeholder itself (in Docker) on every send: the stack's poller is the consumer.
+        _moto_queue(url, sqs.meta.region_name).lambda_event_source_mappings.clear()
+    return uuids
+
+
+def run_mapping_schedule(schedule: MappingSchedule, uuids: dict[str, str], *, client: Any | None = None) -> None:
+    """What EventBridge Scheduler's universal target does at the schedule's time: UpdateEventSourceMapping."""
+    lambdas = client or boto3.client("lambda")
+    lambdas.update_event_source_mapping(UUID=uuids[schedule.mapping], Enabled=schedule.enabled)
+
+
+def mapping_state(uuid: str, *, client: Any | None = None) -> str:
+    """The mapping's State as Lambda reports it (Enabled, Disabled, ...)."""
+    return str((client or boto3.client("lambda")).get_event_source_mapping(UUID=uuid)["State"])
+
+
 def peek_messages(url: str, *, client: Any | None = None) -> list[dict[str, Any]]:
     """Every message on a queue with its system attributes, received and then made visible again at once."""
     sqs = client or boto3.client("sqs")
@@ -207,10 +256,17 @@ def constant_contact_secret(
 
 
 def handler_environment(
-    resources: LocalResources, *, cc_api_base_url: str, cc_token_url: str, routes_file: Path = ROUTES_FILE
+    resources: LocalResources,
+    *,
+    cc_api_base_url: str,
+    cc_token_url: str,
+    routes_file: Path = ROUTES_FILE,
+    cc_v2_api_base_url: str | None = None,
 ) -> dict[str, str]:
     """The environment both functions get from the template, resolved for this local stack."""
     parameters = {**resources.parameters, "CcApiBaseUrl": cc_api_base_url, "CcTokenUrl": cc_token_url}
+    if cc_v2_api_base_url:
+        parameters["CcV2ApiBaseUrl"] = cc_v2_api_base_url
     refs = {
         "SignupQueue": resources.queue_url,
         "DeadLetterQueue": resources.dlq_url,

@@ -2,7 +2,8 @@
 
 Exits non-zero when an HTTP status or an outcome differs from events/expected.json (a sample without an entry,
 or an entry without a sample, is a mismatch too), or when the stack does not start. The stack runs as a
-subprocess on a free port; its logs (the handlers' JSON lines and EMF metrics) go to .local-state/demo-stack.log.
+subprocess on a free port; its logs (`make dev`'s readable lines) go to .local-state/demo-stack.log. While the
+queue drains it prints a progress line each time the counts change, and it ends with what to try next.
 
 The embedded sandbox starts as a lived-in account (events/sandbox_seed.json via LOCAL_SANDBOX_SEED): a soft-deleted
 contact, two who unsubscribed themselves and an active one with fields no form sends, so the table shows revived,
@@ -89,12 +90,29 @@ def start_stack(port: int) -> subprocess.Popen[bytes]:
     raise SystemExit(f"the local stack did not start within {START_TIMEOUT:.0f}s; see {LOG_FILE}")
 
 
-def wait_until_drained(status_url: str) -> dict[str, Any]:
-    """The status once the queue has been empty and idle for two polls in a row (retries included)."""
+def progress(status: dict[str, Any], accepted: set[str]) -> str:
+    """One line: accepted sign-ups with a final outcome, the queue, and the outcome counts so far."""
+    results = status["results"]
+    done = sum(1 for key in accepted if results.get(key, {}).get("outcome") not in (None, "deferred"))
+    counts = ", ".join(f"{outcome} {count}" for outcome, count in sorted(status["outcomes"].items()))
+    queue = status["queue"]
+    return (
+        f"  {done}/{len(accepted)} sign-ups processed; queued {queue['visible']}, in flight {queue['in_flight']}; "
+        f"{counts or 'no outcome yet'}"
+    )
+
+
+def wait_until_drained(status_url: str, accepted: set[str] | None = None) -> dict[str, Any]:
+    """The status once the queue has been empty and idle for two polls in a row (retries included); with the
+    `accepted` ids, a progress line each time it changes."""
     deadline = time.monotonic() + DRAIN_TIMEOUT
     idle = 0
     status = get_json(status_url)
+    shown = ""
     while time.monotonic() < deadline:
+        if accepted is not None and (line := progress(status, accepted)) != shown:
+            print(line, flush=True)
+            shown = line
         queue = status["queue"]
         idle = idle + 1 if queue["visible"] == 0 and queue["in_flight"] == 0 and not queue["busy"] else 0
         if idle >= 2:
@@ -117,7 +135,9 @@ def main() -> int:
         answers: dict[str, tuple[int, dict[str, Any]]] = {}
         for name in files:
             answers[name] = send(base_url, load_event(name, fresh=True, host=f"127.0.0.1:{port}"))
-        status = wait_until_drained(f"{base_url}/_local/status")
+        accepted = {str(body.get("id")) for http_status, body in answers.values() if http_status == 200}
+        print(f"{len(accepted)} sign-ups accepted and queued; the upsert side is processing them:", flush=True)
+        status = wait_until_drained(f"{base_url}/_local/status", accepted)
     finally:
         process.terminate()
         try:
@@ -158,7 +178,23 @@ def main() -> int:
     orphans = sorted(set(expected) - set(files))
     for name in orphans:
         print(f"expected.json names {name}, which is not in events/", file=sys.stderr)
+    print(NEXT_STEPS)
     return 1 if failures or orphans or not rows else 0
+
+
+CAPTURE = "tests/fixtures/real/unbounce/test-webhook-email.urlencoded"
+NEXT_STEPS = "\n".join(
+    [
+        "",
+        'What to try next (README "Local run"; its walkthrough takes a Typeform capture through a broken mapping):',
+        "  make dev        # this stack on http://127.0.0.1:3000, with readable logs; then, in another terminal:",
+        f"  make preview ROUTE=unbounce-landing FILE={CAPTURE}   # the contact it would become",
+        f"  make send ROUTE=unbounce-landing FILE={CAPTURE}      # deliver it",
+        "  curl -s 'http://127.0.0.1:3000/_local/contacts?email=test@snowplowanalytics.com'   # the stored contact",
+        "  curl -s http://127.0.0.1:3000/_local/dlq    # what was kept, and why (a deployed stack: make dlq)",
+        "  make recent     # a deployed stack: the last sign-ups, their outcomes and reasons",
+    ]
+)
 
 
 if __name__ == "__main__":

@@ -14,9 +14,10 @@ A seed file is JSON (keys starting with "_" are comments and are ignored):
     }
 
 Contact fields are those of the V3 contact resource plus `lists`, `tags`, `custom_fields` ({label: value}),
-`permission_to_send`, `deleted`, `opt_out_source`, `opt_out_reason` (see `Sandbox.seed_contact`). `make demo` uses
-events/sandbox_seed.json (written by `python -m local.events` with the sign-ups that meet it). The local stack
-refuses a seed together with CC_API_BASE_URL: an external account is never written to at start.
+`permission_to_send`, `deleted`, `opt_out_source`, `opt_out_reason`, and `v2` for what only the V2 API shows
+(`fax`, `prefix_name`, `custom_fields` [{"name": "CustomField1", "value": ...}]; see `Sandbox.seed_contact`).
+`make demo` uses events/sandbox_seed.json (written by `python -m local.events` with the sign-ups that meet it). The
+local stack refuses a seed together with CC_API_BASE_URL: an external account is never written to at start.
 """
 
 from __future__ import annotations

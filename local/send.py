@@ -50,8 +50,10 @@ def signed_request(
     """The POST a real sender of `source` would make to `route` (or to the local preview of it)."""
     host = urlsplit(base_url).netloc
     headers = {"content-type": content_type, "host": host}
-    if source == "standard_webhooks":
+    if source == "standard_webhooks":  # the ids these senders make up per delivery, and sign
         headers["webhook-id"] = f"msg_{uuid.uuid4().hex}"
+    if source == "framer":
+        headers["framer-webhook-submission-id"] = str(uuid.uuid4())
     # What the signers read: the signed path is the webhook's, even for a preview (HubSpot signs the URI).
     event: dict[str, Any] = {
         "headers": headers,

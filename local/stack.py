@@ -21,6 +21,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
@@ -29,7 +30,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from local import sandbox_seed, stack_config
 from local.gateway import ACCOUNT_ID, GatewayRefusal, api_gateway_event, gateway_answer, read_body
-from local.template import HttpRoute, http_routes, scheduled_functions, sqs_consumers
+from local.template import HttpRoute, http_routes, mapping_schedules, scheduled_functions, sqs_consumers
 
 if TYPE_CHECKING:
     from signup_relay.ops.dlq.selection import Selection
@@ -39,6 +40,8 @@ SERVICE_LOGGER = "signup-relay"  # the Powertools Logger's stdlib logger (signup
 # A client that stops sending mid-request does not hold a server thread for ever.
 READ_TIMEOUT_SECONDS = 10
 CC_ENV = ("CC_API_BASE_URL", "CC_TOKEN_URL", "CC_CLIENT_ID", "CC_CLIENT_SECRET", "CC_ACCESS_TOKEN", "CC_REFRESH_TOKEN")
+# With CC_API_BASE_URL: the V2 API and the pair the V2 routes' accounts get (the embedded sandbox has its own).
+CC_V2_ENV = ("CC_V2_API_BASE_URL", "CC_V2_API_KEY", "CC_V2_ACCESS_TOKEN")
 # Upsert "containers" the poller runs. One: the handler's module state (its batch processor) serves one invocation
 # at a time, as in Lambda. The handlers see UPSERT_MAX_CONCURRENCY=1, so this one container paces itself to the
 # whole CC_RATE_LIMIT_PER_SECOND, as the deployed ones share it UpsertMaxConcurrency ways (the limit is per API key:
@@ -76,7 +79,9 @@ class LocalFunction:
         self._lock = threading.Lock()
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        with self._lock:
+        from local import console_log  # imports signup_relay: after the stack has set the handlers' environment
+
+        with self._lock, console_log.invoking(self.name):
             context = LambdaContext(
                 function_name=self.name, aws_request_id=str(uuid.uuid4()), timeout_seconds=self.timeout_seconds
             )
@@ -180,6 +185,7 @@ class LocalStack:
         # Read before anything else changes the environment (the handlers' CC_API_BASE_URL is set below).
         source = os.environ if constant_contact_env is None else constant_contact_env
         self._cc_env = {name: source[name] for name in CC_ENV if source.get(name)}
+        self._cc_v2_env = {name: source[name] for name in CC_V2_ENV if source.get(name)}
         self.external_cc = stack_config.constant_contact_env(self._cc_env)
         self.sandbox_seed = sandbox_seed.seed_from_env(os.environ, external_account=self.external_cc is not None)
         self.routes_file = (
@@ -259,6 +265,8 @@ class LocalStack:
         self.resources = create_resources(visibility_timeout=self.visibility_timeout)
         self._sqs = boto3.client("sqs")
 
+        v2_base_url = self._cc_v2_env.get("CC_V2_API_BASE_URL")
+        v2_pair = (self._cc_v2_env.get("CC_V2_API_KEY", ""), self._cc_v2_env.get("CC_V2_ACCESS_TOKEN", ""))
         if (external := self.external_cc) is not None:
             self.cc_api_base_url, token_url = external.api_base_url, external.token_url
             secret = constant_contact_secret(
@@ -280,6 +288,7 @@ class LocalStack:
             if self.sandbox_seed is not None:  # an account that looks lived in (LOCAL_SANDBOX_SEED)
                 sandbox_seed.apply_seed(self.sandbox, self.sandbox_seed)
             self.cc_api_base_url, token_url = self.sandbox.base_url, self.sandbox.token_url
+            v2_base_url, v2_pair = self.sandbox.v2_base_url, (self.sandbox.v2_api_key, self.sandbox.v2_access_token)
             tokens = self.sandbox.issue_tokens()
             secret = constant_contact_secret(
                 client_id=self.sandbox.client_id,
@@ -294,6 +303,7 @@ class LocalStack:
             cc_api_base_url=self.cc_api_base_url,
             cc_token_url=token_url or "",
             routes_file=self.routes_file,
+            cc_v2_api_base_url=v2_base_url,
         )
         environment["UPSERT_MAX_CONCURRENCY"] = str(UPSERT_CONTAINERS)
         if self.burst_threshold is not None:
@@ -313,8 +323,16 @@ class LocalStack:
         for secret_id, values in stack_config.secrets_by_id(self.route_secrets).items():
             put_secret(secret_id, values)
         accounts = {self.resources.cc_secret_id} | {r.account for r in routes.routes.values() if r.account}
+        # The accounts of `api: v2` routes get the V2 pair, with CC_SECRET_ID as the V3 app of the same account.
+        v2_accounts = {r.account for r in routes.routes.values() if r.api == "v2" and r.account} - {
+            self.resources.cc_secret_id
+        }
         for account in sorted(accounts):
-            put_secret(account, secret)
+            if account in v2_accounts and all(v2_pair):
+                cc_secret_id = self.resources.cc_secret_id
+                put_secret(account, local_v2_secret(account, *v2_pair, cc_secret_id=cc_secret_id))
+            else:
+                put_secret(account, secret)
 
         logging.getLogger(SERVICE_LOGGER).addHandler(self.recorder)
         self.routes = http_routes()
@@ -325,12 +343,19 @@ class LocalStack:
             self.functions.setdefault(
                 consumer.function, LocalFunction(consumer.function, consumer.module, consumer.handler)
             )
-        self.schedules = scheduled_functions()
-        for scheduled in self.schedules:
+        self.scheduled = scheduled_functions()  # ScheduleV2 functions: the burst drain (docs/architecture.md §11)
+        for scheduled in self.scheduled:
             self.functions.setdefault(
                 scheduled.function,
                 LocalFunction(scheduled.function, scheduled.module, scheduled.handler, scheduled.timeout_seconds),
             )
+        # The consumers' event source mappings in moto (the quota breaker switches them off) and the schedules that
+        # switch them on again (docs/architecture.md §12).
+        from local.aws_resources import create_event_source_mappings
+
+        self._lambda = boto3.client("lambda")
+        self.mappings = create_event_source_mappings(self.resources)
+        self.schedules = mapping_schedules()
 
     def _serve(self) -> None:
         stack = self
@@ -360,9 +385,10 @@ class LocalStack:
             threading.Thread(target=self._server.serve_forever, name="local-http", daemon=True),
             threading.Thread(target=self._poll, name="local-poller", daemon=True),
             threading.Thread(target=self._refresh_tokens_on_schedule, name="local-token-refresh", daemon=True),
+            threading.Thread(target=self._run_mapping_schedules, name="local-mapping-schedules", daemon=True),
             *(
                 threading.Thread(target=self._run_on_schedule, args=(s.function,), name="local-schedule", daemon=True)
-                for s in self.schedules
+                for s in self.scheduled
             ),
         ]
         for thread in self._threads:
@@ -451,6 +477,9 @@ class LocalStack:
                 self._stopping.wait(0.01)
                 continue
             try:
+                if not self.consumer_enabled(consumer.logical_id):  # Lambda polls only an enabled mapping
+                    self._stopping.wait(self.poll_interval)
+                    continue
                 with self._consume_lock:
                     with self._state_lock:
                         messages = self._sqs.receive_message(
@@ -484,6 +513,51 @@ class LocalStack:
                 QueueUrl=url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
             )
+
+    def consumer_enabled(self, mapping: str) -> bool:
+        from local.aws_resources import mapping_state
+
+        return mapping_state(self.mappings[mapping], client=self._lambda) == "Enabled"
+
+    # --- schedules ---------------------------------------------------------------------------
+
+    def constant_contact_now(self) -> datetime:
+        """The clock of the Constant Contact in use: the embedded sandbox's (tests move it), else the wall clock."""
+        return self.sandbox.clock.now() if self.sandbox is not None else datetime.now(UTC)
+
+    def _run_mapping_schedules(self) -> None:
+        """The template's mapping schedules (the quota breaker's re-enable), run at their UTC time of the Constant
+        Contact clock, as EventBridge Scheduler runs them at the real one."""
+        from local.aws_resources import run_mapping_schedule
+        from signup_relay.aws.quota_breaker import get_quota_breaker
+
+        due = {schedule: schedule.next_run(self.constant_contact_now()) for schedule in self.schedules}
+        while not self._stopping.wait(self.poll_interval):
+            now = self.constant_contact_now()
+            for schedule, at in due.items():
+                if now < at:
+                    continue
+                due[schedule] = schedule.next_run(now)
+                try:
+                    with self._state_lock:
+                        run_mapping_schedule(schedule, self.mappings, client=self._lambda)
+                        # A deployed container's breaker closes at the reset by its own clock; the in-process one
+                        # runs on the wall clock, which did not jump with the sandbox's: start it afresh.
+                        get_quota_breaker.cache_clear()  # type: ignore[attr-defined]  # per_container: an lru_cache
+                except Exception as error:  # keep the schedule alive, as EventBridge would
+                    print(f"[local] {schedule.logical_id}: {type(error).__name__}: {error}", file=sys.stderr)
+
+    def quota_breaker_status(self) -> dict[str, Any]:
+        """The consumers' switch and the next reset, for /_local/status."""
+        from local.aws_resources import mapping_state
+
+        now = self.constant_contact_now()
+        return {
+            "consumers": {name: mapping_state(uuid, client=self._lambda) for name, uuid in self.mappings.items()},
+            "open": not all(self.consumer_enabled(name) for name in self.mappings),
+            "constant_contact_time": now.isoformat(),
+            "next_reset": min((s.next_run(now).isoformat() for s in self.schedules), default=None),
+        }
 
     # --- tokens ------------------------------------------------------------------------------
 
@@ -559,6 +633,8 @@ class LocalStack:
           "queue": {"visible": 0, "in_flight": 0, "busy": false},
           "dlq": {"records": [...]},     # every DLQ message decoded: FailureRecord JSON (stage, route,
                                          # error_class, message, attempts, ...), or a redriven QueuedSignup
+          "quota_breaker": {"open": false, "consumers": {"UpsertEventSourceMapping": "Enabled"},
+                            "constant_contact_time": "...", "next_reset": "..."},  # docs/architecture.md §12
           "outcomes": {"created": 1},    # count per outcome (created, updated, revived, resubscribed,
                                          # kept_unsubscribed, rejected, deferred), one per upsert attempt
           "results": {"<id>": {"outcome", "contact_id", "route", "error_class", "attempts"}},
@@ -575,6 +651,7 @@ class LocalStack:
             "drained": depth["visible"] == 0 and depth["in_flight"] == 0 and not busy,
             "queue": {**depth, "busy": busy},
             "dlq": {"records": self.dlq_messages()},
+            "quota_breaker": self.quota_breaker_status(),
             "outcomes": counts,
             "results": results,
             "burst": {"runs": list(self.drain_reports)},
@@ -658,6 +735,21 @@ class LocalStack:
         return depth["visible"] == 0 and depth["in_flight"] == 0 and not busy
 
 
+def local_v2_secret(account: str, api_key: str, access_token: str, *, cc_secret_id: str) -> dict[str, Any]:
+    """A V2 account's secret as `connect --api v2` writes it, CC_SECRET_ID its V3 app (docs/architecture.md §10)."""
+    from signup_relay.ops.connect_v2 import V2ConnectOptions, v2_secret
+
+    options = V2ConnectOptions(
+        secret_id=account,
+        api_key=api_key,
+        access_token=access_token,
+        base_url="",
+        cc_secret_id=cc_secret_id,
+        v3_account=cc_secret_id,
+    )
+    return v2_secret(options, connected_at=time.time())
+
+
 def dlq_selection(data: Mapping[str, Any]) -> Selection:
     """The records a POST /_local/dlq/replay body selects: {"route", "error_class", "id" (one or a list)}."""
     from signup_relay.ops.dlq.selection import Selection
@@ -679,6 +771,9 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    from local import console_log
+
+    console_log.install()  # readable lines on this console; the deployed functions keep JSON
     try:
         port = int(os.environ.get("PORT", "").strip() or 3000)
         stack = LocalStack(port=port)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -165,13 +166,14 @@ class QueueConsumer:
     module: str
     handler: str
     batch_size: int
+    logical_id: str = ""  # the mapping's own logical id
 
 
 def sqs_consumers(template: dict[str, Any] | None = None) -> list[QueueConsumer]:
     template = template or load_template()
     resources = template["Resources"]
     consumers = []
-    for resource in resources.values():
+    for logical_id, resource in resources.items():
         if resource.get("Type") != "AWS::Lambda::EventSourceMapping":
             continue
         mapping = resource["Properties"]
@@ -186,6 +188,7 @@ def sqs_consumers(template: dict[str, Any] | None = None) -> list[QueueConsumer]
                 module=f"{package}.{module_file}",
                 handler=handler,
                 batch_size=int(mapping.get("BatchSize", 10)),
+                logical_id=logical_id,
             )
         )
     return consumers
@@ -217,3 +220,58 @@ def scheduled_functions(template: dict[str, Any] | None = None) -> list[Schedule
             ScheduledFunction(logical_id, f"{package}.{module_file}", handler, int(properties.get("Timeout", 20)))
         )
     return found
+
+
+UPDATE_MAPPING_TARGET = "arn:aws:scheduler:::aws-sdk:lambda:updateEventSourceMapping"
+_DAILY_CRON = re.compile(r"cron\((\d{1,2}) (\d{1,2}) \* \* \? \*\)")
+
+
+@dataclass(frozen=True)
+class MappingSchedule:
+    """An AWS::Scheduler::Schedule calling lambda:updateEventSourceMapping daily (the quota breaker's re-enable)."""
+
+    logical_id: str
+    mapping: str  # logical id of the AWS::Lambda::EventSourceMapping its Input names
+    enabled: bool
+    hour: int  # UTC
+    minute: int
+
+    def next_run(self, after: datetime) -> datetime:
+        """The first run strictly after `after` (an aware datetime)."""
+        run = after.astimezone(UTC).replace(hour=self.hour, minute=self.minute, second=0, microsecond=0)
+        return run if run > after else run + timedelta(days=1)
+
+
+def mapping_schedules(template: dict[str, Any] | None = None) -> list[MappingSchedule]:
+    """Every daily schedule of the template whose universal target updates an event source mapping.
+
+    Only the form the stack uses is read (`cron(M H * * ? *)` in UTC, Input `{"UUID": "${Mapping}", "Enabled": ...}`);
+    anything else is a ValueError, so the local stack never silently runs a different schedule.
+    """
+    template = template or load_template()
+    schedules = []
+    for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Scheduler::Schedule":
+            continue
+        properties = resource["Properties"]
+        target = properties["Target"]
+        if target["Arn"] != UPDATE_MAPPING_TARGET:
+            continue
+        found = _DAILY_CRON.fullmatch(properties["ScheduleExpression"])
+        if not found or properties.get("ScheduleExpressionTimezone", "UTC") != "UTC":
+            raise ValueError(f"{logical_id}: only a daily cron(M H * * ? *) in UTC is supported locally")
+        raw = target["Input"]["Fn::Sub"] if isinstance(target["Input"], dict) else target["Input"]
+        refs = re.findall(r"\$\{(\w+)\}", raw)
+        data = json.loads(re.sub(r"\$\{(\w+)\}", r"\1", raw))
+        if len(refs) != 1 or data.get("UUID") != refs[0]:
+            raise ValueError(f"{logical_id}: the Input must name one mapping as UUID")
+        schedules.append(
+            MappingSchedule(
+                logical_id=logical_id,
+                mapping=refs[0],
+                enabled=bool(data["Enabled"]),
+                hour=int(found.group(2)),
+                minute=int(found.group(1)),
+            )
+        )
+    return schedules

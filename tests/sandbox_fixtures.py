@@ -1,12 +1,25 @@
-"""The Constant Contact sandbox as pytest fixtures: a real HTTP server on 127.0.0.1, fresh per test."""
+"""The Constant Contact sandbox as pytest fixtures: a real HTTP server on 127.0.0.1, fresh per test.
+
+Each sandbox serves V3 (`base_url`, OAuth client and tokens) and V2 (`v2_base_url`, `v2_api_key`,
+`v2_access_token`) over the same account; `v2_session(sandbox)` is a requests session that sends both V2 credentials.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 from local.cc_sandbox import Sandbox
+
+
+def v2_session(sandbox: Sandbox, access_token: str | None = None, api_key: str | None = None) -> requests.Session:
+    """A session for the sandbox's V2 API: `?api_key=` on every call and the V2 Bearer token."""
+    session = requests.Session()
+    session.params = {"api_key": api_key or sandbox.v2_api_key}
+    session.headers["Authorization"] = f"Bearer {access_token or sandbox.v2_access_token}"
+    return session
 
 
 @pytest.fixture
@@ -18,6 +31,6 @@ def cc_sandbox() -> Iterator[Sandbox]:
 
 @pytest.fixture
 def cc_sandbox_unthrottled() -> Iterator[Sandbox]:
-    """A fresh sandbox without the per-second limit, for tests about something else than pacing."""
+    """A fresh sandbox without the per-second limit (V3 and V2), for tests about something else than pacing."""
     with Sandbox(rate_limit_per_second=0) as sandbox:
         yield sandbox

@@ -11,6 +11,7 @@ from typing import Any
 
 from signup_relay.aws.dead_letters import get_dead_letter_queue
 from signup_relay.aws.queue import get_signup_queue
+from signup_relay.aws.quota_breaker import get_quota_breaker
 from signup_relay.bulk.apply import BulkLimits
 from signup_relay.bulk.drain import drain_backlog
 from signup_relay.clock import utc_now
@@ -34,6 +35,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         queue=get_signup_queue(),
         dlq=get_dead_letter_queue(),
         upserter_for=get_upserter,
+        breaker=get_quota_breaker(),
         threshold=settings.burst_threshold,
         max_signups=settings.burst_max_signups,
         max_attempts=settings.max_receive_count,

@@ -6,10 +6,9 @@ The HTTP contract is docs/architecture.md §3.
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import correlation_paths
 
 from signup_relay.config import get_settings
@@ -18,83 +17,83 @@ from signup_relay.models import RawRequest
 from signup_relay.observability import logger, metrics
 from signup_relay.receive.intake import accept_webhook, fetch_webhook_secret
 
-app = APIGatewayHttpResolver()
+# API Gateway routes only `POST /hooks/{route}` here, so this function answers one route itself: Powertools'
+# event handler package would load every resolver (AppSync, Bedrock, asyncio, OpenAPI) into each cold start.
 
 
-def _json(status: int, body: dict[str, Any]) -> Response:
-    return Response(status_code=status, content_type="application/json", body=body)
+def _json(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    """An HTTP API (payload v2) response with a compact JSON body."""
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(body, separators=(",", ":")),
+        "isBase64Encoded": False,
+    }
 
 
-@app.post("/hooks/<route>")
-def receive_webhook(route: str) -> Response:
+def receive_webhook(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from signup_relay.aws.dead_letters import get_dead_letter_queue
     from signup_relay.aws.delivery_log import get_delivery_log
     from signup_relay.aws.queue import get_signup_queue
     from signup_relay.routes import get_routes
 
+    route = (event.get("pathParameters") or {}).get("route")
+    if not isinstance(route, str):
+        logger.warning("unknown route", extra={"path": _path(event)})
+        raise SignatureError("unknown route")
     settings = get_settings()
     deliveries = get_delivery_log()
     accepted = accept_webhook(
         route,
-        _raw_request(),
+        _raw_request(event),
         routes=get_routes(),
         fetch_secret=lambda ref: fetch_webhook_secret(ref, max_age=settings.secret_max_age_seconds),
         queue=get_signup_queue(),
         dlq=get_dead_letter_queue(),
         max_body_bytes=settings.max_body_bytes,
-        deliveries=deliveries.for_invocation(app.lambda_context) if deliveries else None,
+        deliveries=deliveries.for_invocation(context) if deliveries else None,
     )
     metrics.add_metric(name="accepted", unit="Count", value=1)
     return _json(200, {"accepted": True, "id": accepted.id})
 
 
-def _raw_request() -> RawRequest:
+def _raw_request(event: dict[str, Any]) -> RawRequest:
     """The delivery exactly as sent: signatures are computed over these bytes."""
-    event = app.current_event
-    body = event.body or ""
-    raw = base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
+    body = event.get("body") or ""
+    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8")
+    http = event["requestContext"]["http"]
     return RawRequest(
-        method=event.request_context.http.method,
-        path=event.raw_path,
-        headers={name.lower(): value for name, value in (event.headers or {}).items()},
-        query=dict(event.query_string_parameters or {}),
-        raw_query=event.raw_query_string or "",
+        method=http["method"],
+        path=event["rawPath"],
+        headers={name.lower(): value for name, value in (event.get("headers") or {}).items()},
+        query=dict(event.get("queryStringParameters") or {}),
+        raw_query=event.get("rawQueryString") or "",
         body=raw,
-        source_ip=event.request_context.http.source_ip,
+        source_ip=http["sourceIp"],
     )
 
 
-@app.exception_handler(ReceiveError)
-def answer_receive_error(error: ReceiveError) -> Response:
+def answer_receive_error(error: ReceiveError, event: dict[str, Any]) -> dict[str, Any]:
     body = error.answer_body()
     log = logger.warning if error.status < 500 else logger.error
     log(
         "delivery refused",
-        extra={"status": error.status, "error_class": error.error_class, "reason": error.message, "path": _path()},
+        extra={"status": error.status, "error_class": error.error_class, "reason": error.message, "path": _path(event)},
     )
     metrics.add_metric(name=f"refused_{error.status}", unit="Count", value=1)
     return _json(error.status, body)
 
 
-@app.not_found
-def answer_unmatched_path(error: NotFoundError) -> Response:
-    # A route segment the resolver's pattern does not take (a quote, a backslash): an unknown route too.
-    logger.warning("unknown route", extra={"path": _path()})
-    return answer_receive_error(SignatureError("unknown route"))
-
-
-@app.exception_handler(RelayError)
-def answer_config_error(error: RelayError) -> Response:
+def answer_config_error(error: RelayError) -> dict[str, Any]:
     # A broken routes file or secret: the sender should retry once the operator has fixed it.
     logger.error("receive is misconfigured", extra={"error_class": error.error_class, "detail": error.message})
     return _json(500, {"error": "internal_error"})
 
 
-def _path() -> str:
+def _path(event: dict[str, Any]) -> str:
     """The path and the query parameter names: never their values, which may be a token or an email."""
-    event = app.current_event
-    names = dict.fromkeys(bounded(name, QUOTE_LIMIT) for name in event.query_string_parameters or {})
-    return bounded(event.raw_path) + ("?" + "&".join(names) if names else "")
+    names = dict.fromkeys(bounded(name, QUOTE_LIMIT) for name in event.get("queryStringParameters") or {})
+    return bounded(event.get("rawPath") or "") + ("?" + "&".join(names) if names else "")
 
 
 # No Powertools Tracer here, even with DETAILED_TRACING: its X-Ray SDK import would double this function's cold
@@ -102,4 +101,9 @@ def _path() -> str:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+    try:
+        return receive_webhook(event, context)
+    except ReceiveError as error:
+        return answer_receive_error(error, event)
+    except RelayError as error:
+        return answer_config_error(error)

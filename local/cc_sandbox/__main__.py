@@ -33,6 +33,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--confirmed-opt-in", action="store_true", help="sign_up_form creates pending_confirmation")
     parser.add_argument("--client-id")
     parser.add_argument("--client-secret")
+    parser.add_argument("--v2-api-key", help="the V2 API key (default: a random one)")
     parser.add_argument("--device-poll-interval", type=int, default=5)
     parser.add_argument("--seed-list", action="append", default=[], metavar="NAME", help="create a list (repeatable)")
     parser.add_argument(
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         activity_delay=args.activity_delay,
         activity_item_seconds=args.activity_item_seconds,
         time_scale=args.time_scale,
+        v2_api_key=args.v2_api_key,
     )
     sandbox.start()
     lists = {name: sandbox.seed_list(name) for name in args.seed_list}
@@ -81,6 +83,9 @@ def main(argv: list[str] | None = None) -> None:
         "expires_in": tokens["expires_in"],
         "refresh_token_type": args.refresh_token_type,
         "time_scale": sandbox.time_scale,
+        "v2_base_url": sandbox.v2_base_url,
+        "v2_api_key": sandbox.v2_api_key,
+        "v2_access_token": sandbox.v2_access_token,
         "lists": lists,
     }
     print(json.dumps(info, indent=2), flush=True)

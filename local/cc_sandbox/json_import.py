@@ -6,6 +6,7 @@ keeps a row only when its whole JSON object ends within the first 4,000,000 byte
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from dataclasses import dataclass
@@ -61,7 +62,6 @@ _WHITESPACE = re.compile(r"[ \t\n\r]*")
 class ImportRequest:
     rows: list[dict[str, Any]]  # the rows that fit the limits, in order
     list_ids: list[str]
-    dropped: int  # rows cut by the row or byte limit
 
 
 def read_import(body: Any, raw: bytes, store: AccountStore) -> ImportRequest:
@@ -95,13 +95,14 @@ def read_import(body: Any, raw: bytes, store: AccountStore) -> ImportRequest:
     problems.raise_if_any()
     fitting = sum(1 for end in _row_ends(raw) if end <= MAX_IMPORT_BYTES) if len(raw) > MAX_IMPORT_BYTES else len(rows)
     kept = min(fitting, MAX_IMPORT_ROWS)
-    return ImportRequest(json.loads(json.dumps(rows[:kept])), list(list_ids or []), len(rows) - kept)
+    return ImportRequest(rows[:kept], list(list_ids or []))
 
 
 def _row_ends(raw: bytes) -> list[int]:
     """The byte offset just past each `import_data` element of a body that json.loads already accepted."""
+    bom = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
     try:
-        text = raw.decode("utf-8")
+        text = raw[bom:].decode("utf-8")
     except UnicodeDecodeError:
         raise validation_error("The request body must be UTF-8.") from None
     decoder = json.JSONDecoder()
@@ -131,8 +132,8 @@ def _row_ends(raw: bytes) -> list[int]:
         if text[pos] == ",":
             pos += 1
     if text.isascii():
-        return ends
-    byte_ends, offset, previous = [], 0, 0
+        return [end + bom for end in ends]
+    byte_ends, offset, previous = [], bom, 0
     for end in ends:
         offset += len(text[previous:end].encode())
         byte_ends.append(offset)
@@ -199,17 +200,17 @@ def apply_row(
         return
     if c is None:
         c = _new_contact(email, at)
-        store.index_contact(c)
+        store._index(c)
     c.core.update(sent_core)
     c.custom_fields = list(merged_fields.values())
     for kind, number in phones:
         kept = [p for p in c.phone_numbers if p["kind"] != kind]
-        c.phone_numbers = (kept + [store.phone_record(number, kind, c.phone_numbers)])[-MAX_ROW_PHONES:]
+        c.phone_numbers = (kept + [store._phone(number, kind, c.phone_numbers)])[-MAX_ROW_PHONES:]
     for kind, parts in addresses.items():
         old = next((a for a in c.street_addresses if a.get("kind") == kind), {})
         merged = {k: old.get(k) for k in ("street", "city", "state", "postal_code", "country")} | parts
         kept = [a for a in c.street_addresses if a.get("kind") != kind]
-        c.street_addresses = (kept + [store.address_record({"kind": kind, **merged}, c.street_addresses)])[-3:]
+        c.street_addresses = (kept + [store._address({"kind": kind, **merged}, c.street_addresses)])[-3:]
     if c.permission == "unsubscribed":
         status["cannot_add_to_list_count"] += 1
     else:

@@ -27,6 +27,8 @@ from local.cc_sandbox.errors import (
 from local.cc_sandbox.limits import DailyQuota, FaultInjector, SlidingWindowLimiter
 from local.cc_sandbox.oauth import DEFAULT_SCOPE, OAuthServer
 from local.cc_sandbox.store import AccountStore
+from local.cc_sandbox.v2 import V2Account
+from local.cc_sandbox.v2_api import V2Api
 from local.cc_sandbox.validation import SUBRESOURCES, check_query
 
 OAUTH_PREFIX = "/oauth2/default/v1"
@@ -38,11 +40,13 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("POST", r"/v3/contacts", "create_contact"),
         ("POST", r"/v3/contacts/sign_up_form", "sign_up_form"),
         ("PUT", rf"/v3/contacts/resubscribe/{_ID}", "resubscribe"),
+        ("GET", r"/v3/contacts/contact_id_xrefs", "contact_id_xrefs"),
         ("GET", rf"/v3/contacts/{_ID}", "get_contact"),
         ("PUT", rf"/v3/contacts/{_ID}", "put_contact"),
         ("DELETE", rf"/v3/contacts/{_ID}", "delete_contact"),
         ("GET", r"/v3/contact_lists", "get_lists"),
         ("POST", r"/v3/contact_lists", "create_list"),
+        ("GET", r"/v3/contact_lists/list_id_xrefs", "list_id_xrefs"),
         ("GET", rf"/v3/contact_lists/{_ID}", "get_list"),
         ("GET", r"/v3/contact_custom_fields", "get_custom_fields"),
         ("POST", r"/v3/contact_custom_fields", "create_custom_field"),
@@ -135,6 +139,9 @@ class Sandbox(BackgroundServer):
         clock: SandboxClock | None = None,
         activity_item_seconds: float = 0.0,
         time_scale: float = 1.0,
+        v2_rate_limit_per_second: float | None = None,
+        v2_daily_quota: int | None = None,
+        v2_api_key: str | None = None,
     ) -> None:
         self.clock = clock or SandboxClock(time_scale)
         self.host = host
@@ -162,6 +169,18 @@ class Sandbox(BackgroundServer):
         self._log_lock = threading.Lock()
         self._contact_locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
+        # The V2 (legacy) API over the same store: its own API key, long-lived token and limits (V3's by default).
+        self.v2 = V2Api(
+            V2Account(self.store),
+            self.clock,
+            self._faults,
+            rate_limit_per_second=(
+                rate_limit_per_second if v2_rate_limit_per_second is None else v2_rate_limit_per_second
+            ),
+            daily_quota=daily_quota if v2_daily_quota is None else v2_daily_quota,
+            before_operation=self._sleep_latency,
+        )
+        self.v2_api_key, self.v2_access_token = self.v2.add_key(v2_api_key)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -183,6 +202,10 @@ class Sandbox(BackgroundServer):
     @property
     def base_url(self) -> str:
         return f"{self.root_url}/v3"
+
+    @property
+    def v2_base_url(self) -> str:
+        return f"{self.root_url}/v2"
 
     @property
     def token_url(self) -> str:
@@ -287,6 +310,54 @@ class Sandbox(BackgroundServer):
     def time_scale(self, value: float) -> None:
         self.clock.scale = value
 
+    @property
+    def v2_rate_limit_per_second(self) -> float:
+        return self.v2.rate.per_second
+
+    @v2_rate_limit_per_second.setter
+    def v2_rate_limit_per_second(self, value: float) -> None:
+        self.v2.rate.per_second = value
+
+    @property
+    def v2_daily_quota(self) -> int:
+        return self.v2.quota.limit
+
+    @v2_daily_quota.setter
+    def v2_daily_quota(self, value: int) -> None:
+        self.v2.quota.limit = value
+
+    # --- V2 helpers --------------------------------------------------------------------------
+
+    def revoke_v2_token(self, token: str | None = None) -> None:
+        """Revoke a V2 access token (default: `v2_access_token`); its next call gets 401."""
+        self.v2.revoke_token(token or self.v2_access_token)
+
+    def add_v2_api_key(self, api_key: str | None = None) -> tuple[str, str]:
+        """Another V2 app: (api_key, access_token); its limits are counted apart."""
+        return self.v2.add_key(api_key)
+
+    def v2_contact_id(self, contact_id: str) -> str:
+        """The V2 id (a numeric string) of a contact given by its V3 contact_id."""
+        return self.v2.account.contact_v2_id(contact_id)
+
+    def v2_list_id(self, list_id: str) -> str:
+        """The V2 id (a numeric string) of a list given by its V3 list_id."""
+        return self.v2.account.list_v2_id(list_id)
+
+    def seed_v2_contact(self, body: dict[str, Any], action_by: str = "ACTION_BY_OWNER") -> str:
+        """Create a contact by V2's rules from a V2 body (no HTTP, no limits; V2 list ids); its V2 id."""
+        try:
+            return str(self.v2.account.create_contact(body, action_by)["id"])
+        except ApiError as exc:
+            raise ValueError(f"seed_v2_contact was rejected: {exc.body}") from None
+
+    def v2_contact(self, v2_id: str) -> dict[str, Any]:
+        """A contact as V2 shows it (with `contact_id`), V2-only properties included (`CustomFieldN`, `fax`...)."""
+        return self.v2.account.get_contact(v2_id, {"include_contact_id": "true"})
+
+    def v2_quota_used(self, api_key: str | None = None) -> int:
+        return self.v2.quota.used_today(api_key or self.v2_api_key)
+
     # --- OAuth helpers -----------------------------------------------------------------------
 
     def issue_tokens(self, scope: str = DEFAULT_SCOPE) -> dict[str, Any]:
@@ -334,9 +405,11 @@ class Sandbox(BackgroundServer):
         self._faults.clear()
 
     def reset_rate_limits(self) -> None:
-        """Forget the per-second windows and today's quota counts (API and token endpoint)."""
+        """Forget the per-second windows and today's quota counts (V3 and V2 APIs and the token endpoint)."""
         self._rate.reset()
         self._quota.reset()
+        self.v2.rate.reset()
+        self.v2.quota.reset()
         self.oauth.reset_rate_limit()
 
     def quota_used(self, client_id: str | None = None) -> int:
@@ -344,7 +417,7 @@ class Sandbox(BackgroundServer):
 
     @property
     def request_log(self) -> list[dict[str, Any]]:
-        """Every request served: {method, path, query, status, client_id, at}."""
+        """Every request served: {method, path, query, status, client_id (V3 client or V2 API key), at}."""
         with self._log_lock:
             return [dict(r) for r in self._log]
 
@@ -366,8 +439,10 @@ class Sandbox(BackgroundServer):
     def seed_contact(self, email: str, **fields: Any) -> str:
         """Create a contact directly (no HTTP, no limits). Fields as in the V3 resource, plus conveniences:
         `permission_to_send`, `lists=[names]`, `tags=[names]`, `custom_fields={label: value}` (or the V3 list),
-        `deleted=True`, `opt_out_source`/`opt_out_reason` for unsubscribed contacts."""
+        `deleted=True`, `opt_out_source`/`opt_out_reason` for unsubscribed contacts, `v2={...}` for the properties
+        only V2 has (`prefix_name`, `middle_name`, `fax`, `source`, `custom_fields` named CustomField1..15)."""
         fields = dict(fields)
+        v2_extras = self.v2.account.extras(email, fields.pop("v2")) if "v2" in fields else None
         permission = fields.pop("permission_to_send", "implicit")
         opt_out_source = fields.pop("opt_out_source", "Contact")
         opt_out_reason = fields.pop("opt_out_reason", None)
@@ -396,6 +471,8 @@ class Sandbox(BackgroundServer):
             self.store.unsubscribe(contact_id, opt_out_source, opt_out_reason)
         if deleted:
             self.store.delete_contact(contact_id)
+        if v2_extras is not None:
+            self.v2.account.set_extras(contact_id, v2_extras)
         return contact_id
 
     def delete_contact(self, contact_id: str) -> None:
@@ -466,6 +543,9 @@ class Sandbox(BackgroundServer):
             response = self._handle_oauth(method, path, query, headers, raw)
         elif path.startswith("/v3/"):
             response = self._handle_api(method, path, query, headers, raw)
+        elif path.startswith("/v2/"):
+            status, body, api_key = self.v2.handle(method, path, query, headers, raw)
+            response = Response(status, body, client_id=api_key)
         else:
             response = Response(404, api_error(404).body)
         with self._log_lock:
@@ -602,6 +682,8 @@ class Sandbox(BackgroundServer):
             "get_lists": lambda: (200, store.get_lists(query)),
             "create_list": lambda: (201, store.create_list(body)),
             "get_list": lambda: (200, store.get_list(resource_id, query)),
+            "contact_id_xrefs": lambda: (200, self.v2.account.xrefs("contact", query)),
+            "list_id_xrefs": lambda: (200, self.v2.account.xrefs("list", query)),
             "get_custom_fields": lambda: (200, store.get_custom_fields(query)),
             "create_custom_field": lambda: (201, store.create_custom_field(body)),
             "get_tags": lambda: (200, store.get_tags(query)),

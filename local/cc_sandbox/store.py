@@ -291,7 +291,7 @@ class AccountStore:
         c.confirm_status = "pending" if new == "pending_confirmation" else c.confirm_status
         c.permission_history.append({"at": iso(now), "from": old, "to": new, "via": via, "source": source})
 
-    def phone_record(self, number: str | None, kind: str | None, existing: list[dict[str, Any]]) -> dict[str, Any]:
+    def _phone(self, number: str | None, kind: str | None, existing: list[dict[str, Any]]) -> dict[str, Any]:
         for p in existing:
             if p["phone_number"] == number and p["kind"] == kind:
                 return p
@@ -304,7 +304,7 @@ class AccountStore:
             "updated_at": now,
         }
 
-    def address_record(self, parts: dict[str, Any], existing: list[dict[str, Any]]) -> dict[str, Any]:
+    def _address(self, parts: dict[str, Any], existing: list[dict[str, Any]]) -> dict[str, Any]:
         for a in existing:
             if all(a.get(k) == parts.get(k) for k in ("kind", "street", "city", "state", "postal_code", "country")):
                 return a
@@ -318,7 +318,7 @@ class AccountStore:
             for n in notes
         ]
 
-    def index_contact(self, c: StoredContact) -> None:
+    def _index(self, c: StoredContact) -> None:
         self.contacts[c.contact_id] = c
         self._by_email[c.address.lower()] = c.contact_id
 
@@ -359,15 +359,15 @@ class AccountStore:
             if permission == "pending_confirmation":
                 c.confirm_status = "pending"
             c.custom_fields = data.custom_fields or []
-            c.phone_numbers = [self.phone_record(p["phone_number"], p["kind"], []) for p in data.phone_numbers or []]
-            c.street_addresses = [self.address_record(a, []) for a in data.street_addresses or []]
+            c.phone_numbers = [self._phone(p["phone_number"], p["kind"], []) for p in data.phone_numbers or []]
+            c.street_addresses = [self._address(a, []) for a in data.street_addresses or []]
             c.list_memberships = data.list_memberships or []
             c.taggings = data.taggings or []
             c.notes = self._notes(data.notes or [])
             c.permission_history.append(
                 {"at": iso(now), "from": None, "to": permission, "via": "POST /contacts", "source": source}
             )
-            self.index_contact(c)
+            self._index(c)
             return self.render_contact(c, ())  # core properties only: subresources come with GET include=
 
     def get_contact(self, contact_id: str, query: dict[str, str]) -> dict[str, Any]:
@@ -384,7 +384,7 @@ class AccountStore:
         return include
 
     @staticmethod
-    def categories(c: StoredContact) -> set[str]:
+    def _categories(c: StoredContact) -> set[str]:
         if c.deleted_at is not None:
             return {"deleted"}
         categories = {c.permission}
@@ -416,7 +416,7 @@ class AccountStore:
             include_count = _bool_param(query, "include_count")
 
             def wanted(c: StoredContact) -> bool:
-                cats = self.categories(c)
+                cats = self._categories(c)
                 if not statuses:
                     if "deleted" in cats:
                         return False
@@ -486,10 +486,10 @@ class AccountStore:
                 c.custom_fields = data.custom_fields
             if data.phone_numbers is not None:
                 c.phone_numbers = [
-                    self.phone_record(p["phone_number"], p["kind"], c.phone_numbers) for p in data.phone_numbers
+                    self._phone(p["phone_number"], p["kind"], c.phone_numbers) for p in data.phone_numbers
                 ]
             if data.street_addresses is not None:
-                c.street_addresses = [self.address_record(a, c.street_addresses) for a in data.street_addresses]
+                c.street_addresses = [self._address(a, c.street_addresses) for a in data.street_addresses]
             c.list_memberships = list(new_lists)
             if data.taggings is not None:
                 c.taggings = data.taggings
@@ -535,14 +535,14 @@ class AccountStore:
                 c.core.update(data.core)
                 c.custom_fields = list(data.custom_fields)
                 if data.phone_number:
-                    c.phone_numbers = [self.phone_record(data.phone_number, "other", [])]
+                    c.phone_numbers = [self._phone(data.phone_number, "other", [])]
                 if data.street_address:
-                    c.street_addresses = [self.address_record(data.street_address, [])]
+                    c.street_addresses = [self._address(data.street_address, [])]
                 c.list_memberships = list(data.list_memberships)
                 c.permission_history.append(
                     {"at": iso(now), "from": None, "to": permission, "via": "sign_up_form", "source": "Contact"}
                 )
-                self.index_contact(c)
+                self._index(c)
                 return 201, {"contact_id": c.contact_id, "action": "created"}
 
             current_lists = [] if c.deleted_at is not None else c.list_memberships
@@ -556,11 +556,11 @@ class AccountStore:
             c.core.update(data.core)
             c.custom_fields = list(fields.values())
             if data.phone_number and all(p["phone_number"] != data.phone_number for p in c.phone_numbers):
-                phone = self.phone_record(data.phone_number, "other", [])
+                phone = self._phone(data.phone_number, "other", [])
                 c.phone_numbers = (c.phone_numbers + [phone])[-3:]
             if data.street_address:
                 kept = [a for a in c.street_addresses if a.get("kind") != data.street_address["kind"]]
-                c.street_addresses = (kept + [self.address_record(data.street_address, c.street_addresses)])[-3:]
+                c.street_addresses = (kept + [self._address(data.street_address, c.street_addresses)])[-3:]
             c.list_memberships = lists
             c.deleted_at = None
             self._set_permission(c, "explicit", via="sign_up_form", source="Contact")

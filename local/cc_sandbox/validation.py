@@ -147,6 +147,8 @@ QUERY_PARAMETERS: dict[str, frozenset[str]] = {
     "get_custom_fields": frozenset({"limit", "cursor"}),
     "get_tags": frozenset({"limit", "include_count", "cursor"}),
     "list_activities": frozenset({"limit", "state", "cursor"}),
+    "contact_id_xrefs": frozenset({"sequence_ids"}),
+    "list_id_xrefs": frozenset({"sequence_ids"}),
 }
 UNSUPPORTED_QUERY = frozenset(
     {"segment_id", "optout_after", "optout_before", "sms_status", "channel_type", "include_sms_membership_count"}

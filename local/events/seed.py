@@ -16,6 +16,8 @@ ACTIVE_EMAIL = "dorothy.hodgkin@example.com"
 LONG_EMAIL = "maria.goeppert-mayer.nuclear-shell-model@physics-department.example.edu"  # 71: too long for sign_up_form
 UNKNOWN_LIST_EMAIL = "annie.jump.cannon@example.com"
 UNKNOWN_LIST = "Variable star observers"
+V2_NEW_EMAIL = "nettie.stevens@example.com"
+V2_DELETED_EMAIL = "agnes.pockels@example.com"
 
 SANDBOX_SEED: dict[str, Any] = {
     "_comment": (
@@ -30,6 +32,15 @@ SANDBOX_SEED: dict[str, Any] = {
             "email": DELETED_EMAIL,
             "first_name": "Mary",
             "last_name": "Anning",
+            "lists": ["Newsletter"],
+            "deleted": True,
+        },
+        {
+            "_scenario": "generic_v2_deleted_in_ui.json: deleted in the UI, V2's POST 409 -> revived through V3",
+            "email": V2_DELETED_EMAIL,
+            "first_name": "Agnes",
+            "last_name": "Pockels",
+            "job_title": "Surface chemist",
             "lists": ["Newsletter"],
             "deleted": True,
         },
@@ -103,6 +114,28 @@ SEED_SIGNUPS: dict[str, tuple[str, dict[str, Any], str]] = {
         "generic",
         {"email": LONG_EMAIL, "first_name": "Maria", "last_name": "Goeppert Mayer", "consent": "yes"},
         "created",
+    ),
+    # The legacy V2 API (route generic-legacy-v2, docs/architecture.md §10) on the same account.
+    "generic_v2_signup.json": (
+        "generic-legacy-v2",
+        {
+            "email": V2_NEW_EMAIL,
+            "first_name": "Nettie",
+            "last_name": "Stevens",
+            "referral": "Bryn Mawr",
+            "consent": "yes",
+        },
+        "created",
+    ),
+    "generic_v2_deleted_in_ui.json": (
+        "generic-legacy-v2",
+        {"email": V2_DELETED_EMAIL, "first_name": "Agnes", "last_name": "Pockels"},
+        "revived",
+    ),
+    "generic_v2_unsubscribed_no_consent.json": (
+        "generic-legacy-v2",
+        {"email": UNSUBSCRIBED_EMAIL, "first_name": "Inge", "last_name": "Lehmann"},
+        "kept_unsubscribed",
     ),
     "generic_list_not_in_account.json": (
         "generic-existing-lists",

@@ -5,10 +5,13 @@ Zapier-sized JSON body), with SQS and Secrets Manager from moto in the same proc
 includes moto's in-memory SendMessage instead of a network round trip to SQS (real SQS adds a few ms).
 The webhook secret is cached by Powertools Parameters after the first request, as in a warm Lambda.
 
-Cold import: `import <module>` timed inside fresh interpreters (interpreter start-up excluded, bytecode
-caches present), interleaved with a bare `import boto3` measured the same way in the same run; the figure
-is the median ratio. Target: receive <= 1.5x boto3. The receive module defers boto3, Powertools Parameters,
-the routes file and the source parsers to its first request, and does not load the X-Ray SDK at all.
+Cold import: `import <module>` timed inside fresh interpreters (interpreter start-up excluded), interleaved
+with a bare `import boto3` measured the same way in the same run; the figure is the median ratio. Bytecode caches
+are present, as in the deployed layer, which ships its bytecode compiled (layers/relay/Makefile): a discarded
+first round writes them, even under PYTHONDONTWRITEBYTECODE. Targets: receive <= 1.15x boto3, upsert <= 1.6x.
+The receive module defers boto3, Powertools Parameters, the routes file and the source parsers to its first
+request, and loads neither Powertools' event handler package nor the X-Ray SDK; upsert loads the X-Ray SDK only
+with DETAILED_TRACING=true.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WARM_REQUESTS = 500
 COLD_RUNS = 7
 MODULES = ("boto3", "functions.receive.app", "functions.upsert.app")
-TARGET_RECEIVE_RATIO = 1.5
+TARGETS = {"functions.receive.app": 1.15, "functions.upsert.app": 1.6}
 
 
 def import_seconds(module: str) -> float:
@@ -35,6 +38,7 @@ def import_seconds(module: str) -> float:
     code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "relay"), str(ROOT)])}
     env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     output = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True)
     return float(output.stdout.decode().strip().splitlines()[-1])
 
@@ -42,7 +46,7 @@ def import_seconds(module: str) -> float:
 def cold_imports() -> dict[str, float]:
     """Median import seconds per module; the runs are interleaved so machine noise hits all alike."""
     samples: dict[str, list[float]] = {module: [] for module in MODULES}
-    for module in MODULES:  # one discarded round: fills the OS page cache
+    for module in MODULES:  # one discarded round: fills the OS page cache and the bytecode caches
         import_seconds(module)
     for _ in range(COLD_RUNS):
         for module in MODULES:
@@ -117,9 +121,10 @@ def main() -> None:
     print(f"cold import, median of {COLD_RUNS} fresh interpreters (ratio to a bare `import boto3`):")
     for module, seconds in imports.items():
         print(f"  {module:<24} {seconds * 1000:7.1f} ms   {seconds / baseline:4.2f}x")
-    ratio = imports["functions.receive.app"] / baseline
-    verdict = "meets" if ratio <= TARGET_RECEIVE_RATIO else "MISSES"
-    print(f"  receive {verdict} the <= {TARGET_RECEIVE_RATIO}x target ({ratio:.2f}x)")
+    for module, target in TARGETS.items():
+        ratio = imports[module] / baseline
+        verdict = "meets" if ratio <= target else "MISSES"
+        print(f"  {module} {verdict} the <= {target}x target ({ratio:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -6,10 +6,12 @@ import importlib
 
 BENCHMARKS = [
     "tests.bench.bench_engine",
+    "tests.bench.bench_v2",
     "tests.bench.bench_receive",
     "tests.bench.bench_faults",
     "tests.bench.bench_burst",
     "tests.bench.bench_backfill",
+    "tests.bench.bench_quota",
 ]
 
 

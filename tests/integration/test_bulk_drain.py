@@ -47,11 +47,25 @@ def queue(email: str, consent: Consent = Consent.IMPLICIT, **fields: Any) -> str
     return get_signup_queue().send(message.model_dump_json(), group_id=contact_key(email), dedupe_id=message.id)
 
 
+class RecordingBreaker:
+    """The quota breaker's interface (aws/quota_breaker.py), recording its trips."""
+
+    def __init__(self) -> None:
+        self.trips: list[datetime] = []
+
+    def is_open(self, now: datetime) -> bool:
+        return bool(self.trips)
+
+    def trip(self, now: datetime) -> None:
+        self.trips.append(now)
+
+
 def drain(**overrides: Any) -> DrainReport:
     arguments: dict[str, Any] = {
         "queue": get_signup_queue(),
         "dlq": get_dead_letter_queue(),
         "upserter_for": get_upserter,
+        "breaker": RecordingBreaker(),
         "threshold": 3,
         "max_signups": 100,
         "max_attempts": 5,
@@ -130,15 +144,34 @@ def test_a_message_delivered_before_is_applied_here_not_handed_back(
     assert visible(relay_aws) == [] and held(relay_aws) == 0
 
 
-def test_after_quota_exceeded_the_rest_waits_for_the_reset(account: Sandbox, relay_aws: LocalResources) -> None:
+def test_after_quota_exceeded_the_breaker_trips_and_nothing_is_deleted(
+    account: Sandbox, relay_aws: LocalResources
+) -> None:
     # Given a backlog and a daily quota that runs out during the run
     for n in range(5):
         queue(f"q{n}@example.com")
     account.daily_quota = account.quota_used() + 3
-    told: list[str] = []
+    breaker = RecordingBreaker()
     # When the drain runs
-    report = drain(on_quota_exceeded=lambda: told.append("quota"))
-    # Then nothing was deleted or dead-lettered: every message is kept invisible until the quota resets
-    assert told == ["quota"] and report.left_for_quota == 5 and report.imported == 0
-    assert visible(relay_aws) == [] and held(relay_aws) == 5
+    report = drain(breaker=breaker)
+    # Then the breaker tripped; nothing was deleted or dead-lettered: every message waits for the reset
+    assert len(breaker.trips) == 1 and report.left_for_quota == 5 and report.imported == 0
+    assert held(relay_aws) == 5
+    assert dlq_records(relay_aws.dlq_url) == []
+    # And while the breaker is open the drain receives nothing
+    assert drain(breaker=breaker).skipped is not None
+
+
+def test_a_message_on_its_last_delivery_is_sent_again_not_lost_to_the_quota(
+    account: Sandbox, relay_aws: LocalResources
+) -> None:
+    # Given a backlog whose messages are on their last allowed delivery, and a spent quota
+    for n in range(3):
+        queue(f"last{n}@example.com")
+    account.daily_quota = account.quota_used()
+    # When the drain runs with MaxReceiveCount 1
+    report = drain(max_attempts=1)
+    # Then each is queued again as a new message (a redrive would have dead-lettered it), none in the DLQ
+    assert report.left_for_quota == 3
+    assert sorted(m["signup"].email for m in visible(relay_aws)) == [f"last{n}@example.com" for n in range(3)]
     assert dlq_records(relay_aws.dlq_url) == []

@@ -191,13 +191,13 @@ def test_import_semantics_new_existing_deleted_and_unsubscribed(sandbox: Sandbox
     sandbox.seed_custom_field("Favourite Dish")
     old_list, list_id = sandbox.seed_list("Old"), sandbox.seed_list("Launch")
 
-    # When an import sends a new contact, a surname for the known one, the deleted one and the unsubscribed one
+    # When an import sends a new contact, a surname (and blanks) for the known one, the deleted and unsubscribed ones
     created = post_import(
         session,
         sandbox,
         [
             {"email": "new@example.com", "first_name": "Nia", "cf:Favourite_Dish": "soup", "home_phone": "555-0100"},
-            {"email": "KNOWN@example.com", "last_name": "Kline"},
+            {"email": "KNOWN@example.com", "last_name": "Kline", "job_title": "", "first_name": None},
             {"email": "gone@example.com"},
             {"email": "quit@example.com", "company_name": "Quit Co"},
         ],
@@ -216,7 +216,7 @@ def test_import_semantics_new_existing_deleted_and_unsubscribed(sandbox: Sandbox
     assert new["first_name"] == "Nia" and new["custom_fields"][0]["value"] == "soup"
     assert [(p["kind"], p["phone_number"]) for p in new["phone_numbers"]] == [("home", "555-0100")]
     assert new["list_memberships"] == [list_id]
-    # the existing contact got only the surname; nothing was blanked; the list was added
+    # the existing contact got only the surname; blank and null values blanked nothing; the list was added
     known = stored(sandbox, "known@example.com")
     assert (known["first_name"], known["last_name"], known["job_title"]) == ("Kim", "Kline", "Chef")
     assert known["email_address"]["address"] == "known@example.com"

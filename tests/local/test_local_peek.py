@@ -83,3 +83,41 @@ def test_contacts_shows_the_stored_contact_after_a_delivery(shared_stack: LocalS
     assert contact["list_memberships"] == stored["list_memberships"]
     # And without an address it says what to give
     assert get_json(f"{shared_stack.url}/_local/contacts")[0] == 400
+
+
+SIGNED_SAMPLES = {
+    "typeform_signup.json": ("typeform", "typeform-signature", "base64 HMAC-SHA256 of the raw body"),
+    "tally_signup.json": ("tally", "tally-signature", "base64 HMAC-SHA256 of the raw body"),
+    "webflow_signup.json": ("webflow", "x-webflow-signature", "'<x-webflow-timestamp>:<raw body>'"),
+    "formstack_signup.json": ("formstack", "x-fs-signature", "hex HMAC-SHA256 of the raw body"),
+    "framer_signup.json": ("framer", "framer-signature", "followed by the framer-webhook-submission-id header"),
+    "formspree_signup.json": ("formspree", "formspree-signature", "v1=<hex HMAC-SHA256 of '<t>.<raw body>'>"),
+    "wpforms_signup.json": ("wpforms", "x-wpforms-webhook-signature", "v=<hex HMAC-SHA256 of '<t>."),
+    "hubspot_contact.json": ("hubspot", "x-hubspot-signature-v3", "POST + https://127.0.0.1:"),
+    "standard_webhooks_signup.json": ("standard_webhooks", "webhook-signature", "'<webhook-id>.<webhook-timestamp>."),
+}
+
+
+def test_preview_of_a_wrongly_signed_delivery_names_the_header_and_what_is_signed(shared_stack: LocalStack):
+    from local.send import signed_request
+
+    for name, (source, header, signed) in SIGNED_SAMPLES.items():
+        # Given a sample of each signing sender, signed now but with another secret
+        event = load_event(name)
+        route = event["rawPath"].removeprefix("/hooks/")
+        wrong = "whsec_d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA==" if source == "standard_webhooks" else "wrong-secret-" * 3
+        request = signed_request(
+            route, source, event_body(event), event["headers"]["content-type"], wrong, shared_stack.url, preview=True
+        )
+        # When it is previewed
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status, answer = response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            status, answer = error.code, json.loads(error.read())
+        # Then the sender's answer is the usual 401, and the reason names the header and what the sender signs
+        assert (status, answer["error"]) == (401, "unauthorized"), (name, answer)
+        assert answer["reason"].startswith(f"{header} does not match: it should be "), (name, answer["reason"])
+        assert signed in answer["reason"] and answer["reason"].endswith("keyed with the route's secret"), name
+        # ... never the signature it expected
+        assert not any(value in answer["reason"] for value in request.headers.values() if len(value) > 20), name

@@ -375,3 +375,35 @@ def test_a_bad_configuration_stops_the_stack_with_a_clear_error(tmp_path: Path, 
     assert done.returncode == 2, done.stdout + done.stderr
     assert "configuration error" in done.stderr and message in done.stderr
     assert "Ctrl-C to stop." not in done.stdout
+
+
+def test_a_v2_route_reaches_the_external_account_through_its_v2_api(tmp_path: Path):
+    # Given an external account with the Newsletter list, and the stack given its V2 API, key and token as well
+    with external_account() as account:
+        environment = {
+            **account.stack_environment(),
+            "CC_V2_API_BASE_URL": account.info["v2_base_url"],
+            "CC_V2_API_KEY": account.info["v2_api_key"],
+            "CC_V2_ACCESS_TOKEN": account.info["v2_access_token"],
+        }
+        created = requests.post(
+            f"{account.info['base_url']}/contact_lists",
+            json={"name": "Newsletter"},
+            headers={"Authorization": f"Bearer {account.owner_token()}"},
+            timeout=10,
+        )
+        assert created.status_code == 201, created.text
+        v2 = requests.Session()
+        v2.params = {"api_key": account.info["v2_api_key"]}
+        v2.headers["Authorization"] = f"Bearer {account.info['v2_access_token']}"
+        with local_stack(tmp_path, **environment) as stack:
+            # When the V2 route's sample is posted and the queue drains
+            answer = post_event(stack, "generic_v2_signup.json")
+            status = stack.wait_for([answer.json()["id"]])
+        # Then it was created, and V2 reads it back with its V2 id and its custom field
+        result = status["results"][answer.json()["id"]]
+        assert result["outcome"] == "created", status
+        found = v2.get(f"{account.info['v2_base_url']}/contacts", params={"email": "nettie.stevens@example.com"})
+        [contact] = found.json()["results"]
+        assert contact["id"] == result["contact_id"]
+        assert contact["custom_fields"] == [{"name": "CustomField2", "value": "Bryn Mawr"}]

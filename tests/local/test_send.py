@@ -48,3 +48,32 @@ def test_a_multipart_capture_goes_out_with_crlf_and_its_boundary(shared_stack: L
     # Then it parses (a 422 listing the form's fields, not a 400), and says which mapping key to set
     assert (code, status) == (1, 422)
     assert "first" in answer["found"] and "fields.email" in answer["fields"]["email"]
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        "tally_signup.json",
+        "webflow_signup.json",
+        "formstack_signup.json",
+        "framer_signup.json",
+        "formspree_signup.json",
+        "wpforms_signup.json",
+        "hubspot_contact.json",
+        "standard_webhooks_signup.json",
+    ],
+)
+def test_every_signing_sender_is_signed_as_it_signs(shared_stack: LocalStack, capsys, tmp_path, sample: str):
+    from local.events.build import event_body
+    from tests.conftest import load_event
+
+    # Given the body of a signing sender's sample, saved as a capture
+    event = load_event(sample)
+    body = tmp_path / "capture.body"
+    body.write_bytes(event_body(event))
+    route = event["rawPath"].removeprefix("/hooks/")
+    # When `make send` posts it to that sender's route, Then receive verifies the signature it made and accepts it
+    code, status, answer = run(
+        capsys, route, str(body), "--url", shared_stack.url, "--content-type", event["headers"]["content-type"]
+    )
+    assert (code, status, answer.get("accepted")) == (0, 200, True), answer

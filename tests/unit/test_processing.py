@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from signup_relay.errors import ConflictError, QuotaExceededError, ServerError, ThrottledError, ValidationError
+from signup_relay.errors import ConflictError, ServerError, ThrottledError, ValidationError
 from signup_relay.models import FailureRecord, Outcome, QueuedSignup, Signup, UpsertResult
 from signup_relay.observability import metrics
 from signup_relay.upsert.attempt import QueuedMessage, RetryLater, process_message, retry_delay
@@ -38,6 +38,16 @@ class FakeQueue:
         self.delays.append((receipt_handle, seconds))
 
 
+class ClosedBreaker:
+    """A quota breaker that never opens (the quota breaker's own tests are in test_quota_breaker.py)."""
+
+    def is_open(self, now: datetime) -> bool:
+        return False
+
+    def trip(self, now: datetime) -> None:
+        raise AssertionError("only a quota_exceeded trips the breaker")
+
+
 class FakeDlq:
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
@@ -54,10 +64,11 @@ def run(result: UpsertResult | Exception, *, attempts: int = 1, body: str = BODY
     try:
         outcome = process_message(
             message,
-            upserter_for=lambda account: FakeUpserter(result),
+            upserter_for=lambda account, api: FakeUpserter(result),
             queue=queue,
             dlq=dlq,
             max_attempts=max_attempts,
+            breaker=ClosedBreaker(),
             clock=lambda: NOW,
         )
     except RetryLater as retry:
@@ -134,11 +145,10 @@ def test_a_message_that_is_not_a_queued_signup_is_kept_raw():
 
 
 def test_retry_delays_follow_the_kind_of_failure():
-    # throttled: about a second; quota: until just after 00:00 UTC; others: exponential, capped
-    assert retry_delay(ThrottledError("429"), 1, NOW) == 2
-    assert retry_delay(QuotaExceededError("429"), 1, NOW) == 2 * 3600 + 60
-    assert [retry_delay(ServerError("5xx"), n, NOW) for n in (1, 2, 3)] == [10, 20, 40]
-    assert retry_delay(ServerError("5xx"), 30, NOW) == 900
+    # throttled: about a second; others: exponential, capped (the daily quota is the quota breaker's)
+    assert retry_delay(ThrottledError("429"), 1) == 2
+    assert [retry_delay(ServerError("5xx"), n) for n in (1, 2, 3)] == [10, 20, 40]
+    assert retry_delay(ServerError("5xx"), 30) == 900
 
 
 def test_a_message_queued_before_submitted_at_existed_is_upserted_as_submitted_when_received():
@@ -149,16 +159,23 @@ def test_a_message_queued_before_submitted_at_existed_is_upserted_as_submitted_w
     upserter = FakeUpserter(UpsertResult(outcome=Outcome.UPDATED))
     message = QueuedMessage(message_id="m-1", receipt_handle="rh-1", body=old_body, group_id="g-1", attempts=1)
     # When it is processed
-    process_message(message, upserter_for=lambda account: upserter, queue=FakeQueue(), dlq=FakeDlq(), max_attempts=5)
+    process_message(
+        message,
+        upserter_for=lambda account, api: upserter,
+        queue=FakeQueue(),
+        dlq=FakeDlq(),
+        max_attempts=5,
+        breaker=ClosedBreaker(),
+    )
     # Then the policy sees the receipt time as the submission time (the opt-out check still has a time)
     [seen] = upserter.seen
     assert seen.submitted_at == NOW
 
 
-@pytest.mark.parametrize("error", [ThrottledError("429 throttled"), QuotaExceededError("429 quota_exceeded")])
-def test_constant_contacts_limits_are_counted_for_the_dashboard(error):
-    # Given a sign-up deferred by one of Constant Contact's limits
+def test_constant_contacts_per_second_limit_is_counted_for_the_dashboard():
+    # Given a sign-up deferred by Constant Contact's per-second limit
     metrics.clear_metrics()
+    error = ThrottledError("429 throttled")
     run(error, attempts=1)
     # Then the deferral is counted under the limit's own name too
     assert metrics.metric_set[error.error_class]["Value"] == [1.0]

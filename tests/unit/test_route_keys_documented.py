@@ -16,7 +16,8 @@ ROUTE_KEYS = sorted(name for name in Route.model_fields if name != "name")  # `n
 
 def test_route_inherits_every_upsert_option_and_carries_it() -> None:
     # Given a route that sets every upsert option away from its default
-    flipped = {name: not field.default for name, field in UpsertOptions.model_fields.items()}
+    not_booleans = {"api": "v2"}
+    flipped = {name: not_booleans.get(name, not field.default) for name, field in UpsertOptions.model_fields.items()}
     route = Route.model_validate(
         {"name": "r", "source": "generic", "secret": {"key": "r"}, "consent": "explicit", **flipped}
     )

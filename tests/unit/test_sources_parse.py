@@ -10,6 +10,7 @@ from signup_relay.errors import SubmissionInvalidError, UndecodableBodyError, Un
 from signup_relay.models import RawRequest
 from signup_relay.receive.intake import receive_submission
 from signup_relay.receive.sources import get_source
+from signup_relay.receive.sources._common import decode_multipart
 from signup_relay.routes import Consent
 from tests.unit.sources_support import multipart_content_type, now, real_fixture, receive, sample
 
@@ -406,3 +407,48 @@ def test_hubspot_single_contact_in_an_array_is_read():
     submission = _parse("hubspot", body, "application/json")
     # Then
     assert [(a.key, a.kind) for a in submission.answers] == [("email", "email")]
+
+
+def _form_part(name: str, value: str, extra: str = "") -> str:
+    return f'--B\r\nContent-Disposition: form-data; name="{name}"{extra}\r\n\r\n{value}\r\n'
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (_form_part("email", "ada@example.com") * 1001 + "--B--\r\n", "Maximum segment count exceeded"),
+        (_form_part("email", "ada@example.com", "; x=" + "y" * 2100) + "--B--\r\n", "header length exceeded"),
+        (_form_part("email", "ada@example.com").replace("\r\n", "\n") + "--B--\n", "line break"),
+        (_form_part("email", "ada@example.com"), "Unexpected end of multipart stream"),
+        ("--B\r\nContent-Type: multipart/mixed; boundary=C\r\n\r\n--C--\r\n--B--\r\n", "Content-Disposition"),
+        (_form_part("email", "ada@example.com", "\r\nContent-Type: text/plain; charset=nope") + "--B--\r\n", "charset"),
+    ],
+    ids=["1,001 parts", "a 2 KB part header", "bare LF", "no closing boundary", "nested multipart", "bad charset"],
+)
+def test_multipart_limits_and_malformed_bodies_are_400_naming_the_problem(body: str, problem: str):
+    # Given a multipart body past a limit or not RFC 7578
+    request = RawRequest(headers={"content-type": "multipart/form-data; boundary=B"}, body=body.encode())
+    # When the generic source parses it / Then 400 (UndecodableBodyError), the message naming the problem
+    with pytest.raises(UndecodableBodyError, match=problem):
+        get_source("generic").parse(request)
+
+
+def test_multipart_fields_keep_order_repeats_and_file_names():
+    # Given a multipart body with a repeated name, an empty value and a file part
+    body = (
+        _form_part("email", "ada@example.com")
+        + _form_part("lists", "News")
+        + _form_part("lists", "Events")
+        + _form_part("note", "")
+        + _form_part("cv", "%PDF-1.7 ...", '; filename="cv.pdf"')
+        + "--B--\r\n"
+    ).encode()
+    request = RawRequest(headers={"content-type": 'multipart/form-data; boundary="B"'}, body=body)
+    # When decoded / Then every field in order, the file part as its file name only
+    assert decode_multipart(request) == [
+        ("email", "ada@example.com"),
+        ("lists", "News"),
+        ("lists", "Events"),
+        ("note", ""),
+        ("cv", "cv.pdf"),
+    ]

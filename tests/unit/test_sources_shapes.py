@@ -240,8 +240,8 @@ def _jotform(raw_request: dict[str, Any]) -> tuple[bytes, str]:
 
 MULTIPART_SOURCES = ("elementor", "formstack", "generic", "gravity_forms", "jotform", "unbounce", "wufoo")
 # Shapes that crashed a parser with a 500: a list where an id belongs (a dict key), a month of 5,000 digits
-# (int() refuses it), a thousand nested multipart parts or header comments (the stdlib parser recurses once per
-# level).
+# (int() refuses it), a thousand nested multipart parts or header comments (the stdlib email parser once used for
+# multipart recursed once per level).
 CRASHES = {
     "typeform list ids": (
         "typeform",

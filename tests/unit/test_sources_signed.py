@@ -169,6 +169,26 @@ def test_standard_webhooks_accepts_any_of_several_signatures_during_rotation():
     get_source("standard_webhooks").verify(request, secret, now())
 
 
+def test_standard_webhooks_skips_malformed_entries_beside_the_right_signature():
+    # Given a Standard Webhooks sample whose header also carries entries that are not `version,<base64>`
+    route, request, secret = sample("standard_webhooks_signup.json")
+    valid = request.headers["webhook-signature"]
+    odd = f"v1  v1,a,b v1,not*base64 {valid} v1,"
+    verify = get_source("standard_webhooks").verify
+    # When / Then the right signature still verifies
+    verify(request.model_copy(update={"headers": {**request.headers, "webhook-signature": odd}}), secret, now())
+    # And without it the package refuses it, with its reason in the error (for the log), never another exception
+    alone = request.model_copy(
+        update={"headers": {**request.headers, "webhook-signature": "v1 v1,a,b v1,b2xkLWtleS1zaWduYXR1cmU="}}
+    )
+    with pytest.raises(SignatureError, match="No matching signature found"):
+        verify(alone, secret, now())
+    # And a body that is not UTF-8 is refused the same way
+    binary = request.model_copy(update={"body": request.body + b"\xff"})
+    with pytest.raises(SignatureError, match="not UTF-8"):
+        verify(binary, secret, now())
+
+
 def test_standard_webhooks_accepts_svix_header_names():
     # Given a Standard Webhooks sample with svix-* header names (Svix-based senders)
     route, request, secret = sample("standard_webhooks_signup.json")

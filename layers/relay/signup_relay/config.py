@@ -13,6 +13,7 @@ from signup_relay.caches import per_container
 
 DEFAULT_API_BASE_URL = "https://api.cc.email/v3"
 DEFAULT_TOKEN_URL = "https://authz.constantcontact.com/oauth2/default/v1/token"
+DEFAULT_V2_API_BASE_URL = "https://api.constantcontact.com/v2"
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Settings:
     # sign-ups (0 = off), at most `burst_max_signups` per run.
     burst_threshold: int = 100
     burst_max_signups: int = 2000
+    cc_v2_api_base_url: str = DEFAULT_V2_API_BASE_URL  # the legacy V2 API, for `api: v2` (docs/architecture.md §10)
 
 
 def _int(name: str, default: int) -> int:
@@ -99,6 +101,7 @@ def get_settings() -> Settings:
         delivery_idempotency_days=_positive("DELIVERY_IDEMPOTENCY_DAYS", 7),
         burst_threshold=_int("BURST_THRESHOLD", 100),
         burst_max_signups=_positive("BURST_MAX_SIGNUPS", 2000),
+        cc_v2_api_base_url=env.get("CC_V2_API_BASE_URL", "").rstrip("/") or DEFAULT_V2_API_BASE_URL,
     )
 
 

@@ -10,7 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from signup_relay.caches import per_container
 from signup_relay.config import get_settings, secret_in_family
@@ -38,6 +38,7 @@ SourceKind = Literal[
     "google_forms",
 ]
 ROUTE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+V2_CUSTOM_FIELD = re.compile(r"^CustomField([1-9]|1[0-5])$")  # V2's only custom fields (docs/architecture.md §10)
 
 
 class _Strict(BaseModel):
@@ -67,6 +68,8 @@ class UpsertOptions(_Strict):
     record_consent_note: bool = True
     # sign_up_form cannot carry notes: writing the consent note there costs a GET + PUT (2 more calls).
     consent_note_on_sign_up_form: bool = False
+    # Which Constant Contact API: None = the account's (its secret says "api": "v2" for a V2 account, else V3).
+    api: Literal["v3", "v2"] | None = None
 
 
 def _default_secret_id() -> str:
@@ -194,6 +197,30 @@ class Route(UpsertOptions):
         if account is None:
             return None
         return _in_family(account, get_settings().cc_secret_id, "CC_SECRET_ID", "CcSecretId")
+
+    @field_validator("custom_fields")
+    @classmethod
+    def _v2_custom_field_names(cls, mapping: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        if info.data.get("api") == "v2":
+            bad = {field: name for field, name in mapping.items() if not V2_CUSTOM_FIELD.match(name)}
+            if bad:
+                raise ValueError(
+                    f"with api v2 each value must be CustomField1..CustomField15 (V2 has no other custom fields); "
+                    f"not {', '.join(f'{field!r}: {name!r}' for field, name in bad.items())}"
+                )
+        return mapping
+
+    @field_validator("consent_custom_fields")
+    @classmethod
+    def _v2_evidence_field_names(cls, fields: EvidenceFields | None, info: ValidationInfo) -> EvidenceFields | None:
+        if fields is not None and info.data.get("api") == "v2":
+            bad = {key: name for key, name in fields.model_dump().items() if name and not V2_CUSTOM_FIELD.match(name)}
+            if bad:
+                raise ValueError(
+                    f"with api v2 each value must be CustomField1..CustomField15; "
+                    f"not {', '.join(f'{key}: {name!r}' for key, name in bad.items())}"
+                )
+        return fields
 
     @field_validator("lists", "tags")
     @classmethod

@@ -2,10 +2,10 @@
 
 An SQS event source hands a function at most 10 FIFO messages per invocation, so the drain runs its own receive
 loop, holding each message (and so its person's message group) invisible while the import runs. A message
-leaves the queue only when its row was read back from Constant Contact as sent. Everything else goes back to
-the per-contact path: released at once (visible again for UpsertFunction), or, on its last allowed delivery,
-applied here by the per-contact attempt itself, so a message is never moved to the DLQ by SQS's redrive for
-the drain's sake. After a `quota_exceeded` the rest stays queued until the reset, as the per-contact path does.
+leaves the queue only when its row was read back from Constant Contact as sent. Everything else goes to the
+per-contact path: handed back at once (visible again for UpsertFunction) on its first delivery, else given the
+per-contact attempt here, so the drain costs a message at most one of its deliveries. The quota breaker
+(docs/architecture.md §12) is asked before anything is received and tripped by a `quota_exceeded`.
 """
 
 from __future__ import annotations
@@ -13,18 +13,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError as ModelValidationError
 
-from signup_relay.bulk.apply import BulkClient, BulkLimits, apply_in_bulk
+from signup_relay.bulk.apply import BulkLimits, apply_in_bulk
 from signup_relay.bulk.results import BulkPath, BulkResult
 from signup_relay.emails import normalize_email
 from signup_relay.errors import QuotaExceededError
 from signup_relay.models import Outcome, QueuedSignup, Signup, UpsertResult
 from signup_relay.observability import logger, mask_email, metrics
-from signup_relay.upsert.attempt import QueuedMessage, RetryLater, Upserter, process_message, retry_delay
-from signup_relay.upsert.policy import UpsertNames
+from signup_relay.upsert.attempt import Breaker, QueuedMessage, RetryLater, Upserter, process_message
 
 if TYPE_CHECKING:
     from signup_relay.aws.dead_letters import DeadLetterQueue
@@ -32,16 +31,7 @@ if TYPE_CHECKING:
 
 RELEASED = "released to the per-contact path"
 EMPTY_RECEIVES = 2  # FIFO receives may come back empty while messages remain: one more try before stopping
-
-
-class BulkAccount(Upserter, Protocol):
-    """One account's wiring (`upsert.wiring.AccountUpserter`): its client and names, and the per-contact upsert."""
-
-    @property
-    def client(self) -> BulkClient: ...
-
-    @property
-    def names(self) -> UpsertNames: ...
+UpserterFor = Callable[[str | None, str | None], Upserter]  # (account, api) -> upsert.wiring's upserter
 
 
 @dataclass(frozen=True)
@@ -51,8 +41,8 @@ class DrainReport:
     received: int = 0
     imported: int = 0  # verified in Constant Contact and deleted from the queue
     released: int = 0  # handed back to UpsertFunction
-    applied_per_contact: int = 0  # on their last delivery: the per-contact attempt ran here
-    left_for_quota: int = 0  # kept invisible until the daily quota resets
+    applied_per_contact: int = 0  # delivered before: the per-contact attempt ran here
+    left_for_quota: int = 0  # left queued after a quota_exceeded, for after the reset
     calls: int = 0  # bulk calls (the per-contact attempts count their own)
     activity_ids: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
@@ -65,7 +55,8 @@ def drain_backlog(
     *,
     queue: SignupQueue,
     dlq: DeadLetterQueue,
-    upserter_for: Callable[[str | None], BulkAccount],
+    upserter_for: UpserterFor,
+    breaker: Breaker,
     threshold: int,
     max_signups: int,
     max_attempts: int,
@@ -74,26 +65,21 @@ def drain_backlog(
     sleep: Callable[[float], None],
     limits: BulkLimits = BulkLimits(),  # noqa: B008 - frozen
     deadline: datetime | None = None,
-    quota_open: Callable[[], bool] = lambda: False,
-    on_quota_exceeded: Callable[[], None] = lambda: None,
 ) -> DrainReport:
     """When at least `threshold` messages are visible, receive up to `max_signups` and apply them in bulk.
 
     People with a message delivered before get the per-contact attempt here, until `deadline`; what is left
     then is handed back.
-
-    `quota_open` / `on_quota_exceeded` are the seam for a fleet-wide quota breaker: asked before anything is
-    received, told after a `quota_exceeded`.
     """
     if threshold <= 0:
         return DrainReport(backlog=0, skipped="burst mode is off")
-    if quota_open():
-        return DrainReport(backlog=0, skipped="the daily quota is spent")
+    if breaker.is_open(clock()):
+        return DrainReport(backlog=0, skipped="the quota breaker is open: no call until the reset")
     backlog = queue.backlog()
     if backlog < threshold:
         return DrainReport(backlog=backlog, skipped=f"backlog {backlog} below the threshold {threshold}")
     held = _receive(queue, max_signups=max_signups, hold_seconds=hold_seconds)
-    drain = _Drain(queue, dlq, upserter_for, max_attempts, clock)
+    drain = _Drain(queue, dlq, upserter_for, breaker, max_attempts, clock)
     parsed: list[tuple[QueuedMessage, QueuedSignup | None]] = []
     for message in held:
         try:
@@ -115,11 +101,15 @@ def drain_backlog(
         if quota:
             drain.leave_for_quota([m for m, _ in items])
             continue
-        upserter = upserter_for(account)
-        signups = [q.signup for _, q in items]
+        client = getattr(upserter_for(account, None), "client", None)
+        if not hasattr(client, "import_contacts_json"):  # a V2 account: no bulk import, per contact
+            for message, _ in items:
+                drain.hand_back(message)
+            continue
+        upserter: Any = upserter_for(account, None)
         drain.expect(items)
         run = apply_in_bulk(
-            signups,
+            [q.signup for _, q in items],
             client=upserter.client,
             names=upserter.names,
             per_contact=drain.per_contact,
@@ -133,9 +123,10 @@ def drain_backlog(
         drain.settle(items, run.results)
         if run.quota_exceeded:
             quota = True
-            on_quota_exceeded()
+            breaker.trip(clock())
+            metrics.add_metric(name=QuotaExceededError.error_class, unit="Count", value=1)
     for index, message in enumerate(here):
-        if quota:
+        if quota or breaker.is_open(clock()):
             drain.leave_for_quota(here[index:])
             break
         if deadline is not None and clock() >= deadline:
@@ -143,8 +134,6 @@ def drain_backlog(
                 drain.hand_back(rest)
             break
         quota = drain.run_here(message)
-        if quota:
-            on_quota_exceeded()
     return DrainReport(
         backlog=backlog,
         received=len(held),
@@ -179,19 +168,21 @@ def _receive(queue: SignupQueue, *, max_signups: int, hold_seconds: int) -> list
 
 
 class _Drain:
-    """What happens to each held message: deleted, handed back, or kept until the quota resets."""
+    """What happens to each held message: deleted, handed back, applied here, or left for the reset."""
 
     def __init__(
         self,
         queue: SignupQueue,
         dlq: DeadLetterQueue,
-        upserter_for: Callable[[str | None], BulkAccount],
+        upserter_for: UpserterFor,
+        breaker: Breaker,
         max_attempts: int,
         clock: Callable[[], datetime],
     ) -> None:
         self.queue = queue
         self.dlq = dlq
         self.upserter_for = upserter_for
+        self.breaker = breaker
         self.max_attempts = max_attempts
         self.clock = clock
         self.by_signup: dict[int, QueuedMessage] = {}
@@ -201,7 +192,7 @@ class _Drain:
         self.by_signup = {id(queued.signup): message for message, queued in items}
 
     def per_contact(self, signup: Signup) -> UpsertResult:
-        """The bulk run's fallback for a first delivery: hand the message back to UpsertFunction."""
+        """The bulk run's fallback (first deliveries only): hand the message back to UpsertFunction."""
         message = self.by_signup[id(signup)]
         if message.attempts < self.max_attempts:
             self.hand_back(message)
@@ -211,8 +202,8 @@ class _Drain:
         return UpsertResult(outcome=Outcome.DEFERRED, reason="applied per contact by the drain")
 
     def run_here(self, message: QueuedMessage) -> bool:
-        """The per-contact attempt, as UpsertFunction makes it: applied or dead-lettered -> deleted, as the event
-        source deletes a succeeded item; a retry keeps the backoff it set. True after a `quota_exceeded`."""
+        """The per-contact attempt, as UpsertFunction makes it: a succeeded item is deleted (as the event source
+        deletes it), a failed one keeps what the attempt set. True when the quota ran out."""
         self.applied += 1
         try:
             process_message(
@@ -221,6 +212,7 @@ class _Drain:
                 queue=self.queue,
                 dlq=self.dlq,
                 max_attempts=self.max_attempts,
+                breaker=self.breaker,
                 clock=self.clock,
             )
         except RetryLater as later:
@@ -233,9 +225,12 @@ class _Drain:
         self.released += 1
 
     def leave_for_quota(self, messages: list[QueuedMessage]) -> None:
+        """Left held (the consumer is switched off until the reset), as the per-contact path leaves a message; one
+        on its last delivery is sent again as a new message of its group, so the quota never dead-letters it."""
         for message in messages:
-            delay = retry_delay(QuotaExceededError("quota_exceeded"), message.attempts, self.clock())
-            self.queue.delay_retry(message.receipt_handle, delay)
+            if message.attempts >= self.max_attempts:
+                self.queue.send(message.body, group_id=message.group_id, dedupe_id=f"requeue-{message.message_id}")
+                self.queue.delete([message.receipt_handle])
         self.left_for_quota_count += len(messages)
         if messages:
             metrics.add_metric(name=Outcome.DEFERRED.value, unit="Count", value=len(messages))
@@ -252,6 +247,10 @@ class _Drain:
         self.queue.delete(verified)
         self.imported += len(verified)
         self.leave_for_quota(stopped)
+
+
+def _person(queued: QueuedSignup | None) -> str:
+    return normalize_email(queued.signup.email) if queued is not None else ""
 
 
 def _log_imported(message: QueuedMessage, queued: QueuedSignup, result: BulkResult) -> None:
@@ -272,7 +271,3 @@ def _log_imported(message: QueuedMessage, queued: QueuedSignup, result: BulkResu
     )
     metrics.add_metric(name=result.outcome.value, unit="Count", value=1)
     metrics.add_metric(name="imported_in_bulk", unit="Count", value=1)
-
-
-def _person(queued: QueuedSignup | None) -> str:
-    return normalize_email(queued.signup.email) if queued is not None else ""

@@ -48,6 +48,8 @@ def rule_out(signup: Signup) -> str | None:
         return "the address is not one the import takes (at most 50 characters)"
     if not any(name.strip() for name in signup.lists):
         return "no list"
+    if options.api == "v2":
+        return "the route uses the V2 API (the import is V3's)"
     if signup.consent is Consent.EXPLICIT:
         return "explicit consent (an import makes new contacts implicit)"
     if signup.consent is Consent.NONE and not options.allow_create_without_consent:

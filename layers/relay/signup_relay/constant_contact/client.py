@@ -29,6 +29,7 @@ from signup_relay.errors import (
     QuotaExceededError,
     ServerError,
     ThrottledError,
+    TransientError,
     ValidationError,
 )
 
@@ -135,8 +136,10 @@ def parse_error_body(status: int, body: Any) -> list[ApiErrorDetail]:
     return details or [ApiErrorDetail(status, "", "")]
 
 
-class ConstantContactClient:
-    """Constant Contact V3 over one `requests.Session`. Thread-safe; count calls with `meter()`."""
+class ApiTransport:
+    """One Constant Contact API over one `requests.Session`: pacing, call counting, the 401, rate-limit and
+    transient-failure handling, typed errors. Thread-safe. The V3 client below and the V2 client
+    (`constant_contact/v2_client.py`) add their endpoints and say how their API reports a rate limit."""
 
     def __init__(
         self,
@@ -193,7 +196,7 @@ class ConstantContactClient:
                     f"Constant Contact linked to another host ({urlsplit(path_or_url).netloc}): not followed"
                 )
             return path_or_url
-        if path_or_url.startswith("/v3/"):  # `_links.next.href` is server-relative
+        if path_or_url.startswith(urlsplit(self.base_url).path + "/"):  # a server-relative `next` link
             return urljoin(self.base_url + "/", path_or_url)
         return f"{self.base_url}/{path_or_url.lstrip('/')}"
 
@@ -235,7 +238,8 @@ class ConstantContactClient:
                 token = self._tokens.after_unauthorized(token)
                 refreshed = True
                 continue
-            if response.status_code == 429 and not _is_quota(details) and throttled < self._throttle_retries:
+            limit = self._rate_limit(response.status_code, details)
+            if limit is ThrottledError and throttled < self._throttle_retries:
                 throttled += 1
                 self._sleep(self._throttle_backoff * throttled)
                 continue
@@ -243,7 +247,20 @@ class ConstantContactClient:
                 failed += 1
                 self._sleep(self._jitter(0, self._server_backoff * 2 ** (failed - 1)))
                 continue
-            raise _error_for(operation, response.status_code, details)
+            raise self._error_for(operation, response.status_code, details)
+
+    def _rate_limit(self, status: int, details: list[ApiErrorDetail]) -> type[TransientError] | None:
+        """ThrottledError / QuotaExceededError when this answer is a rate limit, else None (V3: 429, by error_key)."""
+        if status != 429:
+            return None
+        return QuotaExceededError if _is_quota(details) else ThrottledError
+
+    def _error_for(self, operation: str, status: int, details: list[ApiErrorDetail]) -> Exception:
+        return _error_for(operation, status, details, self._rate_limit(status, details))
+
+    def _auth_params(self) -> dict[str, str]:
+        """Query parameters every call carries besides the bearer token (V3: none)."""
+        return {}
 
     def _send(
         self,
@@ -261,9 +278,10 @@ class ConstantContactClient:
             "Accept": "application/json",
             "Content-Type": "application/json",
         }
+        query = {**self._auth_params(), **(params or {})}
         try:
             return self._session.request(
-                method, url, params=params, json=json_body, headers=headers, timeout=self._timeout
+                method, url, params=query or None, json=json_body, headers=headers, timeout=self._timeout
             )
         except requests.RequestException as exc:
             raise ServerError(f"{operation}: connection to Constant Contact failed ({type(exc).__name__})") from exc
@@ -277,6 +295,10 @@ class ConstantContactClient:
             body = self.request(operation, "GET", next_href) or {}
             items.extend(body.get(key) or [])
         return items
+
+
+class ConstantContactClient(ApiTransport):
+    """Constant Contact V3: the endpoints the upsert needs."""
 
     # --- contacts ----------------------------------------------------------------------------------
 
@@ -394,8 +416,10 @@ def _describe(details: list[ApiErrorDetail]) -> str:
     return "; ".join(f"{d.error_key}: {d.error_message}".strip(": ") for d in details if d.error_key or d.error_message)
 
 
-def _error_for(operation: str, status: int, details: list[ApiErrorDetail]) -> Exception:
-    """The typed error for a non-success status (401 and retried 429s are handled by the caller)."""
+def _error_for(
+    operation: str, status: int, details: list[ApiErrorDetail], rate_limit: type[TransientError] | None
+) -> Exception:
+    """The typed error for a non-success status (401 and resent rate limits are handled by the caller)."""
     described = _describe(details)
     message = f"{operation}: Constant Contact answered {status}" + (f" ({described})" if described else "")
     extra: dict[str, Any] = {
@@ -404,8 +428,8 @@ def _error_for(operation: str, status: int, details: list[ApiErrorDetail]) -> Ex
         "error_key": details[0].error_key,
         "error_message": details[0].error_message,
     }
-    if status == 429:
-        return QuotaExceededError(message, **extra) if _is_quota(details) else ThrottledError(message, **extra)
+    if rate_limit is not None:
+        return rate_limit(message, **extra)
     if status == 409:
         return ConflictError(message, **extra)
     if status in (400, 415):

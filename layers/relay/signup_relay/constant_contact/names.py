@@ -172,3 +172,28 @@ class NameDirectory:
         """Forget everything (e.g. after a 404 on an id that was cached)."""
         for catalog in (self._lists, self._custom_fields, self._tags):
             catalog.invalidate()
+
+
+class ListDirectory:
+    """List names -> ids for an API whose only named things are lists (V2: `GET /lists`, ids under `id`)."""
+
+    def __init__(
+        self,
+        load: Callable[[], list[dict[str, Any]]],
+        create: Callable[[str], dict[str, Any]],
+        *,
+        id_key: str = "id",
+        clock: Callable[[], float] = time.monotonic,
+        min_reload_seconds: float = 5.0,
+    ) -> None:
+        self._lists = _Catalog(
+            load=load,
+            create=create,
+            id_key=id_key,
+            name_keys=("name",),
+            clock=clock,
+            min_reload_seconds=min_reload_seconds,
+        )
+
+    def resolve_list_ids(self, names: Iterable[str], *, create_missing: bool = False) -> Resolution:
+        return self._lists.resolve(names, create_missing=create_missing)

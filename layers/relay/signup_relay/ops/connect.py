@@ -9,6 +9,8 @@ Two OAuth2 flows (`ops/oauth_flows.py`), both asking for `offline_access contact
 
 It then writes the secret (create or update; its fields: docs/token-refresh.md) — or, with `--dry-run`, prints
 it with every token masked. After this, only the token_refresh function writes the secret.
+
+`--api v2` stores a V2 account's API key and long-lived access token instead (`ops/connect_v2.py`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import requests
 
 from signup_relay.clock import SYSTEM_CLOCK, Clock
 from signup_relay.config import DEFAULT_TOKEN_URL
+from signup_relay.ops.connect_v2 import V2ConnectOptions, connect_v2
 from signup_relay.ops.oauth_flows import (
     DEFAULT_AUTHORIZE_URL,
     DEFAULT_DEVICE_URL,
@@ -136,7 +139,7 @@ def connect(
 # --- CLI --------------------------------------------------------------------------------------------
 
 
-def parse_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> ConnectOptions:
+def parse_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> ConnectOptions | V2ConnectOptions:
     from signup_relay.config import get_settings
 
     parser = argparse.ArgumentParser(
@@ -166,7 +169,26 @@ def parse_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> ConnectOpt
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the redirect (pkce)")
     parser.add_argument("--no-browser", action="store_true", help="print the URL only (pkce)")
     parser.add_argument("--dry-run", action="store_true", help="print what would be stored, tokens masked")
+    parser.add_argument("--api", choices=("v3", "v2"), default="v3", help="v2: store a V2 API key and access token")
+    parser.add_argument(
+        "--v3-account",
+        default=None,
+        help="v2: the V3 account secret (under CC_SECRET_ID) of the same Constant Contact account, used for "
+        "contacts deleted in the UI that V2 cannot see",
+    )
     args = parser.parse_args(argv)
+    if args.api == "v2":
+        settings = get_settings()
+        return V2ConnectOptions(
+            secret_id=args.secret_id,
+            api_key=env.get("CC_V2_API_KEY", ""),
+            access_token=env.get("CC_V2_ACCESS_TOKEN", ""),
+            base_url=settings.cc_v2_api_base_url,
+            cc_secret_id=settings.cc_secret_id,
+            v3_account=args.v3_account,
+            dry_run=args.dry_run,
+            region=args.region,
+        )
     if not args.client_id:
         parser.error("--client-id (or env CC_CLIENT_ID) is required: the API key of your Constant Contact app")
     return ConnectOptions(
@@ -194,6 +216,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         secrets_client = boto3.client("secretsmanager", region_name=options.region)
     try:
+        if isinstance(options, V2ConnectOptions):
+            connect_v2(options, http=requests.Session(), secrets_client=secrets_client)
+            return 0
         connect(
             options,
             http=requests.Session(),

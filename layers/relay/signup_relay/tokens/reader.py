@@ -1,7 +1,8 @@
 """OAuth tokens for Constant Contact, the reading side: the account secret, and recovery from a 401.
 
 The secret (its fields: docs/token-refresh.md) is JSON: client_id, client_secret, access_token, refresh_token,
-expires_at (epoch s), refresh_token_type (rotating | long_lived).
+expires_at (epoch s), refresh_token_type (rotating | long_lived). A V2 account's secret (`"api": "v2"`) holds an
+`api_key` and a long-lived access token instead: after a 401 it is re-read, never refreshed (docs/architecture.md §10).
 
 Readers (`TokenProvider`) cache it briefly through Powertools Parameters. After a 401 they re-read it once
 (another writer may already have refreshed), and only if the token is still the stale one they ask the
@@ -15,12 +16,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 from botocore.exceptions import ClientError
 
 from signup_relay.errors import AuthError, PermanentError, ReauthorizationRequiredError, ServerError
+from signup_relay.tokens.secret_store import API_V2, is_v2_account
 
 Refresher = Callable[[str, str], None]
 """`request_refresh(account_secret_id, stale_access_token)`: afterwards the secret holds a newer access token."""
@@ -53,12 +56,42 @@ class TokenProvider:
     def access_token(self) -> str:
         return self._read(force_fetch=False)
 
+    def api(self) -> str:
+        """The API the account speaks: "v2" for a V2 secret, else "v3"."""
+        return API_V2 if is_v2_account(self._secret(force_fetch=False)) else "v3"
+
+    def api_key(self) -> str:
+        """A V2 account's API key (the `api_key` query parameter of every V2 call)."""
+        key = self._secret(force_fetch=False).get("api_key")
+        if not isinstance(key, str) or not key:
+            raise ReauthorizationRequiredError(
+                f"secret {self.secret_id} holds no api_key for the V2 API; run `make connect ARGS='--api v2 "
+                f"--secret-id {self.secret_id}'`",
+                secret_id=self.secret_id,
+            )
+        return key
+
+    def secret_field(self, name: str) -> Any:
+        """One field of the account secret as last read (e.g. a V2 account's `v3_account`)."""
+        return self._secret(force_fetch=False).get(name)
+
     def after_unauthorized(self, stale_access_token: str) -> str:
-        """A token to retry with after a 401: a newer stored one, or one the refresher produced."""
+        """A token to retry with after a 401: a newer stored one, or one the refresher produced.
+
+        A V2 account's token cannot be refreshed: unless the secret now holds another one (`connect` was run
+        again), the 401 is final (ReauthorizationRequiredError: dead-lettered with the fix, no retry storm).
+        """
         with self._lock:
             fresh = self._read(force_fetch=True)
             if fresh != stale_access_token:
                 return fresh
+            if is_v2_account(self._secret(force_fetch=False)):
+                raise ReauthorizationRequiredError(
+                    f"Constant Contact V2 rejected the access token of secret {self.secret_id} (401: expired or "
+                    f"revoked); V2 tokens cannot be refreshed: run `make connect ARGS='--api v2 --secret-id "
+                    f"{self.secret_id}'` with a new token, then replay",
+                    secret_id=self.secret_id,
+                )
             if self._last_refresh_request is not None:
                 wait = self._last_refresh_request + self._min_refresh_interval - self._monotonic()
                 if wait > 0:  # never ask more than once a second; the last answer may just be landing
@@ -74,6 +107,15 @@ class TokenProvider:
             return fresh
 
     def _read(self, *, force_fetch: bool) -> str:
+        value = self._secret(force_fetch=force_fetch)
+        token = value.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise ReauthorizationRequiredError(
+                f"secret {self.secret_id} holds no access_token; run `make connect`", secret_id=self.secret_id
+            )
+        return token
+
+    def _secret(self, *, force_fetch: bool) -> dict[str, Any]:
         try:
             if self._secrets is not None:
                 value = self._secrets.get(
@@ -92,12 +134,7 @@ class TokenProvider:
             raise ServerError(f"Secrets Manager unavailable reading {self.secret_id}") from exc
         if not isinstance(value, dict):
             raise PermanentError(f"secret {self.secret_id} is not a JSON object")
-        token = value.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise ReauthorizationRequiredError(
-                f"secret {self.secret_id} holds no access_token; run `make connect`", secret_id=self.secret_id
-            )
-        return token
+        return value
 
 
 def _secret_error(secret_id: str, exc: ClientError) -> Exception:

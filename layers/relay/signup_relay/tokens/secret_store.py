@@ -31,6 +31,9 @@ else:
     SecretsManagerClient = Any
 
 
+# A V2 (legacy API) account's secret: {"api": "v2", "api_key", "access_token", ...}; its token lives for years and is
+# never refreshed (docs/architecture.md §10).
+API_V2 = "v2"
 PENDING_STAGE = "RELAY_PENDING"
 CURRENT_STAGE = "AWSCURRENT"
 
@@ -203,6 +206,12 @@ def _parse_secret(secret_id: str, raw: str | None) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"secret {secret_id!r} is not a JSON object: run `make connect` to write it")
     return data
+
+
+def is_v2_account(data: Mapping[str, Any]) -> bool:
+    """Whether the account secret is a V2 one (written by `connect --api v2`): readers never ask for a refresh
+    and the single writer skips it."""
+    return data.get("api") == API_V2
 
 
 def require_secret_fields(secret_id: str, data: Mapping[str, Any]) -> None:

@@ -21,6 +21,7 @@ from signup_relay.tokens.endpoint import OAuthError, fingerprint, spend_refresh_
 from signup_relay.tokens.secret_store import (
     SecretVersion,
     StagedSecretStore,
+    is_v2_account,
     promoted_version_id,
     require_secret_fields,
 )
@@ -186,6 +187,9 @@ class SingleWriter:
         metrics, policy = self.metrics, self.policy
         secret_id = request.secret_id
         current = store.read_current(secret_id)
+        if is_v2_account(current.data):
+            # A V2 account: a long-lived token and an API key, no refresh token (docs/architecture.md §10).
+            return _outcome(secret_id, current, "skipped", "v2_account", False)
         current, recovered, interrupted = _recover_pending(store, secret_id, current, metrics)
         require_secret_fields(secret_id, current.data)
 

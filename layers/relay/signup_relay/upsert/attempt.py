@@ -7,13 +7,15 @@ The one place that decides retry or DLQ:
 - TransientError (or anything unexpected): the message is kept invisible for a backoff and the item fails, so
   SQS redelivers it; on the last allowed attempt it goes to the DLQ with its reason (outcome FAILED, not
   REJECTED) instead of being redriven bare.
+- the daily quota (docs/architecture.md §12): a `quota_exceeded` trips the quota breaker; while it is open the
+  sign-up is handed back untried and never dead-lettered.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from pydantic import ValidationError as ModelValidationError
@@ -28,7 +30,6 @@ if TYPE_CHECKING:
     from signup_relay.aws.dead_letters import DeadLetterQueue
     from signup_relay.aws.queue import SignupQueue
 
-MAX_VISIBILITY_SECONDS = 43_200  # SQS maximum (12 h)
 THROTTLED_DELAY_SECONDS = 2
 BASE_DELAY_SECONDS = 10
 MAX_BACKOFF_SECONDS = 900
@@ -36,6 +37,14 @@ MAX_BACKOFF_SECONDS = 900
 
 class Upserter(Protocol):
     def upsert(self, signup: Signup) -> UpsertResult: ...
+
+
+class Breaker(Protocol):
+    """The quota breaker (aws/quota_breaker.py)."""
+
+    def is_open(self, now: datetime) -> bool: ...
+
+    def trip(self, now: datetime) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -58,35 +67,40 @@ class Processed:
 
 
 class RetryLater(Exception):
-    """The item must fail so SQS redelivers it after `delay_seconds`."""
+    """The item must fail so SQS redelivers it after `delay_seconds` (None: the queue's visibility timeout)."""
 
-    def __init__(self, cause: BaseException, delay_seconds: int) -> None:
-        super().__init__(f"retry in {delay_seconds}s: {type(cause).__name__}: {cause}")
+    def __init__(self, cause: BaseException, delay_seconds: int | None) -> None:
+        after = "the visibility timeout" if delay_seconds is None else f"{delay_seconds}s"
+        super().__init__(f"retry after {after}: {type(cause).__name__}: {cause}")
         self.cause = cause
         self.delay_seconds = delay_seconds
 
 
-def retry_delay(error: BaseException, attempts: int, now: datetime) -> int:
-    """Seconds to keep a failed message invisible: ~1 s after a throttle, until 00:00 UTC after the daily quota,
-    else exponential from 10 s (capped at 15 min)."""
+def retry_delay(error: BaseException, attempts: int) -> int:
+    """Seconds to keep a failed message invisible: ~1 s after a throttle, else exponential from 10 s (capped at
+    15 min). The daily quota is the quota breaker's (`process_message`)."""
     if isinstance(error, ThrottledError):
         return THROTTLED_DELAY_SECONDS
-    if isinstance(error, QuotaExceededError):
-        midnight = (now.astimezone(UTC) + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-        return min(MAX_VISIBILITY_SECONDS, int((midnight - now).total_seconds()) + 60)
     return min(MAX_BACKOFF_SECONDS, BASE_DELAY_SECONDS * 2 ** max(0, attempts - 1))
 
 
 def process_message(
     message: QueuedMessage,
     *,
-    upserter_for: Callable[[str | None], Upserter],
+    upserter_for: Callable[[str | None, str | None], Upserter],
     queue: SignupQueue,
     dlq: DeadLetterQueue,
     max_attempts: int,
+    breaker: Breaker,
+    requeued_groups: set[str] | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> Processed:
-    """Upsert one queued sign-up; raise RetryLater to fail the item, return normally to succeed it."""
+    """Upsert one queued sign-up; raise RetryLater to fail the item, return normally to succeed it.
+
+    `requeued_groups` is shared by the records of one batch: the message groups handed back by sending them again
+    (`_hand_back`), whose later records must follow the same way to keep the person's order.
+    """
+    requeued_groups = set() if requeued_groups is None else requeued_groups
     try:
         queued = QueuedSignup.model_validate_json(message.body)
     except ModelValidationError as error:
@@ -109,8 +123,14 @@ def process_message(
         "email": mask_email(signup.email),
         "attempts": message.attempts,
     }
+    if breaker.is_open(clock()):
+        return _hand_back(message, queued, queue, max_attempts, requeued_groups, context)
     try:
-        result = upserter_for(signup.account).upsert(signup)
+        result = upserter_for(signup.account, signup.options.api).upsert(signup)
+    except QuotaExceededError:
+        breaker.trip(clock())
+        metrics.add_metric(name=QuotaExceededError.error_class, unit="Count", value=1)
+        return _hand_back(message, queued, queue, max_attempts, requeued_groups, context)
     except PermanentError as error:
         record = _failure(message, queued, error_class_of(error), error.message, clock())
         return _dead_letter(message, queued, record, dlq)
@@ -119,7 +139,7 @@ def process_message(
         if message.attempts >= max_attempts:
             record = _failure(message, queued, error_class, str(error), clock())
             return _dead_letter(message, queued, record, dlq, outcome=Outcome.FAILED)
-        delay = retry_delay(error, message.attempts, clock())
+        delay = retry_delay(error, message.attempts)
         queue.delay_retry(message.receipt_handle, delay)
         log = logger.warning if isinstance(error, RelayError) else logger.exception
         log(
@@ -127,7 +147,7 @@ def process_message(
             extra={**context, "outcome": Outcome.DEFERRED.value, "error_class": error_class, "retry_in_seconds": delay},
         )
         metrics.add_metric(name=Outcome.DEFERRED.value, unit="Count", value=1)
-        if isinstance(error, ThrottledError | QuotaExceededError):  # Constant Contact's limits, on the dashboard
+        if isinstance(error, ThrottledError):  # Constant Contact's per-second limit, on the dashboard
             metrics.add_metric(name=error.error_class, unit="Count", value=1)
         raise RetryLater(error, delay) from error
 
@@ -141,6 +161,40 @@ def process_message(
     )
     metrics.add_metric(name=result.outcome.value, unit="Count", value=1)
     return Processed(queued_id=queued.id, outcome=result.outcome, contact_id=result.contact_id)
+
+
+def _hand_back(
+    message: QueuedMessage,
+    queued: QueuedSignup,
+    queue: SignupQueue,
+    max_attempts: int,
+    requeued_groups: set[str],
+    context: dict[str, object],
+) -> Processed:
+    """Leave the sign-up queued, untried, for after the quota reset; never dead-lettered.
+
+    The item fails with its visibility unchanged (the consumer is switched off until the reset). On its last
+    allowed delivery, or behind a message of its group sent again in this batch, it is sent again as a new message
+    of its group instead (and the item succeeds): quota days never use up its deliveries, so neither this module
+    nor the queue's redrive can dead-letter it for the quota.
+    """
+    requeue = message.attempts >= max_attempts or message.group_id in requeued_groups
+    if requeue:
+        queue.send(message.body, group_id=message.group_id, dedupe_id=f"requeue-{message.message_id}")
+        requeued_groups.add(message.group_id)
+    logger.warning(
+        "sign-up deferred",
+        extra={
+            **context,
+            "outcome": Outcome.DEFERRED.value,
+            "error_class": QuotaExceededError.error_class,
+            "requeued": requeue,
+        },
+    )
+    metrics.add_metric(name=Outcome.DEFERRED.value, unit="Count", value=1)
+    if requeue:
+        return Processed(queued_id=queued.id, outcome=Outcome.DEFERRED)
+    raise RetryLater(QuotaExceededError("the daily quota is spent: handed back until the reset"), None)
 
 
 def _failure(

@@ -27,12 +27,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime
-from enum import StrEnum
+from datetime import datetime
 from typing import Any, Protocol
 
 from signup_relay.constant_contact.client import CallMeter
-from signup_relay.constant_contact.limits import MAX_EMAIL, SIGN_UP_FORM_MAX_EMAIL
+from signup_relay.constant_contact.limits import SIGN_UP_FORM_MAX_EMAIL
 from signup_relay.constant_contact.names import Resolution
 from signup_relay.emails import normalize_email
 from signup_relay.errors import ConflictError
@@ -46,17 +45,20 @@ from signup_relay.upsert.bodies import (
     build_sign_up_form_body,
     clean_text,
 )
+from signup_relay.upsert.decisions import (
+    OPTED_OUT,
+    ContactState,
+    Rejected,
+    check_may_create,
+    check_signup,
+    missing_names,
+    newer_opt_out,
+    newer_opt_out_reason,
+    opts_back_in,
+    parse_time,
+)
 
-
-class ContactState(StrEnum):
-    NONE = "none"
-    ACTIVE = "active"
-    DELETED = "deleted"
-    UNSUBSCRIBED = "unsubscribed"
-    DELETED_UNSUBSCRIBED = "deleted_unsubscribed"
-
-
-OPTED_OUT = (ContactState.UNSUBSCRIBED, ContactState.DELETED_UNSUBSCRIBED)
+__all__ = ["ContactState", "contact_state", "opt_out_date", "pick_contact", "upsert_contact"]
 
 
 class UpsertClient(Protocol):
@@ -89,10 +91,6 @@ class UpsertNames(Protocol):
     def resolve_tag_ids(self, names: Iterable[str], *, create_missing: bool = True) -> Resolution: ...
 
 
-class Rejected(Exception):
-    """Internal: the sign-up cannot be upserted as configured; becomes Outcome.REJECTED with this reason."""
-
-
 # --- state ---------------------------------------------------------------------------------------------
 
 
@@ -115,14 +113,7 @@ def opt_out_date(contact: Mapping[str, Any]) -> datetime | None:
     """When the contact opted out, None when absent or unreadable: `email_address.opt_out_date`, an ISO-8601
     date-time the API shows only on unsubscribed contacts (the V3 `EmailAddress` schema,
     https://developer.constantcontact.com/api_reference/index.html)."""
-    value = (contact.get("email_address") or {}).get("opt_out_date")
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parse_time((contact.get("email_address") or {}).get("opt_out_date"))
 
 
 def pick_contact(contacts: Sequence[Mapping[str, Any]], email: str) -> dict[str, Any] | None:
@@ -174,37 +165,21 @@ class _Upsert:
     # --- preparation ---
 
     def _check_signup(self) -> None:
-        if "@" not in self.email:
-            raise Rejected("no usable email address")
-        if len(self.email) > MAX_EMAIL:
-            raise Rejected(f"the email address has {len(self.email)} characters; Constant Contact allows {MAX_EMAIL}")
-        if not any(name.strip() for name in self.signup.lists):
-            raise Rejected(
-                "the sign-up names no list, and a contact on no list cannot be mailed: add lists to the route"
-            )
+        check_signup(self.signup, self.email)
 
     def _resolve_names(self) -> ResolvedIds:
         lists = self.names.resolve_list_ids(self.signup.lists, create_missing=self.options.create_missing_lists)
         if lists.missing:
-            raise Rejected(
-                f"list(s) not found in Constant Contact: {_quoted(lists.missing)} "
-                "(create them, fix the route, or allow create_missing_lists)"
-            )
+            raise missing_names("list", lists.missing, "create_missing_lists")
         wanted_fields = {name: value for name, value in self.signup.custom_fields.items() if clean_text(value)}
         fields = self.names.resolve_custom_field_ids(
             wanted_fields, create_missing=self.options.create_missing_custom_fields
         )
         if fields.missing:
-            raise Rejected(
-                f"custom field(s) not found in Constant Contact: {_quoted(fields.missing)} "
-                "(create them, fix the route, or allow create_missing_custom_fields)"
-            )
+            raise missing_names("custom field", fields.missing, "create_missing_custom_fields")
         tags = self.names.resolve_tag_ids(self.signup.tags, create_missing=self.options.create_missing_tags)
         if tags.missing:
-            raise Rejected(
-                f"tag(s) not found in Constant Contact: {_quoted(tags.missing)} "
-                "(create them, fix the route, or allow create_missing_tags)"
-            )
+            raise missing_names("tag", tags.missing, "create_missing_tags")
         values: dict[str, str] = {}
         for name, value in wanted_fields.items():
             values[fields.ids[name.strip()]] = str(value).strip()
@@ -220,7 +195,7 @@ class _Upsert:
         if existing is not None and state in OPTED_OUT and (times := self._opted_out_since_submission(existing)):
             return self._keep_newer_opt_out(state, existing, *times)
         if self.signup.consent is Consent.EXPLICIT:
-            if existing is not None and state in OPTED_OUT and self.options.confirm_resubscribe_by_email:
+            if existing is not None and state in OPTED_OUT and not opts_back_in(self.signup):
                 return self._confirm_by_email(state, existing, why="the route confirms re-subscriptions by email")
             if len(self.email) <= SIGN_UP_FORM_MAX_EMAIL:
                 return self._sign_up_form(state, existing)
@@ -295,11 +270,7 @@ class _Upsert:
     def _opted_out_since_submission(self, existing: Mapping[str, Any]) -> tuple[datetime, datetime] | None:
         """(opt-out time, submission time) when the contact opted out at or after this submission; None otherwise,
         or when there is nothing to compare (a sign-up without `submitted_at`, a contact without `opt_out_date`)."""
-        submitted_at = self.signup.submitted_at
-        opted_out = opt_out_date(existing)
-        if submitted_at is None or opted_out is None or opted_out < submitted_at:
-            return None
-        return opted_out, submitted_at
+        return newer_opt_out(self.signup, opt_out_date(existing))
 
     def _keep_newer_opt_out(
         self, state: ContactState, existing: dict[str, Any], opted_out: datetime, submitted_at: datetime
@@ -315,18 +286,14 @@ class _Upsert:
         return UpsertResult(
             outcome=Outcome.KEPT_UNSUBSCRIBED,
             contact_id=contact_id,
-            reason=(
-                f"the opt-out ({_iso(opted_out)}) is newer than this submission ({_iso(submitted_at)}): "
-                f"not resubscribed, no resubscribe email; {done}"
-            ),
+            reason=newer_opt_out_reason(opted_out, submitted_at, done),
         )
 
     def _without_explicit_consent(
         self, state: ContactState, existing: dict[str, Any] | None, *, after_conflict: bool
     ) -> UpsertResult:
         if state is ContactState.NONE or existing is None:
-            if self.signup.consent is Consent.NONE and not self.options.allow_create_without_consent:
-                raise Rejected("no consent captured and the route does not allow creating contacts without consent")
+            check_may_create(self.signup)
             return self._create("implicit", after_conflict=after_conflict)
         contact_id = str(existing["contact_id"])
         if state is ContactState.ACTIVE:
@@ -390,11 +357,3 @@ class _Upsert:
         except ConflictError:
             return False
         return True
-
-
-def _quoted(names: Iterable[str]) -> str:
-    return ", ".join(repr(name) for name in names)
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

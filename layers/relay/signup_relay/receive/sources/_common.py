@@ -7,13 +7,12 @@ import binascii
 import hashlib
 import hmac
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
-from email import policy
-from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qsl
+
+from multipart import MultipartError, MultipartSegment, PushMultipartParser, parse_options_header
 
 from signup_relay.errors import SignatureError, UndecodableBodyError, UnsupportedMediaTypeError, quoted
 from signup_relay.models import RawRequest
@@ -35,11 +34,9 @@ TOKEN_QUERY_PARAMETER = "token"
 DEFAULT_TOLERANCE_SECONDS = 300
 MAX_FORM_FIELDS = 1000
 MAX_NESTING = 4
-# Parts that are themselves multipart (or a message) make the stdlib parser recurse once per level: a thousand
-# nested parts exhaust the stack. Form senders never nest (RFC 7578 §4.3 deprecates multipart/mixed inside
-# form-data: https://www.rfc-editor.org/rfc/rfc7578#section-4.3), so a few are tolerated and more refused.
-MAX_NESTED_PARTS = 8
-NESTED_PART = re.compile(rb"(?:^|[\r\n])[ \t]*content-type[ \t]*:\s*(?:multipart|message)/", re.IGNORECASE)
+# A multipart part's header line (Content-Disposition with its name and file name, Content-Type) is a few hundred
+# bytes from every sender; a longer one is refused, as are more than 8 header lines in a part (RFC 7578 uses 3).
+MAX_PART_HEADER_BYTES = 2048
 
 JSON_TYPES = frozenset({"application/json", "text/json", "text/plain"})  # CF7 and Apps Script may say text/plain
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -92,14 +89,25 @@ def matches_any(candidates: Iterable[str | bytes], expected: str | bytes) -> boo
     return matched
 
 
-def check_signature(request: RawRequest, name: str, expected: str, *, hexadecimal: bool = False) -> None:
-    """Raise SignatureError unless the `name` header equals `expected` (hex digests are accepted in either case)."""
+def check_signature(request: RawRequest, name: str, expected: str, *, signed: str, hexadecimal: bool = False) -> None:
+    """Raise SignatureError unless the `name` header equals `expected` (hex digests are accepted in either case).
+
+    `signed` describes what the sender signs; the error names it (never the expected value), for the log and the
+    local preview: the sender's own answer stays the same for every failure.
+    """
     received = require_header(request, name)
     if not equal(received.lower() if hexadecimal else received, expected):
-        raise SignatureError(f"{name} does not match")
+        raise SignatureError(mismatch(name, signed))
 
 
-def check_timestamped_signature(request: RawRequest, name: str, version: str, expected: Callable[[str], str]) -> str:
+def mismatch(name: str, signed: str) -> str:
+    """The reason a signature header did not match: which header, and what it should sign."""
+    return f"{name} does not match: it should be {signed}, keyed with the route's secret"
+
+
+def check_timestamped_signature(
+    request: RawRequest, name: str, version: str, expected: Callable[[str], str], *, signed: str
+) -> str:
     """A Stripe-like `t=<unix>,<version>=<hex>` header (several signatures during rotation); its timestamp.
 
     `expected(timestamp)` is the hex digest the sender computes; it is called only once a timestamp is present.
@@ -109,7 +117,7 @@ def check_timestamped_signature(request: RawRequest, name: str, version: str, ex
     if not timestamp:
         raise SignatureError(f"{name} has no timestamp")
     if not matches_any((candidate.lower() for candidate in pairs.get(version, [])), expected(timestamp)):
-        raise SignatureError(f"{name} does not match")
+        raise SignatureError(mismatch(name, signed))
     return timestamp
 
 
@@ -208,37 +216,45 @@ def decode_form(body: bytes) -> list[tuple[str, str]]:
 
 
 def decode_multipart(request: RawRequest) -> list[tuple[str, str]]:
-    """Fields of a multipart/form-data body; file parts keep only their file name."""
-    content_type = header(request, "content-type") or ""
-    if "boundary=" not in content_type.lower():
+    """Fields of a multipart/form-data body; file parts keep only their file name.
+
+    Strict RFC 7578 (https://www.rfc-editor.org/rfc/rfc7578): CRLF line breaks, a form-data Content-Disposition
+    on every part (so a nested multipart part is refused), no Content-Transfer-Encoding decoding (senders must
+    not use it, §4.7), at most MAX_FORM_FIELDS parts.
+    """
+    _, options = parse_options_header(header(request, "content-type") or "")
+    boundary = options.get("boundary")
+    if not boundary:
         raise UndecodableBodyError("multipart body without a boundary")
-    if len(NESTED_PART.findall(request.body)) > MAX_NESTED_PARTS:
-        raise UndecodableBodyError("multipart body with nested multipart parts")
+    fields: list[tuple[str, str]] = []
     try:
-        head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
-        message = BytesParser(policy=policy.HTTP).parsebytes(head + request.body)
-        if not message.is_multipart():
-            raise UndecodableBodyError("multipart body without parts")
-        fields: list[tuple[str, str]] = []
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            if not isinstance(name, str):
-                continue
-            filename = part.get_filename()
-            if filename:
-                fields.append((name, filename))
-                continue
-            payload = part.get_payload(decode=True)
-            raw = payload if isinstance(payload, bytes) else b""
-            charset = part.get_content_charset() or "utf-8"
-            fields.append((name, raw.decode(charset).removesuffix("\r\n")))
-            if len(fields) > MAX_FORM_FIELDS:
-                raise UndecodableBodyError("too many multipart fields")
+        parser = PushMultipartParser(
+            boundary,
+            content_length=len(request.body),
+            max_header_size=MAX_PART_HEADER_BYTES,
+            max_segment_count=MAX_FORM_FIELDS,
+            strict=True,
+        )
+        with parser:
+            segment: MultipartSegment | None = None
+            chunks: list[bytes] = []
+            for event in parser.parse(request.body):
+                if isinstance(event, MultipartSegment):
+                    segment, chunks = event, []
+                elif event is not None:
+                    chunks.append(event)
+                elif segment is not None:
+                    fields.append((segment.name, segment.filename or _part_text(b"".join(chunks), segment.charset)))
         return fields
-    except UndecodableBodyError:
-        raise
-    except (ValueError, LookupError, TypeError, AttributeError, IndexError, UnicodeError, RecursionError):
-        raise UndecodableBodyError("body is not valid multipart/form-data") from None
+    except MultipartError as error:
+        raise UndecodableBodyError(f"body is not valid multipart/form-data: {error.args[0]}") from None
+
+
+def _part_text(raw: bytes, charset: str | None) -> str:
+    try:
+        return raw.decode(charset or "utf-8")
+    except (LookupError, UnicodeDecodeError):
+        raise UndecodableBodyError("a multipart part is not text in its declared charset") from None
 
 
 def decode_fields(request: RawRequest) -> list[tuple[str, str]]:

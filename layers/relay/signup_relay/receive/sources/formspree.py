@@ -26,6 +26,7 @@ from signup_relay.receive.submission import Submission
 
 NAME = "formspree"
 SIGNATURE_HEADER = "formspree-signature"
+SIGNED = "t=<unix seconds>,v1=<hex HMAC-SHA256 of '<t>.<raw body>'>"
 
 
 def sign(body: bytes, secret: str, timestamp: str) -> str:
@@ -36,7 +37,7 @@ def sign(body: bytes, secret: str, timestamp: str) -> str:
 def verify(request: RawRequest, secret: str, now: datetime) -> None:
     require_secret(secret)
     timestamp = check_timestamped_signature(
-        request, SIGNATURE_HEADER, "v1", lambda timestamp: sign(request.body, secret, timestamp)
+        request, SIGNATURE_HEADER, "v1", lambda timestamp: sign(request.body, secret, timestamp), signed=SIGNED
     )
     check_window(parse_timestamp(timestamp), now)
 

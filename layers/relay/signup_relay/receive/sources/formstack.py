@@ -23,6 +23,7 @@ from signup_relay.receive.submission import Submission
 
 NAME = "formstack"
 SIGNATURE_HEADER = "x-fs-signature"
+SIGNED = "sha256=<hex HMAC-SHA256 of the raw body>"
 ENVELOPE = ("FormID", "UniqueID", "HandshakeKey")
 
 
@@ -32,7 +33,7 @@ def sign(body: bytes, secret: str) -> str:
 
 def verify(request: RawRequest, secret: str, now: datetime) -> None:
     require_secret(secret)
-    check_signature(request, SIGNATURE_HEADER, sign(request.body, secret), hexadecimal=True)
+    check_signature(request, SIGNATURE_HEADER, sign(request.body, secret), signed=SIGNED, hexadecimal=True)
 
 
 def _subfields(value: Any) -> Any:

@@ -24,6 +24,7 @@ from signup_relay.receive.submission import Submission
 NAME = "framer"
 SIGNATURE_HEADER = "framer-signature"
 SUBMISSION_ID_HEADER = "framer-webhook-submission-id"
+SIGNED = f"sha256=<hex HMAC-SHA256 of the raw body followed by the {SUBMISSION_ID_HEADER} header>"
 
 
 def sign(body: bytes, secret: str, submission_id: str) -> str:
@@ -33,7 +34,8 @@ def sign(body: bytes, secret: str, submission_id: str) -> str:
 def verify(request: RawRequest, secret: str, now: datetime) -> None:
     require_secret(secret)
     submission_id = require_header(request, SUBMISSION_ID_HEADER)
-    check_signature(request, SIGNATURE_HEADER, sign(request.body, secret, submission_id), hexadecimal=True)
+    expected = sign(request.body, secret, submission_id)
+    check_signature(request, SIGNATURE_HEADER, expected, signed=SIGNED, hexadecimal=True)
 
 
 def parse(request: RawRequest) -> Submission:

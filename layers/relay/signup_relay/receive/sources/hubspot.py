@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
-from signup_relay.errors import SubmissionInvalidError, UndecodableBodyError
+from signup_relay.errors import QUOTE_LIMIT, SubmissionInvalidError, UndecodableBodyError, bounded
 from signup_relay.models import RawRequest
 from signup_relay.receive.sources._common import (
     answers_from_mapping,
@@ -60,9 +60,13 @@ def sign(method: str, uri: str, body: bytes, secret: str, timestamp_ms: str) -> 
 def verify(request: RawRequest, secret: str, now: datetime) -> None:
     require_secret(secret)
     timestamp = require_header(request, TIMESTAMP_HEADER)
-    check_signature(
-        request, SIGNATURE_HEADER, sign(request.method, request_uri(request), request.body, secret, timestamp)
-    )
+    uri = request_uri(request)
+    # The URI without its query (which may carry personal data): the host and path a proxy may have changed.
+    where = bounded(uri.split("?")[0], QUOTE_LIMIT) + ("?<query>" if "?" in uri else "")
+    signed = f"<base64 HMAC-SHA256 of {request.method.upper()} + {where}"
+    signed += f" + <raw body> + <{TIMESTAMP_HEADER}>>"
+    expected = sign(request.method, uri, request.body, secret, timestamp)
+    check_signature(request, SIGNATURE_HEADER, expected, signed=signed)
     check_window(parse_timestamp(timestamp, milliseconds=True), now)
 
 

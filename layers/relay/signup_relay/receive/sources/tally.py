@@ -39,6 +39,7 @@ from signup_relay.receive.submission import (
 
 NAME = "tally"
 SIGNATURE_HEADER = "tally-signature"
+SIGNED = "<base64 HMAC-SHA256 of the raw body>"
 KINDS = {
     "INPUT_EMAIL": KIND_EMAIL,
     "INPUT_PHONE_NUMBER": KIND_PHONE,
@@ -63,7 +64,7 @@ def sign(body: bytes, secret: str) -> str:
 
 def verify(request: RawRequest, secret: str, now: datetime) -> None:
     require_secret(secret)
-    check_signature(request, SIGNATURE_HEADER, sign(request.body, secret))
+    check_signature(request, SIGNATURE_HEADER, sign(request.body, secret), signed=SIGNED)
 
 
 def _value(field: dict[str, Any]) -> Value | None:

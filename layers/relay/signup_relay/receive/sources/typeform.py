@@ -43,6 +43,7 @@ from signup_relay.receive.submission import (
 
 NAME = "typeform"
 SIGNATURE_HEADER = "typeform-signature"
+SIGNED = "sha256=<base64 HMAC-SHA256 of the raw body>"
 KINDS = {
     "email": KIND_EMAIL,
     "phone_number": KIND_PHONE,
@@ -64,7 +65,7 @@ def sign(body: bytes, secret: str) -> str:
 
 def verify(request: RawRequest, secret: str, now: datetime) -> None:
     require_secret(secret)
-    check_signature(request, SIGNATURE_HEADER, sign(request.body, secret))
+    check_signature(request, SIGNATURE_HEADER, sign(request.body, secret), signed=SIGNED)
 
 
 def _answer_value(answer: dict[str, Any]) -> Value | None:

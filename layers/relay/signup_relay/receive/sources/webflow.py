@@ -30,6 +30,7 @@ from signup_relay.receive.submission import KIND_EMAIL, KIND_PHONE, Answer, Subm
 NAME = "webflow"
 SIGNATURE_HEADER = "x-webflow-signature"
 TIMESTAMP_HEADER = "x-webflow-timestamp"
+SIGNED = f"<hex HMAC-SHA256 of '<{TIMESTAMP_HEADER}>:<raw body>'>"
 
 
 def sign(body: bytes, secret: str, timestamp_ms: str) -> str:
@@ -39,7 +40,7 @@ def sign(body: bytes, secret: str, timestamp_ms: str) -> str:
 def verify(request: RawRequest, secret: str, now: datetime) -> None:
     require_secret(secret)
     timestamp = require_header(request, TIMESTAMP_HEADER)
-    check_signature(request, SIGNATURE_HEADER, sign(request.body, secret, timestamp), hexadecimal=True)
+    check_signature(request, SIGNATURE_HEADER, sign(request.body, secret, timestamp), signed=SIGNED, hexadecimal=True)
     check_window(parse_timestamp(timestamp, milliseconds=True), now)
 
 

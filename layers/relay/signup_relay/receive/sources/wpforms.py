@@ -32,6 +32,7 @@ from signup_relay.receive.submission import Submission
 
 NAME = "wpforms"
 SIGNATURE_HEADER = "x-wpforms-webhook-signature"
+SIGNED = "t=<unix seconds>,v=<hex HMAC-SHA256 of '<t>.<the JSON body; a URL-encoded body is rebuilt as WPForms' JSON>'>"
 TOLERANCE_SECONDS = 900
 
 
@@ -69,7 +70,11 @@ def verify(request: RawRequest, secret: str, now: datetime) -> None:
     require_secret(secret)
     try:
         timestamp = check_timestamped_signature(
-            request, SIGNATURE_HEADER, "v", lambda timestamp: sign(signed_json(request), secret, timestamp)
+            request,
+            SIGNATURE_HEADER,
+            "v",
+            lambda timestamp: sign(signed_json(request), secret, timestamp),
+            signed=SIGNED,
         )
     except UndecodableBodyError:
         raise SignatureError("cannot rebuild the signed JSON from an undecodable form body") from None

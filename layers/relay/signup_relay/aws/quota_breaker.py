@@ -1,0 +1,163 @@
+"""Quota circuit breaker: after a `quota_exceeded`, no Constant Contact call until the reset (docs/architecture.md §12).
+
+Public API, for every code path that calls Constant Contact (upsert, and any drain or backfill function):
+
+    from signup_relay.aws import quota_breaker
+
+    if quota_breaker.is_open(now):      # now: an aware datetime (signup_relay.clock.utc_now())
+        ...                             # do not call Constant Contact; leave the work queued, untouched
+    try:
+        ...call Constant Contact...
+    except QuotaExceededError:
+        quota_breaker.trip(now)         # stop this container and switch the sign-up queue's consumer off
+
+`trip(now)` opens the breaker in this container at once and disables the Lambda event source mapping(s) of the
+sign-up queue (`lambda:UpdateEventSourceMapping`, Enabled=False), so no consumer is invoked until the
+stack's schedule re-enables them just after 00:00 UTC (`QuotaResetSchedule` in template.yaml). `is_open(now)`
+is true while this container tripped (until the reset) or while the sign-up queue's consumer is switched off
+(read at most once a minute: a trip in another container or function is seen within a minute). A trip puts
+the `QuotaBreakerTripped` metric (flushed by the handler's `metrics.log_metrics`). A function using it needs
+`QUEUE_URL`, `lambda:ListEventSourceMappings` (on "*"), `sqs:GetQueueAttributes` on the sign-up queue and
+`lambda:UpdateEventSourceMapping` on the mapping (template.yaml, `UpsertQuotaBreakerPolicy`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from signup_relay.caches import per_container
+from signup_relay.config import get_settings
+from signup_relay.observability import logger, metrics
+
+# The schedule re-enables the consumer one minute after Constant Contact's 00:00 UTC reset, so that a clock a few
+# seconds apart cannot make the first call of the day meet yesterday's quota and stop the fleet for another day.
+RESET_MARGIN = timedelta(minutes=1)
+RECHECK_SECONDS = 60.0  # how stale this container's view of the consumer switch may be
+TRIPPED_METRIC = "QuotaBreakerTripped"
+_OFF_STATES = frozenset({"Disabled", "Disabling"})
+
+
+def quota_resets_at(now: datetime) -> datetime:
+    """The first reset after `now`: 00:00 UTC plus the margin, when the schedule switches the consumer back on."""
+    reset = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + RESET_MARGIN
+    return reset if reset > now else reset + timedelta(days=1)
+
+
+class Switch(Protocol):
+    def is_off(self) -> bool: ...
+
+    def turn_off(self) -> None: ...
+
+
+@dataclass
+class ConsumerSwitch:
+    """The Lambda event source mapping(s) consuming the sign-up queue: the fleet's one on/off switch."""
+
+    queue_url: str
+    lambda_client: Any
+    sqs_client: Any
+    _queue_arn: str = ""
+
+    def is_off(self) -> bool:
+        """True when every mapping of the queue is disabled or disabling (False when the queue has none)."""
+        states = [mapping["State"] for mapping in self._list()]
+        return bool(states) and all(state in _OFF_STATES for state in states)
+
+    def turn_off(self) -> None:
+        for mapping in self._list():
+            if mapping["State"] not in _OFF_STATES:
+                self.lambda_client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+
+    def _list(self) -> list[dict[str, Any]]:
+        if not self._queue_arn:
+            attributes = self.sqs_client.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
+            self._queue_arn = attributes["Attributes"]["QueueArn"]
+        pages = self.lambda_client.get_paginator("list_event_source_mappings").paginate(EventSourceArn=self._queue_arn)
+        return [mapping for page in pages for mapping in page.get("EventSourceMappings", [])]
+
+
+class QuotaBreaker:
+    """One container's breaker: open from a trip until the reset, or while the consumer switch reads off."""
+
+    def __init__(self, switch: Switch, *, recheck_seconds: float = RECHECK_SECONDS) -> None:
+        self._switch = switch
+        self._recheck = timedelta(seconds=recheck_seconds)
+        self._lock = threading.Lock()
+        self._open_until: datetime | None = None
+        self._checked_at: datetime | None = None
+
+    def is_open(self, now: datetime) -> bool:
+        """Whether Constant Contact must not be called now."""
+        with self._lock:
+            if self._checked_at is None or now - self._checked_at >= self._recheck or now < self._checked_at:
+                self._checked_at = now
+                self._read_switch(now)
+            return self._open_until is not None and now < self._open_until
+
+    def trip(self, now: datetime) -> None:
+        """Open the breaker until the reset and switch the sign-up queue's consumer off (idempotent)."""
+        resumes_at = quota_resets_at(now)
+        with self._lock:
+            already_open = self._open_until is not None and now < self._open_until
+            self._open_until = resumes_at
+            self._checked_at = now
+        switched_off = _unless_aws_fails(self._switch.turn_off) is not _FAILED
+        if not already_open:
+            metrics.add_metric(name=TRIPPED_METRIC, unit="Count", value=1)
+        logger.warning(
+            "quota breaker tripped: no Constant Contact calls until the reset",
+            extra={"resumes_at": resumes_at.isoformat(), "consumer_switched_off": switched_off},
+        )
+
+    def _read_switch(self, now: datetime) -> None:
+        off = _unless_aws_fails(self._switch.is_off)
+        if off is _FAILED:  # unknown: keep what this container knows
+            return
+        # Off: nothing is consumed until the schedule switches it on after the reset. On: the reset has come (or
+        # the consumer was never switched off), whatever this container tripped before.
+        self._open_until = quota_resets_at(now) if off else None
+
+
+_FAILED = object()
+
+
+def _unless_aws_fails(call: Callable[[], Any]) -> Any:
+    """`call()`, or _FAILED when AWS refused or failed it (logged): the breaker never fails a sign-up itself."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return call()
+    except (BotoCoreError, ClientError) as error:
+        logger.warning("quota breaker: the consumer switch is unavailable", extra={"error": type(error).__name__})
+        return _FAILED
+
+
+@per_container(maxsize=1)
+def get_quota_breaker() -> QuotaBreaker:
+    """This container's breaker, on the sign-up queue of the settings."""
+    import boto3
+    from botocore.config import Config
+
+    from signup_relay.aws.queue import get_sqs_client
+
+    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
+    switch = ConsumerSwitch(
+        queue_url=get_settings().queue_url,
+        lambda_client=boto3.client("lambda", config=config),
+        sqs_client=get_sqs_client(),
+    )
+    return QuotaBreaker(switch)
+
+
+def is_open(now: datetime) -> bool:
+    """Whether Constant Contact must not be called now (this container's breaker)."""
+    return get_quota_breaker().is_open(now)
+
+
+def trip(now: datetime) -> None:
+    """After a `quota_exceeded`: stop this container and switch the sign-up queue's consumer off until the reset."""
+    get_quota_breaker().trip(now)

@@ -1,0 +1,167 @@
+"""The quota breaker with moto and the sandbox: the upsert handler in-process, fed the way Lambda's event source
+mapping feeds it (only while the mapping is enabled), the mapping and the queue's redrive policy in moto."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from functions.upsert import app as upsert_app
+from local.aws_resources import LocalResources, create_event_source_mappings, reset_relay_caches, run_mapping_schedule
+from local.cc_sandbox import Sandbox
+from local.stack import sqs_event
+from local.template import mapping_schedules
+from signup_relay.aws.queue import SignupQueue
+from signup_relay.aws.quota_breaker import get_quota_breaker
+from signup_relay.models import Consent, QueuedSignup, Signup
+from tests.integration.relay_fixtures import dlq_records
+from tests.oauth_secret import seed_oauth_secret
+
+
+@pytest.fixture
+def fleet(
+    relay_aws: LocalResources, cc_sandbox_unthrottled: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[LocalResources, Sandbox, dict[str, str]]]:
+    """moto queues (visibility 0: a handed-back message is visible again at once), the upsert mapping, and the
+    sandbox as the account, with the Newsletter list."""
+    sandbox = cc_sandbox_unthrottled
+    seed_oauth_secret(sandbox, relay_aws.cc_secret_id)
+    monkeypatch.setenv("CC_API_BASE_URL", sandbox.base_url)
+    monkeypatch.setenv("CC_TOKEN_URL", sandbox.token_url)
+    reset_relay_caches()
+    sandbox.seed_list("Newsletter")
+    yield relay_aws, sandbox, create_event_source_mappings(relay_aws)
+
+
+def queue_signups(resources: LocalResources, emails: list[str]) -> None:
+    queue = SignupQueue(url=resources.queue_url, client=boto3.client("sqs"))
+    now = datetime.now(UTC)
+    for email in emails:
+        signup = Signup(
+            email=email, first_name="Reader", lists=("Newsletter",), consent=Consent.IMPLICIT, route="generic"
+        )
+        body = QueuedSignup(id=f"generic:{email}", received_at=now, signup=signup).model_dump_json()
+        queue.send(body, group_id=hashlib.sha256(email.encode()).hexdigest(), dedupe_id=f"generic:{email}")
+
+
+def run_event_source_mapping(resources: LocalResources, uuid: str, lambda_context: Any) -> int:
+    """What Lambda does for the mapping until it is disabled or the queue is empty: receive a batch, invoke, delete
+    the items that did not fail. Returns the number of invocations."""
+    sqs, lambdas = boto3.client("sqs"), boto3.client("lambda")
+    arn = sqs.get_queue_attributes(QueueUrl=resources.queue_url, AttributeNames=["QueueArn"])["Attributes"]
+    invocations = 0
+    while lambdas.get_event_source_mapping(UUID=uuid)["State"] == "Enabled":
+        messages = sqs.receive_message(
+            QueueUrl=resources.queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+        ).get("Messages", [])
+        if not messages:
+            break
+        invocations += 1
+        response = upsert_app.lambda_handler(sqs_event(messages, arn["QueueArn"]), lambda_context)
+        failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+        for message in messages:
+            if message["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=resources.queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return invocations
+
+
+def queued(resources: LocalResources) -> dict[str, int]:
+    """Every message on the sign-up queue: its id -> how often it was received, read from moto's model (receiving
+    to look would count as a receive too)."""
+    from local.aws_resources import _moto_queue
+
+    queue = _moto_queue(resources.queue_url, "us-east-1")
+    return {message.id: message.approximate_receive_count for message in queue._messages}
+
+
+def api_calls(sandbox: Sandbox) -> list[int]:
+    """The status of every Constant Contact API request so far."""
+    return [int(r["status"]) for r in sandbox.request_log if str(r["path"]).startswith("/v3/")]
+
+
+def next_day(sandbox: Sandbox, uuids: dict[str, str]) -> None:
+    """Constant Contact's clock passes the reset, and the stack's schedule runs (as EventBridge Scheduler would).
+
+    The relay's containers run on the wall clock, which does not jump: a new container stands for one whose
+    breaker closed at the reset by its own clock.
+    """
+    [schedule] = mapping_schedules()
+    now = sandbox.clock.now()
+    sandbox.clock.advance((schedule.next_run(now) - now + timedelta(seconds=1)).total_seconds())
+    run_mapping_schedule(schedule, uuids)
+    get_quota_breaker.cache_clear()  # type: ignore[attr-defined]
+
+
+def test_a_spent_quota_costs_one_call_and_no_message_until_the_reset(fleet, lambda_context):
+    # Given 25 sign-ups queued and a quota that is already spent
+    resources, sandbox, uuids = fleet
+    emails = [f"reader{n}@example.com" for n in range(25)]
+    queue_signups(resources, emails)
+    sandbox.daily_quota = 0
+
+    # When Lambda's event source mapping runs
+    invocations = run_event_source_mapping(resources, uuids["UpsertEventSourceMapping"], lambda_context)
+
+    # Then one call met the quota, the mapping is disabled after one invocation, and every sign-up is still queued,
+    # none dead-lettered
+    assert api_calls(sandbox) == [429]
+    assert invocations == 1
+    assert boto3.client("lambda").get_event_source_mapping(UUID=uuids["UpsertEventSourceMapping"])["State"] == (
+        "Disabled"
+    )
+    assert len(queued(resources)) == 25
+    assert dlq_records(resources.dlq_url) == []
+
+    # When the day turns (with a fresh quota) and the schedule runs
+    sandbox.daily_quota = 10_000
+    next_day(sandbox, uuids)
+    run_event_source_mapping(resources, uuids["UpsertEventSourceMapping"], lambda_context)
+
+    # Then every sign-up is a contact, the queue is empty and the DLQ too
+    assert all(sandbox.contact_by_email(email) is not None for email in emails)
+    assert queued(resources) == {}
+    assert dlq_records(resources.dlq_url) == []
+
+
+def test_quota_days_in_a_row_never_push_a_signup_to_the_dlq(fleet, lambda_context):
+    # Given three sign-ups and a quota of one call a day: every day the first lookup passes and the write meets
+    # the quota, so each sign-up is delivered once a day without being applied
+    resources, sandbox, uuids = fleet
+    emails = ["ada@example.com", "bob@example.com", "cy@example.com"]
+    queue_signups(resources, emails)
+    first_ids = set(queued(resources))
+    sandbox.daily_quota = 1
+    days = 2 * resources.max_receive_count + 1  # past the redrive's maxReceiveCount twice over
+
+    # When that goes on day after day
+    for day in range(days):
+        if day:
+            next_day(sandbox, uuids)
+        before = len(api_calls(sandbox))
+        run_event_source_mapping(resources, uuids["UpsertEventSourceMapping"], lambda_context)
+        # Then each day costs at most one call past the quota
+        assert api_calls(sandbox)[before:].count(429) == 1
+        # And nothing is ever dead-lettered (nor redriven by the queue), and nothing is lost
+        assert dlq_records(resources.dlq_url) == []
+        receive_counts = queued(resources)
+        assert len(receive_counts) == 3
+        assert max(receive_counts.values()) <= resources.max_receive_count
+
+    # And the sign-ups reached their last delivery and were sent again as new messages instead
+    assert set(queued(resources)).isdisjoint(first_ids)
+
+    # When a day with the quota back comes
+    sandbox.daily_quota = 10_000
+    next_day(sandbox, uuids)
+    run_event_source_mapping(resources, uuids["UpsertEventSourceMapping"], lambda_context)
+
+    # Then every sign-up is applied exactly once, and nothing is left or dead-lettered
+    assert [sandbox.contact_by_email(email) is not None for email in emails] == [True, True, True]
+    assert len(sandbox.all_contacts()) == 3
+    assert queued(resources) == {}
+    assert dlq_records(resources.dlq_url) == []

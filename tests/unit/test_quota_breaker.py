@@ -1,0 +1,233 @@
+"""The quota breaker: one trip stops the container and switches the fleet off until the reset; nothing is lost."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from signup_relay.aws.quota_breaker import TRIPPED_METRIC, QuotaBreaker, quota_resets_at
+from signup_relay.errors import QuotaExceededError
+from signup_relay.models import FailureRecord, Outcome, QueuedSignup, Signup, UpsertResult
+from signup_relay.observability import metrics
+from signup_relay.upsert.attempt import QueuedMessage, RetryLater, process_message
+
+NOW = datetime(2026, 3, 1, 15, 30, tzinfo=UTC)
+RESET = datetime(2026, 3, 2, 0, 1, tzinfo=UTC)
+
+
+class FakeSwitch:
+    """The sign-up queue's event source mapping, as the breaker sees it."""
+
+    def __init__(self, *, off: bool = False, broken: bool = False) -> None:
+        self.off = off
+        self.broken = broken
+        self.reads = 0
+        self.turned_off = 0
+
+    def _check(self) -> None:
+        if self.broken:
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "ListEventSourceMappings")
+
+    def is_off(self) -> bool:
+        self.reads += 1
+        self._check()
+        return self.off
+
+    def turn_off(self) -> None:
+        self._check()
+        self.turned_off += 1
+        self.off = True
+
+
+def test_the_breaker_resets_one_minute_after_midnight_utc():
+    assert quota_resets_at(NOW) == RESET
+    assert quota_resets_at(datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC)) == RESET
+    # between midnight and the schedule's run, the reset is that same run
+    assert quota_resets_at(datetime(2026, 3, 2, 0, 0, 30, tzinfo=UTC)) == RESET
+    assert quota_resets_at(RESET) == RESET + timedelta(days=1)
+
+
+def test_a_trip_opens_the_breaker_until_the_reset_and_switches_the_consumer_off():
+    # Given a closed breaker
+    metrics.clear_metrics()
+    switch = FakeSwitch()
+    breaker = QuotaBreaker(switch)
+    assert breaker.is_open(NOW) is False
+
+    # When a quota_exceeded trips it twice the same day
+    breaker.trip(NOW)
+    breaker.trip(NOW + timedelta(seconds=5))
+
+    # Then it is open at once, the consumer is off, and the trip is counted once
+    assert breaker.is_open(NOW + timedelta(seconds=1)) is True
+    assert switch.off is True
+    assert metrics.metric_set[TRIPPED_METRIC]["Value"] == [1.0]
+    metrics.clear_metrics()
+    # And it stays open until the reset, then closes when the schedule has switched the consumer on again
+    assert breaker.is_open(RESET - timedelta(seconds=1)) is True
+    switch.off = False
+    assert breaker.is_open(RESET + timedelta(seconds=1)) is False
+
+
+def test_a_trip_elsewhere_is_seen_through_the_switch_within_the_recheck_interval():
+    # Given this container read the switch on (closed), then another container tripped and switched it off
+    switch = FakeSwitch()
+    breaker = QuotaBreaker(switch, recheck_seconds=60)
+    assert breaker.is_open(NOW) is False
+    switch.off = True
+
+    # Then the switch is not read again before a minute has passed, and is then read as open
+    assert breaker.is_open(NOW + timedelta(seconds=30)) is False
+    assert switch.reads == 1
+    assert breaker.is_open(NOW + timedelta(seconds=61)) is True
+    # And the consumer coming back on (the reset's schedule) closes it on the next read
+    switch.off = False
+    assert breaker.is_open(NOW + timedelta(seconds=122)) is False
+
+
+def test_an_unreachable_switch_never_fails_a_trip_and_keeps_what_the_container_knows():
+    # Given a switch AWS refuses (no permission)
+    breaker = QuotaBreaker(FakeSwitch(broken=True))
+    # Then an unknown state reads closed, a trip still opens this container until the reset
+    assert breaker.is_open(NOW) is False
+    breaker.trip(NOW)
+    assert breaker.is_open(NOW + timedelta(hours=1)) is True
+    assert breaker.is_open(RESET) is False
+
+
+# --- the upsert attempt with the breaker --------------------------------------------------------------------
+
+SIGNUP = Signup(email="ada@example.com", route="generic", source="generic", submitted_at=NOW)
+BODY = QueuedSignup(id="generic:d-1", received_at=NOW, signup=SIGNUP).model_dump_json()
+
+
+class CountingUpserter:
+    def __init__(self, result: UpsertResult | Exception) -> None:
+        self.result = result
+        self.calls = 0
+
+    def upsert(self, signup: Signup) -> UpsertResult:
+        self.calls += 1
+        if isinstance(self.result, Exception):
+            raise self.result
+        return self.result
+
+
+class RecordingQueue:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, str]] = []
+        self.delays: list[tuple[str, int]] = []
+
+    def send(self, body: str, *, group_id: str, dedupe_id: str) -> str:
+        self.sent.append({"body": body, "group_id": group_id, "dedupe_id": dedupe_id})
+        return f"m-{len(self.sent)}"
+
+    def delay_retry(self, receipt_handle: str, seconds: int) -> None:
+        self.delays.append((receipt_handle, seconds))
+
+
+class RecordingDlq:
+    def __init__(self) -> None:
+        self.records: list[FailureRecord] = []
+
+    def send(self, record: FailureRecord, *, dedupe_id: str) -> str:
+        self.records.append(record)
+        return "d-1"
+
+
+def attempt(
+    upserter: CountingUpserter,
+    breaker: QuotaBreaker,
+    *,
+    attempts: int = 1,
+    message_id: str = "m-1",
+    group: str = "g-ada",
+    requeued_groups: set[str] | None = None,
+) -> tuple[Any, RecordingQueue, RecordingDlq]:
+    queue, dlq = RecordingQueue(), RecordingDlq()
+    message = QueuedMessage(
+        message_id=message_id, receipt_handle=f"rh-{message_id}", body=BODY, group_id=group, attempts=attempts
+    )
+    try:
+        outcome: Any = process_message(
+            message,
+            upserter_for=lambda account, api: upserter,
+            queue=queue,  # type: ignore[arg-type]
+            dlq=dlq,  # type: ignore[arg-type]
+            max_attempts=5,
+            breaker=breaker,
+            requeued_groups=requeued_groups,
+            clock=lambda: NOW,
+        )
+    except RetryLater as retry:
+        outcome = retry
+    return outcome, queue, dlq
+
+
+def test_quota_exceeded_trips_the_breaker_and_hands_the_signup_back_untouched():
+    # Given Constant Contact answers quota_exceeded
+    switch = FakeSwitch()
+    breaker = QuotaBreaker(switch)
+    upserter = CountingUpserter(QuotaExceededError("429 quota_exceeded"))
+
+    # When a sign-up is attempted
+    outcome, queue, dlq = attempt(upserter, breaker)
+
+    # Then the breaker is open, the consumer off, and the item fails with its visibility left as the queue set it
+    assert isinstance(outcome, RetryLater) and outcome.delay_seconds is None
+    assert breaker.is_open(NOW) and switch.off
+    assert (queue.delays, queue.sent, dlq.records) == ([], [], [])
+
+
+def test_while_open_no_signup_calls_constant_contact():
+    # Given an open breaker
+    breaker = QuotaBreaker(FakeSwitch())
+    breaker.trip(NOW)
+    upserter = CountingUpserter(UpsertResult(outcome=Outcome.CREATED))
+
+    # When three sign-ups are attempted
+    outcomes = [attempt(upserter, breaker, message_id=f"m-{n}", group=f"g-{n}")[0] for n in range(3)]
+
+    # Then none called Constant Contact and each was handed back
+    assert upserter.calls == 0
+    assert all(isinstance(outcome, RetryLater) for outcome in outcomes)
+
+
+@pytest.mark.parametrize("tripped_by_this_signup", [True, False])
+def test_on_its_last_delivery_a_signup_is_sent_again_instead_of_dead_lettered(tripped_by_this_signup):
+    # Given a sign-up on the last delivery the queue allows, meeting the quota (or an open breaker)
+    breaker = QuotaBreaker(FakeSwitch())
+    if not tripped_by_this_signup:
+        breaker.trip(NOW)
+    upserter = CountingUpserter(QuotaExceededError("429 quota_exceeded"))
+    requeued: set[str] = set()
+
+    # When it is attempted
+    processed, queue, dlq = attempt(upserter, breaker, attempts=5, requeued_groups=requeued)
+
+    # Then nothing is dead-lettered: the same body is queued again in the person's group, and the item succeeds
+    assert dlq.records == []
+    assert processed.outcome is Outcome.DEFERRED and processed.dead_lettered is False
+    assert queue.sent == [{"body": BODY, "group_id": "g-ada", "dedupe_id": "requeue-m-1"}]
+    assert requeued == {"g-ada"}
+
+
+def test_later_signups_of_a_group_sent_again_follow_it_to_keep_the_persons_order():
+    # Given the first of Ada's sign-ups in a batch was sent again on its last delivery
+    breaker = QuotaBreaker(FakeSwitch())
+    breaker.trip(NOW)
+    upserter = CountingUpserter(UpsertResult(outcome=Outcome.CREATED))
+    requeued = {"g-ada"}
+
+    # When her next sign-up of the batch (an earlier delivery count) and someone else's are handed back
+    ada, ada_queue, _ = attempt(upserter, breaker, attempts=2, message_id="m-2", requeued_groups=requeued)
+    bob, bob_queue, _ = attempt(
+        upserter, breaker, attempts=2, message_id="m-3", group="g-bob", requeued_groups=requeued
+    )
+
+    # Then Ada's is sent again behind the first; Bob's stays where it is
+    assert [m["dedupe_id"] for m in ada_queue.sent] == ["requeue-m-2"] and ada.outcome is Outcome.DEFERRED
+    assert bob_queue.sent == [] and isinstance(bob, RetryLater)
