@@ -33,6 +33,12 @@ routes:
     secret: {key: unbounce-past}
     consent: implicit
     lists: [News]
+  v2-past:
+    source: generic
+    secret: {key: v2-past}
+    consent: implicit
+    lists: [News]
+    api: v2
   typeform-past:
     source: typeform
     secret: {key: typeform-past}
@@ -331,7 +337,7 @@ def test_an_unknown_route_is_refused_naming_the_routes(
     export = write_csv(tmp_path / "x.csv", [["ada@example.com", "Ada", "", "2024-03-01", ""]])
     assert backfill(str(export), "--route", "nope") == 2
     assert (
-        "no route 'nope' in the routes file (its routes: past-signups, unbounce-past, typeform-past)"
+        "no route 'nope' in the routes file (its routes: past-signups, unbounce-past, v2-past, typeform-past)"
         in capsys.readouterr().err
     )
     assert cc.request_log == []
@@ -393,6 +399,13 @@ def test_a_spent_daily_quota_stops_the_run_and_a_rerun_finishes_it(cc: Sandbox, 
     # Then every contact is stored, each with the consent of its row
     assert [permission(cc, e) for e in emails] == ["implicit", "explicit"] * 3
     assert summary_of(export)["counts"] == {"created": 6}
+
+
+def test_a_v2_route_is_refused_before_any_call(cc: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    export = write_csv(tmp_path / "v2.csv", [["ada@example.com", "Ada", "", "2024-03-01", ""]])
+    assert backfill(str(export), "--route", "v2-past") == 2
+    assert "writes through the V2 API (api: v2); backfill writes through V3 only" in capsys.readouterr().err
+    assert cc.request_log == [] and not (tmp_path / "v2.csv.checkpoint.json").exists()
 
 
 def test_a_changed_input_is_not_resumed(cc: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

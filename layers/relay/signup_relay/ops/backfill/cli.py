@@ -147,6 +147,8 @@ def account_client(
         secret_id = args.secret_id or account or settings.cc_secret_id
         provider = SecretsProvider(boto3_client=boto3.client("secretsmanager", region_name=region))
         tokens = TokenProvider(secret_id, refresher=_refuse_refresh, secrets=provider)
+        if tokens.api() == "v2":
+            raise ConfigError(f"secret {secret_id} is a V2 account; backfill writes through the V3 API only")
         where = f"the account secret {secret_id} in {region}"
     print(f"Constant Contact: {settings.cc_api_base_url}, with {where}", file=out, flush=True)
     client = ConstantContactClient(
@@ -167,6 +169,8 @@ def run(args: argparse.Namespace, *, env: Mapping[str, str], now: datetime, out:
     except UnknownRouteError:
         known = ", ".join(routes.routes) or "none"
         raise ConfigError(f"no route {args.route!r} in the routes file (its routes: {known})") from None
+    if route.api == "v2":
+        raise ConfigError(f"route {route.name!r} writes through the V2 API (api: v2); backfill writes through V3 only")
     export = open_export(args.input, args.format)
     columns = parse_columns(args.column)
     if export.format == "jsonl" and args.column:
