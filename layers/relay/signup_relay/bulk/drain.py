@@ -101,12 +101,11 @@ def drain_backlog(
         if quota:
             drain.leave_for_quota([m for m, _ in items])
             continue
-        client = getattr(upserter_for(account, None), "client", None)
-        if not hasattr(client, "import_contacts_json"):  # a V2 account: no bulk import, per contact
+        upserter: Any = upserter_for(account, None)
+        if not hasattr(getattr(upserter, "client", None), "import_contacts_json"):  # a V2 account: per contact
             for message, _ in items:
                 drain.hand_back(message)
             continue
-        upserter: Any = upserter_for(account, None)
         drain.expect(items)
         run = apply_in_bulk(
             [q.signup for _, q in items],
