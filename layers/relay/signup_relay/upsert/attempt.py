@@ -207,7 +207,9 @@ def _hand_back(
     metrics.add_metric(name=Outcome.DEFERRED.value, unit="Count", value=1)
     if requeue:
         return Processed(queued_id=queued.id, outcome=Outcome.DEFERRED)
-    raise RetryLater(QuotaExceededError("the daily quota is spent: handed back until the reset"), None)
+    held = QuotaExceededError("the daily quota is spent: handed back until the reset")
+    held.quota_key = quota_key  # a V2 key's quota leaves the app key's sign-ups flowing
+    raise RetryLater(held, None)
 
 
 def _failure(
