@@ -548,13 +548,17 @@ class LocalStack:
                     print(f"[local] {schedule.logical_id}: {type(error).__name__}: {error}", file=sys.stderr)
 
     def quota_breaker_status(self) -> dict[str, Any]:
-        """The consumers' switch and the next reset, for /_local/status."""
+        """The consumers' switch, the V2 keys held by the in-process breaker and the next reset, for /_local/status."""
         from local.aws_resources import mapping_state
+        from signup_relay.aws.quota_breaker import get_quota_breaker
+        from signup_relay.clock import utc_now
 
         now = self.constant_contact_now()
         return {
             "consumers": {name: mapping_state(uuid, client=self._lambda) for name, uuid in self.mappings.items()},
             "open": not all(self.consumer_enabled(name) for name in self.mappings),
+            # The in-process container runs on the wall clock (the one its breaker reads), not the sandbox's
+            "v2_keys_open": get_quota_breaker().open_keys(utc_now()),
             "constant_contact_time": now.isoformat(),
             "next_reset": min((s.next_run(now).isoformat() for s in self.schedules), default=None),
         }
@@ -634,6 +638,7 @@ class LocalStack:
           "dlq": {"records": [...]},     # every DLQ message decoded: FailureRecord JSON (stage, route,
                                          # error_class, message, attempts, ...), or a redriven QueuedSignup
           "quota_breaker": {"open": false, "consumers": {"UpsertEventSourceMapping": "Enabled"},
+                            "v2_keys_open": ["v2-<12 hex>"],  # V2 keys whose sign-ups are held
                             "constant_contact_time": "...", "next_reset": "..."},  # docs/architecture.md §12
           "outcomes": {"created": 1},    # count per outcome (created, updated, revived, resubscribed,
                                          # kept_unsubscribed, rejected, deferred), one per upsert attempt

@@ -18,12 +18,14 @@ from local.cc_sandbox import Sandbox
 from signup_relay.aws.dead_letters import get_dead_letter_queue
 from signup_relay.aws.queue import get_signup_queue
 from signup_relay.bulk.drain import DrainReport, drain_backlog
+from signup_relay.constant_contact.v2_client import quota_key_of
 from signup_relay.emails import contact_key
 from signup_relay.models import QueuedSignup, Signup
 from signup_relay.routes import Consent, UpsertOptions
 from signup_relay.upsert.wiring import get_upserter
 from tests.integration.relay_fixtures import dlq_records
 from tests.oauth_secret import seed_oauth_secret
+from tests.v2_account import seed_v2_secret
 
 SECRET_ID = "signup-relay/constant-contact"
 
@@ -51,13 +53,17 @@ class RecordingBreaker:
     """The quota breaker's interface (aws/quota_breaker.py), recording its trips."""
 
     def __init__(self) -> None:
-        self.trips: list[datetime] = []
+        self.trips: list[datetime] = []  # the V3 app key's
+        self.key_trips: list[str] = []  # V2 keys'
 
-    def is_open(self, now: datetime) -> bool:
-        return bool(self.trips)
+    def is_open(self, now: datetime, key: str | None = None) -> bool:
+        return bool(self.trips) or key in self.key_trips
 
-    def trip(self, now: datetime) -> None:
-        self.trips.append(now)
+    def trip(self, now: datetime, key: str | None = None) -> None:
+        if key is None:
+            self.trips.append(now)
+        else:
+            self.key_trips.append(key)
 
 
 def drain(**overrides: Any) -> DrainReport:
@@ -174,4 +180,30 @@ def test_a_message_on_its_last_delivery_is_sent_again_not_lost_to_the_quota(
     # Then each is queued again as a new message (a redrive would have dead-lettered it), none in the DLQ
     assert report.left_for_quota == 3
     assert sorted(m["signup"].email for m in visible(relay_aws)) == [f"last{n}@example.com" for n in range(3)]
+    assert dlq_records(relay_aws.dlq_url) == []
+
+
+def test_a_v2_keys_spent_quota_holds_only_its_signups_in_the_per_contact_pass(
+    account: Sandbox, relay_aws: LocalResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a V2 account whose key's daily quota is spent, and a backlog where its sign-up and two V3 ones were
+    # delivered before (so the drain applies them per contact, the V2 one first)
+    v2_account = "signup-relay/constant-contact/legacy-v2"
+    seed_v2_secret(account, v2_account, cc_secret_id=SECRET_ID)
+    monkeypatch.setenv("CC_V2_API_BASE_URL", account.v2_base_url)
+    reset_relay_caches()
+    account.v2_daily_quota = 0
+    queue("legacy@example.com", account=v2_account)
+    queue("seen0@example.com", first_name="Seen")
+    queue("seen1@example.com", first_name="Seen")
+    assert len(visible(relay_aws)) == 3  # their first delivery
+    breaker = RecordingBreaker()
+    # When the drain runs
+    report = drain(breaker=breaker)
+    # Then only the V2 key's breaker tripped: the V3 sign-ups behind it were applied, the V2 one is held untried
+    assert (breaker.trips, breaker.key_trips) == ([], [quota_key_of(account.v2_api_key)])
+    assert report.applied_per_contact == 3 and report.left_for_quota == 0
+    assert all(account.contact_by_email(f"seen{n}@example.com") for n in range(2))
+    assert account.contact_by_email("legacy@example.com") is None
+    assert visible(relay_aws) == [] and held(relay_aws) == 1
     assert dlq_records(relay_aws.dlq_url) == []

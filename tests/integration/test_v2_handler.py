@@ -1,8 +1,8 @@
 """V2 failures through the upsert handler: moto's FIFO queue and DLQ, the sandbox's V2 API over real HTTP.
 
 A refused token is dead-lettered at once with the fix (no retry storm); V2's 403 rate limits are handled as V3's
-429s are (`over.qps` resent, then retried in 2 s; `over.ratelimit` trips the quota breaker until the reset); 5xx
-answers are resent, then deferred (docs/architecture.md §4, §7, §10, §12).
+429s are (`over.qps` resent, then retried in 2 s; `over.ratelimit` trips that V2 key's quota breaker until the
+reset); 5xx answers are resent, then deferred (docs/architecture.md §4, §7, §10, §12).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from local.cc_sandbox import Sandbox
 from local.stack import sqs_event
 from signup_relay.aws import quota_breaker
 from signup_relay.aws.queue import SignupQueue
+from signup_relay.constant_contact.v2_client import quota_key_of
 from signup_relay.models import QueuedSignup, Signup
 from signup_relay.routes import Consent, UpsertOptions
 from tests.integration.relay_fixtures import dlq_records
@@ -126,22 +127,24 @@ def test_over_qps_is_resent_after_a_second_inside_the_attempt(relay: Any, lambda
     assert sandbox.contact_by_email(EMAIL) is not None
 
 
-def test_over_ratelimit_trips_the_quota_breaker_as_v3s_quota_exceeded(relay: Any, lambda_context: Any) -> None:
+def test_over_ratelimit_trips_the_quota_breaker_of_that_v2_key_only(relay: Any, lambda_context: Any) -> None:
     # Given the V2 key's daily quota spent after one call, and the upsert consumer's event source mapping
     resources, sandbox, delays = relay
     uuids = create_event_source_mappings(resources)
     sandbox.v2_daily_quota = 1
     # When a sign-up is processed
     response = queue_and_process(resources, lambda_context)
-    # Then it is not resent: the breaker of docs/architecture.md §12 opens until the reset (00:00 UTC + 1 min) and
-    # switches the consumer off; the sign-up stays queued, untried, and nothing is dead-lettered
+    # Then it is not resent: the breaker of docs/architecture.md §12 opens for that V2 key until the reset
+    # (00:00 UTC + 1 min), not for the V3 app key, and the consumer stays on; the sign-up stays queued, untried,
+    # and nothing is dead-lettered
     now = datetime.now(UTC)
     assert len(response["batchItemFailures"]) == 1
     assert v2_answers(sandbox) == [200, 403]
-    assert quota_breaker.is_open(now)
+    assert quota_breaker.is_open(now, quota_key_of(sandbox.v2_api_key))
+    assert not quota_breaker.is_open(now)
     assert quota_breaker.quota_resets_at(now) <= now + timedelta(days=1, minutes=1)
     mapping = boto3.client("lambda").get_event_source_mapping(UUID=uuids["UpsertEventSourceMapping"])
-    assert mapping["State"] == "Disabled"
+    assert mapping["State"] == "Enabled"
     assert delays == []
     assert dlq_records(resources.dlq_url) == []
 

@@ -96,3 +96,49 @@ def test_quota_days_pause_the_consumer_until_each_reset_and_every_signup_is_appl
     assert status["dlq"]["records"] == []
     assert {status["results"][i]["outcome"] for i in second} == {"created"}
     assert len(sandbox.all_contacts()) == 2 * SIGNUPS
+
+
+def test_a_v2_keys_quota_holds_only_its_signups_while_v3_ones_are_applied(stack: LocalStack):
+    # Given the V2 key's quota for today is spent, the V3 app's is not
+    sandbox = stack.sandbox
+    sandbox.v2_daily_quota = 0
+
+    # When a sign-up for the V2 route and V3 sign-ups arrive
+    answer = requests.post(
+        f"{stack.url}/hooks/generic-legacy-v2",
+        json={"email": "legacy@example.com", "first_name": "Legacy"},
+        headers={"X-Signup-Relay-Token": demo_webhook_secrets()["generic-legacy-v2"]},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    v2_id = answer.json()["id"]
+    v3_ids = send_signups(stack, 3, "flowing")
+
+    # Then the V3 sign-ups are applied with the consumer on, and the V2 key is held after its one 403: the V2
+    # sign-up comes back (every 2 s locally) and is handed back without a call, never dead-lettered
+    wait_for(lambda: {stack.status()["results"].get(i, {}).get("outcome") for i in v3_ids} == {"created"})
+    wait_for(lambda: bool(stack.status()["quota_breaker"]["v2_keys_open"]))
+    time.sleep(5)  # two redeliveries of the held sign-up
+    v2_calls = [r["status"] for r in sandbox.request_log if str(r["path"]).startswith("/v2/")]
+    assert v2_calls == [403]
+    status = stack.status()
+    assert status["quota_breaker"]["consumers"] == {"UpsertEventSourceMapping": "Enabled"}
+    assert status["quota_breaker"]["open"] is False
+    assert status["results"][v2_id]["outcome"] == "deferred"
+    assert status["drained"] is False
+    assert status["dlq"]["records"] == []
+    assert sandbox.contact_by_email("legacy@example.com") is None
+
+    # When Constant Contact's clock passes the reset (the key's quota is back) and the schedule runs
+    sandbox.v2_daily_quota = 10_000
+    now = stack.constant_contact_now()
+    sandbox.clock.advance((stack.schedules[0].next_run(now) - now + timedelta(seconds=1)).total_seconds())
+
+    # Then the V2 sign-up is applied, nothing is held, and nothing went to the DLQ
+    wait_until_drained(stack)
+    status = stack.status()
+    assert status["results"][v2_id]["outcome"] == "created"
+    assert status["quota_breaker"]["v2_keys_open"] == []
+    assert status["dlq"]["records"] == []
+    contact = sandbox.contact_by_email("legacy@example.com")
+    assert contact is not None and contact["first_name"] == "Legacy"

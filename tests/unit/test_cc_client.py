@@ -127,10 +127,11 @@ def test_persistent_throttling_ends_in_a_throttled_error_after_bounded_retries()
 
 def test_quota_exceeded_is_raised_at_once() -> None:
     client, adapter, _, sleeps = make_client(QUOTA)
-    with pytest.raises(QuotaExceededError):
+    with pytest.raises(QuotaExceededError) as raised:
         client.create_contact({})
     assert sleeps == []
     assert len(adapter.sent) == 1
+    assert raised.value.quota_key is None  # the V3 app key's quota: the fleet's
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,8 @@ BODY = QueuedSignup(id="generic:d-1", received_at=NOW, signup=SIGNUP).model_dump
 
 
 class FakeUpserter:
+    quota_key: str | None = None  # the V3 app key
+
     def __init__(self, result: UpsertResult | Exception) -> None:
         self.result = result
         self.seen: list[Signup] = []

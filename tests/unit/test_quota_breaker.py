@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from signup_relay.aws.quota_breaker import TRIPPED_METRIC, QuotaBreaker, quota_resets_at
+from signup_relay.aws.quota_breaker import TRIPPED_METRIC, V2_TRIPPED_METRIC, QuotaBreaker, quota_resets_at
 from signup_relay.errors import QuotaExceededError
 from signup_relay.models import FailureRecord, Outcome, QueuedSignup, Signup, UpsertResult
 from signup_relay.observability import metrics
@@ -16,6 +16,7 @@ from signup_relay.upsert.attempt import QueuedMessage, RetryLater, process_messa
 
 NOW = datetime(2026, 3, 1, 15, 30, tzinfo=UTC)
 RESET = datetime(2026, 3, 2, 0, 1, tzinfo=UTC)
+V2_KEY = "v2-0123456789ab"
 
 
 class FakeSwitch:
@@ -105,8 +106,9 @@ BODY = QueuedSignup(id="generic:d-1", received_at=NOW, signup=SIGNUP).model_dump
 
 
 class CountingUpserter:
-    def __init__(self, result: UpsertResult | Exception) -> None:
+    def __init__(self, result: UpsertResult | Exception, quota_key: str | None = None) -> None:
         self.result = result
+        self.quota_key = quota_key  # None: the V3 app key
         self.calls = 0
 
     def upsert(self, signup: Signup) -> UpsertResult:
@@ -231,3 +233,94 @@ def test_later_signups_of_a_group_sent_again_follow_it_to_keep_the_persons_order
     # Then Ada's is sent again behind the first; Bob's stays where it is
     assert [m["dedupe_id"] for m in ada_queue.sent] == ["requeue-m-2"] and ada.outcome is Outcome.DEFERRED
     assert bob_queue.sent == [] and isinstance(bob, RetryLater)
+
+
+# --- a V2 key's quota --------------------------------------------------------------------------------------------
+
+
+def v2_quota_error() -> QuotaExceededError:
+    error = QuotaExceededError("403 over.ratelimit")
+    error.quota_key = V2_KEY
+    return error
+
+
+def test_a_v2_keys_trip_stops_only_that_key_in_this_container_until_the_reset():
+    # Given a closed breaker
+    metrics.clear_metrics()
+    switch = FakeSwitch()
+    breaker = QuotaBreaker(switch)
+
+    # When a V2 key's quota is met twice the same day
+    breaker.trip(NOW, V2_KEY)
+    breaker.trip(NOW + timedelta(seconds=5), V2_KEY)
+
+    # Then that key is stopped, the app key and other V2 keys are not, and the consumer stays on
+    assert breaker.is_open(NOW + timedelta(seconds=1), V2_KEY) is True
+    assert breaker.is_open(NOW + timedelta(seconds=1)) is False
+    assert breaker.is_open(NOW + timedelta(seconds=1), "v2-ffffffffffff") is False
+    assert (switch.off, switch.turned_off) == (False, 0)
+    assert breaker.open_keys(NOW) == [V2_KEY]
+    # And the trip is counted once, as the V2 sibling of the fleet's metric (which the fleet's alarm does not see)
+    assert metrics.metric_set[V2_TRIPPED_METRIC]["Value"] == [1.0]
+    assert TRIPPED_METRIC not in metrics.metric_set
+    metrics.clear_metrics()
+    # And it holds until the reset by this container's clock, then the key is called again
+    assert breaker.is_open(RESET - timedelta(seconds=1), V2_KEY) is True
+    assert breaker.is_open(RESET, V2_KEY) is False
+    assert breaker.open_keys(RESET) == []
+
+
+def test_the_app_keys_trip_stops_v2_keys_too():
+    # A V2 sign-up may fall back to the V3 app (`v3_account`), and the consumer is off anyway
+    breaker = QuotaBreaker(FakeSwitch())
+    breaker.trip(NOW)
+    assert breaker.is_open(NOW, V2_KEY) is True
+
+
+def test_a_v2_quota_hands_back_that_keys_signups_while_the_app_keys_flow():
+    # Given a V2 account meets its key's daily quota
+    switch = FakeSwitch()
+    breaker = QuotaBreaker(switch)
+    v2 = CountingUpserter(v2_quota_error(), quota_key=V2_KEY)
+    first, queue, dlq = attempt(v2, breaker)
+
+    # Then that sign-up is handed back untouched, the consumer stays on
+    assert isinstance(first, RetryLater) and first.delay_seconds is None
+    assert (queue.delays, queue.sent, dlq.records, switch.off) == ([], [], [], False)
+
+    # When more sign-ups come: on the same V2 key, and on the V3 app
+    v2_later = CountingUpserter(UpsertResult(outcome=Outcome.CREATED), quota_key=V2_KEY)
+    v3 = CountingUpserter(UpsertResult(outcome=Outcome.CREATED))
+    held, _, _ = attempt(v2_later, breaker, message_id="m-2", group="g-2")
+    applied, _, _ = attempt(v3, breaker, message_id="m-3", group="g-3")
+
+    # Then the V2 one is handed back without a call and the V3 one is applied
+    assert isinstance(held, RetryLater) and v2_later.calls == 0
+    assert applied.outcome is Outcome.CREATED and v3.calls == 1
+
+
+def test_a_v2_signup_held_on_its_last_delivery_is_sent_again_not_dead_lettered():
+    breaker = QuotaBreaker(FakeSwitch())
+    breaker.trip(NOW, V2_KEY)
+    v2 = CountingUpserter(UpsertResult(outcome=Outcome.CREATED), quota_key=V2_KEY)
+
+    processed, queue, dlq = attempt(v2, breaker, attempts=5)
+
+    assert v2.calls == 0 and dlq.records == []
+    assert processed.outcome is Outcome.DEFERRED
+    assert queue.sent == [{"body": BODY, "group_id": "g-ada", "dedupe_id": "requeue-m-1"}]
+
+
+def test_the_error_not_the_account_says_whose_quota_is_spent():
+    # Given a V2 account whose sign-up falls back to the V3 app (`v3_account`), and the app key's quota is spent
+    switch = FakeSwitch()
+    breaker = QuotaBreaker(switch)
+    v2 = CountingUpserter(QuotaExceededError("429 quota_exceeded"), quota_key=V2_KEY)
+
+    # When it is attempted
+    outcome, _, dlq = attempt(v2, breaker)
+
+    # Then the fleet's breaker trips (the app key's quota), not the V2 key's alone
+    assert isinstance(outcome, RetryLater) and dlq.records == []
+    assert switch.off and breaker.is_open(NOW)
+    assert breaker.open_keys(NOW) == []

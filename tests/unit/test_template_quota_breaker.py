@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from local.template import UPDATE_MAPPING_TARGET, load_template, mapping_schedules
-from signup_relay.aws.quota_breaker import RESET_MARGIN, TRIPPED_METRIC
+from signup_relay.aws.quota_breaker import RESET_MARGIN, TRIPPED_METRIC, V2_TRIPPED_METRIC
 
 MAPPING_ARN = {
     "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:event-source-mapping:"
@@ -70,6 +70,16 @@ def test_a_trip_raises_an_alarm_wired_like_the_others():
     assert alarm["Dimensions"] == [{"Name": "service", "Value": "signup-relay"}]
     assert alarm["AlarmActions"] == alarms["DeadLetterAlarm"]["AlarmActions"]
     assert TRIPPED_METRIC in resources()["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
+
+
+def test_a_v2_keys_trip_has_its_own_alarm_and_leaves_the_fleets_alone():
+    alarms = {k: r["Properties"] for k, r in resources().items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    alarm = alarms["V2QuotaBreakerTrippedAlarm"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Threshold"]) == ("SignupRelay", V2_TRIPPED_METRIC, 0)
+    assert alarm["Dimensions"] == alarms["QuotaBreakerTrippedAlarm"]["Dimensions"]
+    assert alarm["AlarmActions"] == alarms["DeadLetterAlarm"]["AlarmActions"]
+    assert alarms["QuotaBreakerTrippedAlarm"]["MetricName"] == TRIPPED_METRIC != V2_TRIPPED_METRIC
+    assert V2_TRIPPED_METRIC in resources()["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
 
 
 def test_the_redrive_limit_is_the_attempt_limit_the_breaker_counts_against():

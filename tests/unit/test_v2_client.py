@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from signup_relay.constant_contact.v2_client import ConstantContactV2Client
+from signup_relay.constant_contact.v2_client import ConstantContactV2Client, quota_key_of
 from signup_relay.errors import (
     ForbiddenError,
     QuotaExceededError,
@@ -106,6 +106,10 @@ def test_over_ratelimit_is_the_daily_quota_raised_at_once() -> None:
         client.find_contacts_by_email("ada@example.com")
     assert len(adapter.sent) == 1 and sleeps == []
     assert raised.value.details["error_key"] == "over.ratelimit"
+    # ...naming the V2 key whose quota is spent (a digest: the key itself never leaves the client)
+    assert raised.value.quota_key == client.quota_key == quota_key_of("v2-key")
+    assert client.quota_key.startswith("v2-") and "v2-key" not in client.quota_key[3:]
+    assert quota_key_of("v2-key") != quota_key_of("another-v2-key")
 
 
 def test_a_refused_api_key_is_final_and_says_how_to_fix_it() -> None:

@@ -64,9 +64,14 @@ class ThrottledError(TransientError):
 
 
 class QuotaExceededError(TransientError):
-    """429 `quota_exceeded`: the daily quota is spent; keep messages queued until 00:00 UTC."""
+    """429 `quota_exceeded`: the daily quota is spent; keep messages queued until 00:00 UTC.
+
+    `quota_key` names whose quota: None for the V3 app key (the fleet's), else the id of the V2 API key the raising
+    client used (`ConstantContactV2Client.quota_key`; docs/architecture.md §12).
+    """
 
     error_class = "quota_exceeded"
+    quota_key: str | None = None
 
 
 class ConflictError(TransientError):

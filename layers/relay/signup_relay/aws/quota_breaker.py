@@ -1,22 +1,28 @@
-"""Quota circuit breaker: after a `quota_exceeded`, no Constant Contact call until the reset (docs/architecture.md §12).
+"""Quota circuit breaker: after a `quota_exceeded`, no call on that API key until the reset (docs/architecture.md §12).
 
 Public API, for every code path that calls Constant Contact (upsert, and any drain or backfill function):
 
     from signup_relay.aws import quota_breaker
 
-    if quota_breaker.is_open(now):      # now: an aware datetime (signup_relay.clock.utc_now())
+    if quota_breaker.is_open(now, key):  # now: an aware datetime (signup_relay.clock.utc_now()); key: below
         ...                             # do not call Constant Contact; leave the work queued, untouched
     try:
         ...call Constant Contact...
-    except QuotaExceededError:
-        quota_breaker.trip(now)         # stop this container and switch the sign-up queue's consumer off
+    except QuotaExceededError as error:
+        quota_breaker.trip(now, error.quota_key)
+
+`key` None is the V3 app key, the fleet's: a trip on it stops everything, as follows. A V2 API key's id
+(`ConstantContactV2Client.quota_key`, carried by the error) stops only the work on that key, in this container,
+until the reset (other containers each learn it by their own one refused call); `is_open(now, key)` is also true
+whenever the app key's breaker is open.
 
 `trip(now)` opens the breaker in this container at once and disables the Lambda event source mapping(s) of the
 sign-up queue (`lambda:UpdateEventSourceMapping`, Enabled=False), so no consumer is invoked until the
 stack's schedule re-enables them just after 00:00 UTC (`QuotaResetSchedule` in template.yaml). `is_open(now)`
 is true while this container tripped (until the reset) or while the sign-up queue's consumer is switched off
-(read at most once a minute: a trip in another container or function is seen within a minute). A trip puts
-the `QuotaBreakerTripped` metric (flushed by the handler's `metrics.log_metrics`). A function using it needs
+(read at most once a minute: a trip in another container or function is seen within a minute). A trip puts the
+`QuotaBreakerTripped` metric, a V2 key's trip `V2QuotaBreakerTripped` (flushed by the handler's
+`metrics.log_metrics`). A function using it needs
 `QUEUE_URL`, `lambda:ListEventSourceMappings` (on "*"), `sqs:GetQueueAttributes` on the sign-up queue and
 `lambda:UpdateEventSourceMapping` on the mapping (template.yaml, `UpsertQuotaBreakerPolicy`).
 """
@@ -38,6 +44,7 @@ from signup_relay.observability import logger, metrics
 RESET_MARGIN = timedelta(minutes=1)
 RECHECK_SECONDS = 60.0  # how stale this container's view of the consumer switch may be
 TRIPPED_METRIC = "QuotaBreakerTripped"
+V2_TRIPPED_METRIC = "V2QuotaBreakerTripped"
 _OFF_STATES = frozenset({"Disabled", "Disabling"})
 
 
@@ -81,7 +88,8 @@ class ConsumerSwitch:
 
 
 class QuotaBreaker:
-    """One container's breaker: open from a trip until the reset, or while the consumer switch reads off."""
+    """One container's breaker: open from a trip until the reset, or while the consumer switch reads off; and, per
+    V2 API key, open from that key's trip until the reset."""
 
     def __init__(self, switch: Switch, *, recheck_seconds: float = RECHECK_SECONDS) -> None:
         self._switch = switch
@@ -89,18 +97,26 @@ class QuotaBreaker:
         self._lock = threading.Lock()
         self._open_until: datetime | None = None
         self._checked_at: datetime | None = None
+        self._keys_open_until: dict[str, datetime] = {}
 
-    def is_open(self, now: datetime) -> bool:
-        """Whether Constant Contact must not be called now."""
+    def is_open(self, now: datetime, key: str | None = None) -> bool:
+        """Whether Constant Contact must not be called now: on the app key (None), or on the V2 key `key`."""
         with self._lock:
             if self._checked_at is None or now - self._checked_at >= self._recheck or now < self._checked_at:
                 self._checked_at = now
                 self._read_switch(now)
-            return self._open_until is not None and now < self._open_until
+            if self._open_until is not None and now < self._open_until:
+                return True
+            key_open_until = self._keys_open_until.get(key) if key is not None else None
+            return key_open_until is not None and now < key_open_until
 
-    def trip(self, now: datetime) -> None:
-        """Open the breaker until the reset and switch the sign-up queue's consumer off (idempotent)."""
+    def trip(self, now: datetime, key: str | None = None) -> None:
+        """After a `quota_exceeded` on the app key (None): open the breaker until the reset and switch the sign-up
+        queue's consumer off; on a V2 key: open that key's breaker in this container until the reset (idempotent)."""
         resumes_at = quota_resets_at(now)
+        if key is not None:
+            self._trip_key(now, key, resumes_at)
+            return
         with self._lock:
             already_open = self._open_until is not None and now < self._open_until
             self._open_until = resumes_at
@@ -111,6 +127,23 @@ class QuotaBreaker:
         logger.warning(
             "quota breaker tripped: no Constant Contact calls until the reset",
             extra={"resumes_at": resumes_at.isoformat(), "consumer_switched_off": switched_off},
+        )
+
+    def open_keys(self, now: datetime) -> list[str]:
+        """The V2 keys whose breaker is open in this container now (their ids, sorted)."""
+        with self._lock:
+            return sorted(key for key, until in self._keys_open_until.items() if now < until)
+
+    def _trip_key(self, now: datetime, key: str, resumes_at: datetime) -> None:
+        # Not the switch: the queue is shared, and the app key's sign-ups (and other V2 keys') must keep flowing.
+        with self._lock:
+            previous = self._keys_open_until.get(key)
+            self._keys_open_until[key] = resumes_at
+        if previous is None or now >= previous:
+            metrics.add_metric(name=V2_TRIPPED_METRIC, unit="Count", value=1)
+        logger.warning(
+            "quota breaker tripped for a V2 API key: no calls on that key until the reset",
+            extra={"quota_key": key, "resumes_at": resumes_at.isoformat()},
         )
 
     def _read_switch(self, now: datetime) -> None:
@@ -153,11 +186,12 @@ def get_quota_breaker() -> QuotaBreaker:
     return QuotaBreaker(switch)
 
 
-def is_open(now: datetime) -> bool:
-    """Whether Constant Contact must not be called now (this container's breaker)."""
-    return get_quota_breaker().is_open(now)
+def is_open(now: datetime, key: str | None = None) -> bool:
+    """Whether Constant Contact must not be called now on the app key (None) or a V2 key (this container's breaker)."""
+    return get_quota_breaker().is_open(now, key)
 
 
-def trip(now: datetime) -> None:
-    """After a `quota_exceeded`: stop this container and switch the sign-up queue's consumer off until the reset."""
-    get_quota_breaker().trip(now)
+def trip(now: datetime, key: str | None = None) -> None:
+    """After a `quota_exceeded` on `key` (the error's `quota_key`): stop calls on it until the reset; the app key's
+    (None) also switches the sign-up queue's consumer off."""
+    get_quota_breaker().trip(now, key)

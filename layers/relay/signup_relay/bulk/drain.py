@@ -202,7 +202,8 @@ class _Drain:
 
     def run_here(self, message: QueuedMessage) -> bool:
         """The per-contact attempt, as UpsertFunction makes it: a succeeded item is deleted (as the event source
-        deletes it), a failed one keeps what the attempt set. True when the quota ran out."""
+        deletes it), a failed one keeps what the attempt set. True when the V3 app key's quota ran out (a V2 key's
+        stops only its own sign-ups: docs/architecture.md §12)."""
         self.applied += 1
         try:
             process_message(
@@ -215,7 +216,7 @@ class _Drain:
                 clock=self.clock,
             )
         except RetryLater as later:
-            return isinstance(later.cause, QuotaExceededError)
+            return isinstance(later.cause, QuotaExceededError) and later.cause.quota_key is None
         self.queue.delete([message.receipt_handle])
         return False
 

@@ -9,6 +9,7 @@ deliberately no DELETE: on V2 it unsubscribes the contact (docs/architecture.md 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any, Literal, Protocol
 
@@ -36,6 +37,11 @@ class ConstantContactV2Client(ApiTransport):
         super().__init__(tokens=tokens, **transport)
         self._credentials = tokens
 
+    @property
+    def quota_key(self) -> str:
+        """The id of this client's API key, whose daily quota its calls spend: a digest, never the key itself."""
+        return quota_key_of(self._credentials.api_key())
+
     def _auth_params(self) -> dict[str, str]:
         return {"api_key": self._credentials.api_key()}
 
@@ -60,7 +66,10 @@ class ConstantContactV2Client(ApiTransport):
                 operation=operation,
                 error_key=V2_KEY_REJECTED,
             )
-        return super()._error_for(operation, status, details)
+        error = super()._error_for(operation, status, details)
+        if isinstance(error, QuotaExceededError):  # this V2 key's quota, not the V3 app key's
+            error.quota_key = self.quota_key
+        return error
 
     # --- contacts ----------------------------------------------------------------------------------
 
@@ -91,3 +100,8 @@ class ConstantContactV2Client(ApiTransport):
         body = {"name": name, "status": "ACTIVE"}
         created = dict(self.request("v2.lists.create", "POST", "lists", json_body=body) or {})
         return {**created, "id": str(created.get("id") or "")}
+
+
+def quota_key_of(api_key: str) -> str:
+    """`v2-` and 12 hex digits of the key's SHA-256: names the key in logs and the breaker without revealing it."""
+    return "v2-" + hashlib.sha256(api_key.encode("utf-8")).hexdigest()[:12]

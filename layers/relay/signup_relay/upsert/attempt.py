@@ -7,8 +7,9 @@ The one place that decides retry or DLQ:
 - TransientError (or anything unexpected): the message is kept invisible for a backoff and the item fails, so
   SQS redelivers it; on the last allowed attempt it goes to the DLQ with its reason (outcome FAILED, not
   REJECTED) instead of being redriven bare.
-- the daily quota (docs/architecture.md §12): a `quota_exceeded` trips the quota breaker; while it is open the
-  sign-up is handed back untried and never dead-lettered.
+- the daily quota (docs/architecture.md §12): a `quota_exceeded` trips the quota breaker of the API key that met
+  it; while the breaker of the key a sign-up would use is open, the sign-up is handed back untried and never
+  dead-lettered.
 """
 
 from __future__ import annotations
@@ -36,15 +37,20 @@ MAX_BACKOFF_SECONDS = 900
 
 
 class Upserter(Protocol):
+    @property
+    def quota_key(self) -> str | None:
+        """Whose daily quota the upsert spends: None for the V3 app key, else the V2 API key's id."""
+        ...
+
     def upsert(self, signup: Signup) -> UpsertResult: ...
 
 
 class Breaker(Protocol):
-    """The quota breaker (aws/quota_breaker.py)."""
+    """The quota breaker (aws/quota_breaker.py): key None is the V3 app key, else a V2 API key's id."""
 
-    def is_open(self, now: datetime) -> bool: ...
+    def is_open(self, now: datetime, key: str | None = None) -> bool: ...
 
-    def trip(self, now: datetime) -> None: ...
+    def trip(self, now: datetime, key: str | None = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -123,14 +129,16 @@ def process_message(
         "email": mask_email(signup.email),
         "attempts": message.attempts,
     }
-    if breaker.is_open(clock()):
+    if breaker.is_open(clock()):  # the app key's: checked before the account's secret is read
         return _hand_back(message, queued, queue, max_attempts, requeued_groups, context)
     try:
-        result = upserter_for(signup.account, signup.options.api).upsert(signup)
-    except QuotaExceededError:
-        breaker.trip(clock())
+        upserter = upserter_for(signup.account, signup.options.api)
+        quota_key = upserter.quota_key
+        result = None if quota_key is not None and breaker.is_open(clock(), quota_key) else upserter.upsert(signup)
+    except QuotaExceededError as error:
+        breaker.trip(clock(), error.quota_key)
         metrics.add_metric(name=QuotaExceededError.error_class, unit="Count", value=1)
-        return _hand_back(message, queued, queue, max_attempts, requeued_groups, context)
+        return _hand_back(message, queued, queue, max_attempts, requeued_groups, context, error.quota_key)
     except PermanentError as error:
         record = _failure(message, queued, error_class_of(error), error.message, clock())
         return _dead_letter(message, queued, record, dlq)
@@ -151,6 +159,8 @@ def process_message(
             metrics.add_metric(name=error.error_class, unit="Count", value=1)
         raise RetryLater(error, delay) from error
 
+    if result is None:  # this V2 key's quota is spent: the app key's sign-ups keep flowing
+        return _hand_back(message, queued, queue, max_attempts, requeued_groups, context, quota_key)
     if result.outcome is Outcome.REJECTED:
         record = _failure(message, queued, REJECTED_CLASS, result.reason or "rejected by the upsert policy", clock())
         return _dead_letter(message, queued, record, dlq)
@@ -170,10 +180,12 @@ def _hand_back(
     max_attempts: int,
     requeued_groups: set[str],
     context: dict[str, object],
+    quota_key: str | None = None,
 ) -> Processed:
     """Leave the sign-up queued, untried, for after the quota reset; never dead-lettered.
 
-    The item fails with its visibility unchanged (the consumer is switched off until the reset). On its last
+    The item fails with its visibility unchanged (on the app key's quota the consumer is switched off until the
+    reset; on a V2 key's it comes back after the queue's visibility timeout, to be handed back again). On its last
     allowed delivery, or behind a message of its group sent again in this batch, it is sent again as a new message
     of its group instead (and the item succeeds): quota days never use up its deliveries, so neither this module
     nor the queue's redrive can dead-letter it for the quota.
@@ -188,13 +200,16 @@ def _hand_back(
             **context,
             "outcome": Outcome.DEFERRED.value,
             "error_class": QuotaExceededError.error_class,
+            "quota_key": quota_key or "v3",
             "requeued": requeue,
         },
     )
     metrics.add_metric(name=Outcome.DEFERRED.value, unit="Count", value=1)
     if requeue:
         return Processed(queued_id=queued.id, outcome=Outcome.DEFERRED)
-    raise RetryLater(QuotaExceededError("the daily quota is spent: handed back until the reset"), None)
+    held = QuotaExceededError("the daily quota is spent: handed back until the reset")
+    held.quota_key = quota_key  # a V2 key's quota leaves the app key's sign-ups flowing
+    raise RetryLater(held, None)
 
 
 def _failure(

@@ -23,6 +23,7 @@ class AccountUpserter:
     client: ConstantContactClient
     names: NameDirectory
     tokens: TokenProvider
+    quota_key: None = None  # the V3 app key's quota, the fleet's (docs/architecture.md §12)
 
     def upsert(self, signup: Signup) -> UpsertResult:
         return upsert_contact(signup, client=self.client, names=self.names)
@@ -62,6 +63,11 @@ class V2AccountUpserter:
     client: ConstantContactV2Client
     lists: ListDirectory
     tokens: TokenProvider
+
+    @property
+    def quota_key(self) -> str:
+        """The V2 API key's id: its own daily quota (a `v3_account` fallback spends the app key's)."""
+        return self.client.quota_key
 
     def upsert(self, signup: Signup) -> UpsertResult:
         v3_account = self.tokens.secret_field("v3_account")
