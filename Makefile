@@ -110,6 +110,10 @@ connect: $(VENV)/.installed ## Authorize a Constant Contact account and store th
 dlq: $(VENV)/.installed ## Dead-lettered sign-ups of stack STACK [REGION]: list (default); ARGS="show ID", "replay", "purge"
 	$(PY) -m signup_relay.ops.dlq --stack-name $(STACK) $(if $(REGION),--region $(REGION)) $(ARGS)
 
+.PHONY: backfill
+backfill: $(VENV)/.installed ## Past submissions into Constant Contact: ARGS="export.csv --route NAME [--dry-run] [--region R]"
+	$(PY) -m signup_relay.ops.backfill $(if $(REGION),--region $(REGION)) $(ARGS)
+
 SINCE ?= 1h
 
 recent: $(VENV)/.installed ## The last sign-ups of stack STACK (SINCE, default 1h) [REGION]: time, outcome, route, masked email, reason

@@ -30,7 +30,7 @@ from local.template import (
 
 DEMO_SECRETS = ROOT / "local" / "demo_secrets.json"
 ROUTES_FILE = ROOT / "routes.yaml"
-FUNCTIONS = ("ReceiveFunction", "UpsertFunction")
+FUNCTIONS = ("ReceiveFunction", "UpsertFunction", "BulkDrainFunction")
 # SQS FIFO: a message whose deduplication id was sent in the last 5 minutes is accepted and not delivered
 # (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/using-messagededuplicationid-property.html)
 DEDUPLICATION_INTERVAL = 300.0

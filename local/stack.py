@@ -8,6 +8,7 @@ local/README.md describes each; local/stack_config.py reads and checks the envir
 from __future__ import annotations
 
 import base64
+import contextlib
 import importlib
 import json
 import logging
@@ -18,7 +19,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,7 +30,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from local import sandbox_seed, stack_config
 from local.gateway import ACCOUNT_ID, GatewayRefusal, api_gateway_event, gateway_answer, read_body
-from local.template import HttpRoute, http_routes, mapping_schedules, sqs_consumers
+from local.template import HttpRoute, http_routes, mapping_schedules, scheduled_functions, sqs_consumers
 
 if TYPE_CHECKING:
     from signup_relay.ops.dlq.selection import Selection
@@ -71,16 +72,20 @@ class LambdaContext:
 class LocalFunction:
     """A handler imported from its module, invoked one event at a time (one warm container)."""
 
-    def __init__(self, logical_id: str, module: str, handler: str) -> None:
+    def __init__(self, logical_id: str, module: str, handler: str, timeout_seconds: int = 20) -> None:
         self.name = logical_id
         self.handler: Handler = getattr(importlib.import_module(module), handler)
+        self.timeout_seconds = timeout_seconds
         self._lock = threading.Lock()
 
     def invoke(self, event: dict[str, Any]) -> Any:
         from local import console_log  # imports signup_relay: after the stack has set the handlers' environment
 
         with self._lock, console_log.invoking(self.name):
-            return self.handler(event, LambdaContext(function_name=self.name, aws_request_id=str(uuid.uuid4())))
+            context = LambdaContext(
+                function_name=self.name, aws_request_id=str(uuid.uuid4()), timeout_seconds=self.timeout_seconds
+            )
+            return self.handler(event, context)
 
 
 class OutcomeRecorder(logging.Handler):
@@ -105,6 +110,7 @@ class OutcomeRecorder(logging.Handler):
                 "route": getattr(record, "route", None),
                 "error_class": getattr(record, "error_class", None),
                 "attempts": getattr(record, "attempts", None),
+                "path": getattr(record, "path", None),  # "imported" / "merged" when the burst drain applied it
             }
 
     def snapshot(self) -> tuple[dict[str, int], dict[str, dict[str, Any]]]:
@@ -155,17 +161,27 @@ class LocalStack:
         constant_contact_env: dict[str, str] | None = None,
         routes_file: str | os.PathLike[str] | None = None,
         webhook_secrets: dict[str, str] | None = None,
+        burst_interval: float = 60.0,
+        burst_threshold: int | None = None,
     ) -> None:
         """Reads and validates its configuration now (LocalConfigError) so a bad one fails before anything runs.
 
         `constant_contact_env` replaces os.environ for the CC_* names ({} = the embedded sandbox); `routes_file`
         replaces ROUTES_FILE; `webhook_secrets` replaces LOCAL_WEBHOOK_SECRETS (see local/stack_config.py).
+        The burst drain runs every `burst_interval` seconds, as its schedule does deployed; `burst_threshold`
+        replaces the template's BurstThreshold (0 = burst mode off).
         """
         self.host = host
         self.requested_port = port
         self.visibility_timeout = visibility_timeout
         self.poll_interval = poll_interval
         self.token_refresh_interval = token_refresh_interval
+        self.burst_interval = burst_interval
+        self.burst_threshold = burst_threshold
+        self.drain_reports: list[dict[str, Any]] = []
+        self._draining = threading.Event()
+        self._consume_lock = threading.Lock()
+        self._drain_waiting = threading.Event()
         # Read before anything else changes the environment (the handlers' CC_API_BASE_URL is set below).
         source = os.environ if constant_contact_env is None else constant_contact_env
         self._cc_env = {name: source[name] for name in CC_ENV if source.get(name)}
@@ -290,6 +306,8 @@ class LocalStack:
             cc_v2_api_base_url=v2_base_url,
         )
         environment["UPSERT_MAX_CONCURRENCY"] = str(UPSERT_CONTAINERS)
+        if self.burst_threshold is not None:
+            environment["BURST_THRESHOLD"] = str(self.burst_threshold)
         os.environ.update(environment)
         # No function to invoke here: upsert gets the in-process single writer (tokens.refreshers.LocalRefresher).
         os.environ.pop("TOKEN_REFRESH_FUNCTION", None)
@@ -324,6 +342,12 @@ class LocalStack:
         for consumer in self.consumers:
             self.functions.setdefault(
                 consumer.function, LocalFunction(consumer.function, consumer.module, consumer.handler)
+            )
+        self.scheduled = scheduled_functions()  # ScheduleV2 functions: the burst drain (docs/architecture.md §11)
+        for scheduled in self.scheduled:
+            self.functions.setdefault(
+                scheduled.function,
+                LocalFunction(scheduled.function, scheduled.module, scheduled.handler, scheduled.timeout_seconds),
             )
         # The consumers' event source mappings in moto (the quota breaker switches them off) and the schedules that
         # switch them on again (docs/architecture.md §12).
@@ -362,6 +386,10 @@ class LocalStack:
             threading.Thread(target=self._poll, name="local-poller", daemon=True),
             threading.Thread(target=self._refresh_tokens_on_schedule, name="local-token-refresh", daemon=True),
             threading.Thread(target=self._run_mapping_schedules, name="local-mapping-schedules", daemon=True),
+            *(
+                threading.Thread(target=self._run_on_schedule, args=(s.function,), name="local-schedule", daemon=True)
+                for s in self.scheduled
+            ),
         ]
         for thread in self._threads:
             thread.start()
@@ -445,22 +473,27 @@ class LocalStack:
         arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         function = self.functions[consumer.function]
         while not self._stopping.is_set():
+            if self._drain_waiting.is_set():  # let the scheduled drain in between two batches
+                self._stopping.wait(0.01)
+                continue
             try:
                 if not self.consumer_enabled(consumer.logical_id):  # Lambda polls only an enabled mapping
                     self._stopping.wait(self.poll_interval)
                     continue
-                with self._state_lock:
-                    messages = self._sqs.receive_message(
-                        QueueUrl=url,
-                        MaxNumberOfMessages=consumer.batch_size,
-                        MessageSystemAttributeNames=["All"],
-                    ).get("Messages", [])
+                with self._consume_lock:
+                    with self._state_lock:
+                        messages = self._sqs.receive_message(
+                            QueueUrl=url,
+                            MaxNumberOfMessages=consumer.batch_size,
+                            MessageSystemAttributeNames=["All"],
+                        ).get("Messages", [])
+                        if messages:
+                            self._busy.set()
                     if messages:
-                        self._busy.set()
+                        self._deliver(function, messages, url, arn)
                 if not messages:
                     self._stopping.wait(self.poll_interval)
                     continue
-                self._deliver(function, messages, url, arn)
             except Exception as error:  # keep polling: a local stack should survive a bad batch
                 print(f"[local] poller: {type(error).__name__}: {error}", file=sys.stderr)
                 self._stopping.wait(1)
@@ -538,6 +571,32 @@ class LocalStack:
             except Exception as error:  # keep the schedule alive; the next run retries, as EventBridge would
                 print(f"[local] scheduled token refresh: {type(error).__name__}: {error}", file=sys.stderr)
 
+    @contextlib.contextmanager
+    def consumers_paused(self) -> Iterator[None]:
+        """Hold the poller and the burst drain while the block runs (a burst arriving all at once)."""
+        with self._consume_lock:
+            yield
+
+    def _run_on_schedule(self, function_name: str) -> None:
+        """A ScheduleV2 event (the burst drain's backlog check), in-process every `burst_interval` seconds."""
+        function = self.functions[function_name]
+        while not self._stopping.wait(self.burst_interval):
+            try:
+                # One consumer at a time: the local queue's visibility is cut to seconds, so a batch the poller is
+                # still working on could otherwise be received again by the drain (deployed: 360 s).
+                self._drain_waiting.set()
+                with self._consume_lock:
+                    self._drain_waiting.clear()
+                    self._draining.set()
+                    report = function.invoke({"source": "aws.scheduler"})
+                if isinstance(report, dict) and report.get("received"):
+                    self.drain_reports.append(report)
+            except Exception as error:  # the next run tries again, as the scheduler would
+                print(f"[local] {function_name}: {type(error).__name__}: {error}", file=sys.stderr)
+            finally:
+                self._drain_waiting.clear()
+                self._draining.clear()
+
     # --- status ------------------------------------------------------------------------------
 
     def queue_depth(self) -> dict[str, int]:
@@ -578,13 +637,14 @@ class LocalStack:
                             "constant_contact_time": "...", "next_reset": "..."},  # docs/architecture.md §12
           "outcomes": {"created": 1},    # count per outcome (created, updated, revived, resubscribed,
                                          # kept_unsubscribed, rejected, deferred), one per upsert attempt
-          "results": {"<id>": {"outcome", "contact_id", "route", "error_class", "attempts"}}
+          "results": {"<id>": {"outcome", "contact_id", "route", "error_class", "attempts"}},
+          "burst": {"runs": [...]}       # each burst drain run that received sign-ups (docs/architecture.md §11)
         }
         `<id>` is the `id` that POST /hooks/{route} answered; its entry is the latest attempt's result.
         """
         counts, results = self.recorder.snapshot()
         depth = self.queue_depth()
-        busy = self._busy.is_set()
+        busy = self._busy.is_set() or self._draining.is_set()
         return {
             "url": self.url,
             "constant_contact": self.cc_api_base_url,
@@ -594,6 +654,7 @@ class LocalStack:
             "quota_breaker": self.quota_breaker_status(),
             "outcomes": counts,
             "results": results,
+            "burst": {"runs": list(self.drain_reports)},
         }
 
     def _dlq_endpoint(self, request: BaseHTTPRequestHandler, method: str, path: str, body: bytes) -> None:
@@ -670,7 +731,8 @@ class LocalStack:
 
     def drained(self) -> bool:
         depth = self.queue_depth()
-        return depth["visible"] == 0 and depth["in_flight"] == 0 and not self._busy.is_set()
+        busy = self._busy.is_set() or self._draining.is_set()
+        return depth["visible"] == 0 and depth["in_flight"] == 0 and not busy
 
 
 def local_v2_secret(account: str, api_key: str, access_token: str, *, cc_secret_id: str) -> dict[str, Any]:
@@ -757,6 +819,10 @@ def print_banner(stack: LocalStack) -> None:
         print(f"  sandbox access token: {stack.sandbox_access_token()}")
         print(
             f'    curl -H "Authorization: Bearer <token>" "{stack.cc_api_base_url}/contacts?email=<address>&status=all"'
+        )
+        print(
+            f"    CC_API_BASE_URL={stack.cc_api_base_url} CC_ACCESS_TOKEN=<token> "
+            'make backfill ARGS="<export> --route <name>"   (past submissions into it)'
         )
     print("Ctrl-C to stop.", flush=True)
 

@@ -194,6 +194,34 @@ def sqs_consumers(template: dict[str, Any] | None = None) -> list[QueueConsumer]
     return consumers
 
 
+@dataclass(frozen=True)
+class ScheduledFunction:
+    """A function run by an EventBridge Scheduler schedule (a ScheduleV2 event), with its Timeout."""
+
+    function: str
+    module: str
+    handler: str
+    timeout_seconds: int
+
+
+def scheduled_functions(template: dict[str, Any] | None = None) -> list[ScheduledFunction]:
+    """Every function with a ScheduleV2 event (the burst drain's backlog check)."""
+    template = template or load_template()
+    found = []
+    for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        properties = resource["Properties"]
+        if not any(event.get("Type") == "ScheduleV2" for event in properties.get("Events", {}).values()):
+            continue
+        module_file, handler = properties["Handler"].rsplit(".", 1)
+        package = properties["CodeUri"].strip("/").replace("/", ".")
+        found.append(
+            ScheduledFunction(logical_id, f"{package}.{module_file}", handler, int(properties.get("Timeout", 20)))
+        )
+    return found
+
+
 UPDATE_MAPPING_TARGET = "arn:aws:scheduler:::aws-sdk:lambda:updateEventSourceMapping"
 _DAILY_CRON = re.compile(r"cron\((\d{1,2}) (\d{1,2}) \* \* \? \*\)")
 

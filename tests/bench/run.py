@@ -9,6 +9,8 @@ BENCHMARKS = [
     "tests.bench.bench_v2",
     "tests.bench.bench_receive",
     "tests.bench.bench_faults",
+    "tests.bench.bench_burst",
+    "tests.bench.bench_backfill",
     "tests.bench.bench_quota",
 ]
 

@@ -40,6 +40,10 @@ class Settings:
     # X-Ray subsegments from the Powertools Tracer (its SDK import costs ~0.15-0.2 s of every cold start).
     detailed_tracing: bool = False
     delivery_idempotency_days: int = 7
+    # Burst mode (docs/architecture.md §11): the drain imports a backlog of at least `burst_threshold` visible
+    # sign-ups (0 = off), at most `burst_max_signups` per run.
+    burst_threshold: int = 100
+    burst_max_signups: int = 2000
     cc_v2_api_base_url: str = DEFAULT_V2_API_BASE_URL  # the legacy V2 API, for `api: v2` (docs/architecture.md §10)
 
 
@@ -95,6 +99,8 @@ def get_settings() -> Settings:
         delivery_idempotency_table=env.get("DELIVERY_IDEMPOTENCY_TABLE", ""),
         detailed_tracing=env.get("DETAILED_TRACING", "").strip().lower() in ("1", "true", "yes"),
         delivery_idempotency_days=_positive("DELIVERY_IDEMPOTENCY_DAYS", 7),
+        burst_threshold=_int("BURST_THRESHOLD", 100),
+        burst_max_signups=_positive("BURST_MAX_SIGNUPS", 2000),
         cc_v2_api_base_url=env.get("CC_V2_API_BASE_URL", "").rstrip("/") or DEFAULT_V2_API_BASE_URL,
     )
 

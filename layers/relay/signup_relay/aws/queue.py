@@ -76,6 +76,30 @@ class SignupQueue:
                 QueueUrl=self.url, ReceiptHandle=receipt_handle, VisibilityTimeout=max(0, min(seconds, 43_200))
             )
 
+    def backlog(self) -> int:
+        """ApproximateNumberOfMessages: visible messages, including those locked behind their message group."""
+        attributes = self.client.get_queue_attributes(QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages"])
+        return int(attributes["Attributes"].get("ApproximateNumberOfMessages", 0))
+
+    def receive(self, *, hold_seconds: int) -> list[dict[str, Any]]:
+        """Up to 10 messages, hidden from every other consumer for `hold_seconds` (their group too, in a FIFO)."""
+        response = self.client.receive_message(
+            QueueUrl=self.url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=max(0, min(hold_seconds, 43_200)),
+            WaitTimeSeconds=0,
+            MessageSystemAttributeNames=["ApproximateReceiveCount", "MessageGroupId"],
+        )
+        return list(response.get("Messages", []))
+
+    def delete(self, receipt_handles: list[str]) -> None:
+        """Delete held messages, 10 per call (a failed delete leaves the message to reappear: never lost)."""
+        for start in range(0, len(receipt_handles), 10):
+            entries = [
+                {"Id": str(n), "ReceiptHandle": handle} for n, handle in enumerate(receipt_handles[start : start + 10])
+            ]
+            self.client.delete_message_batch(QueueUrl=self.url, Entries=entries)
+
 
 @per_container(maxsize=1)
 def get_signup_queue() -> SignupQueue:

@@ -319,6 +319,14 @@ class ConstantContactClient(ApiTransport):
         body = self.request("contacts.find", "GET", "contacts", params=params) or {}
         return list(body.get("contacts") or [])
 
+    def iter_contacts(self, params: Mapping[str, str | int]) -> Iterator[dict[str, Any]]:
+        """GET /contacts with `params` (status, updated_after, include, limit 1-500), page by page via `_links.next`."""
+        body = self.request("contacts.list", "GET", "contacts", params=params) or {}
+        yield from body.get("contacts") or []
+        while (next_href := ((body.get("_links") or {}).get("next") or {}).get("href")) and isinstance(next_href, str):
+            body = self.request("contacts.list", "GET", next_href) or {}
+            yield from body.get("contacts") or []
+
     def get_contact(self, contact_id: str, *, include: Sequence[str] = CONTACT_INCLUDES) -> dict[str, Any]:
         params: dict[str, str | int] = {"include": ",".join(include)} if include else {}
         return dict(self.request("contacts.get", "GET", f"contacts/{contact_id}", params=params) or {})

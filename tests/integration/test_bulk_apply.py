@@ -1,0 +1,177 @@
+"""The bulk core against the sandbox over HTTP: the same backlog applied per contact and in bulk ends alike.
+
+Each test seeds two sandboxes the same way, applies the backlog per contact in one and through `apply_in_bulk`
+in the other, and compares what the sandboxes stored (docs/architecture.md §11 lists what is not compared).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from local.cc_sandbox import Sandbox
+from signup_relay.bulk import BulkPath, apply_in_bulk
+from signup_relay.bulk.rows import CONSENT_FIELD_LABEL
+from signup_relay.models import Outcome, Signup, UpsertResult
+from signup_relay.routes import Consent
+from signup_relay.upsert.policy import upsert_contact
+from tests.bulk_support import Account, connect, differences, mixed_signups, seed_people, signup
+
+
+@pytest.fixture
+def twins() -> Iterator[tuple[Sandbox, Sandbox]]:
+    with Sandbox(rate_limit_per_second=0) as first, Sandbox(rate_limit_per_second=0) as second:
+        yield first, second
+
+
+def per_contact_of(account: Account) -> Any:
+    def apply(one: Signup) -> UpsertResult:
+        return upsert_contact(one, client=account.client, names=account.names)
+
+    return apply
+
+
+def no_sleep(seconds: float) -> None:
+    pass
+
+
+def test_a_mixed_backlog_ends_as_the_per_contact_path_leaves_it(twins: tuple[Sandbox, Sandbox]) -> None:
+    # Given two accounts holding the same people (rich, deleted, unsubscribed, deleted and unsubscribed)
+    reference, bulk = twins
+    for sandbox in twins:
+        seed_people(sandbox, "p", 3)
+    backlog = mixed_signups("p", 3) + [signup("not-an-address", Consent.IMPLICIT)]
+    # When one applies the backlog per contact and the other in bulk
+    ref_account, bulk_account = connect(reference), connect(bulk)
+    expected = [per_contact_of(ref_account)(one) for one in backlog]
+    run = apply_in_bulk(
+        backlog,
+        client=bulk_account.client,
+        names=bulk_account.names,
+        per_contact=per_contact_of(bulk_account),
+        sleep=no_sleep,
+    )
+    # Then every contact is stored alike
+    assert differences(reference, bulk, [s.email for s in backlog]) == {}
+    # And every sign-up has the outcome the per-contact path names
+    assert [r.outcome for r in run.results] == [r.outcome for r in expected]
+    paths = {one.email: got.path for one, got in zip(backlog, run.results, strict=True)}
+    assert paths["p-new-1@example.com"] is BulkPath.IMPORTED  # implicit
+    assert paths["p-new-0@example.com"] is BulkPath.PER_CONTACT  # explicit
+    assert paths["p-gone-1@example.com"] is BulkPath.PER_CONTACT  # deleted and unsubscribed: no write
+    assert paths["p-unsub-1@example.com"] is BulkPath.IMPORTED
+    assert paths["p-deleted-1@example.com"] is BulkPath.IMPORTED
+    assert run.activity_ids and not run.quota_exceeded
+    # And the evidence of an imported sign-up is kept in the consent field
+    contact = bulk.contact_by_email("p-new-1@example.com")
+    assert contact is not None
+    labels = {bulk.store.custom_fields[f["custom_field_id"]].label: f["value"] for f in contact["custom_fields"]}
+    assert "203.0.113.9" in labels[CONSENT_FIELD_LABEL]
+    assert contact["email_address"]["permission_to_send"] == "implicit"
+
+
+def test_outcomes_of_imported_rows_are_truthful(twins: tuple[Sandbox, Sandbox]) -> None:
+    # Given an account with a deleted, an unsubscribed and an active contact
+    _, bulk = twins
+    seed_people(bulk, "t", 1)
+    account = connect(bulk)
+    backlog = [signup(f"t-{kind}-0@example.com") for kind in ("new", "rich", "deleted", "unsub")]
+    # When they sign up implicitly in bulk
+    run = apply_in_bulk(
+        backlog, client=account.client, names=account.names, per_contact=per_contact_of(account), sleep=no_sleep
+    )
+    # Then each is imported with the outcome the per-contact path would name
+    assert [r.path for r in run.results] == [BulkPath.IMPORTED] * 4
+    assert [r.outcome for r in run.results] == [
+        Outcome.CREATED,
+        Outcome.UPDATED,
+        Outcome.REVIVED,
+        Outcome.KEPT_UNSUBSCRIBED,
+    ]
+    assert all(r.activity_id == run.activity_ids[0] for r in run.results)
+    unsub = bulk.contact_by_email("t-unsub-0@example.com")
+    assert unsub is not None and unsub["email_address"]["permission_to_send"] == "unsubscribed"
+    assert unsub["list_memberships"] == []
+
+
+class DroppingClient:
+    """The real client, but the import silently loses the rows of `drop` (as past 4 MB / 40,000 rows)."""
+
+    def __init__(self, account: Account, drop: set[str]) -> None:
+        self._client = account.client
+        self._drop = drop
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def import_contacts_json(self, rows: Sequence[Mapping[str, Any]], list_ids: Sequence[str]) -> dict[str, Any]:
+        return self._client.import_contacts_json([r for r in rows if r["email"] not in self._drop], list_ids)
+
+
+def test_a_row_the_import_drops_is_applied_per_contact(twins: tuple[Sandbox, Sandbox]) -> None:
+    # Given an import that silently drops one row
+    _, bulk = twins
+    bulk.seed_list("News")
+    account = connect(bulk)
+    lost = "dropped@example.com"
+    backlog = [signup("kept@example.com", first_name="Kim"), signup(lost, first_name="Dee")]
+    calls: list[str] = []
+
+    def per_contact(one: Signup) -> UpsertResult:
+        calls.append(one.email)
+        return per_contact_of(account)(one)
+
+    # When the backlog is applied in bulk
+    run = apply_in_bulk(
+        backlog,
+        client=DroppingClient(account, {lost}),
+        names=account.names,  # type: ignore[arg-type]
+        per_contact=per_contact,
+        sleep=no_sleep,
+    )
+    # Then the dropped row was not taken as applied: it went per contact and is stored
+    assert calls == [lost]
+    assert [r.path for r in run.results] == [BulkPath.IMPORTED, BulkPath.PER_CONTACT]
+    stored = bulk.contact_by_email(lost)
+    assert stored is not None and stored["first_name"] == "Dee"
+
+
+def test_two_submissions_of_one_person_the_last_wins(twins: tuple[Sandbox, Sandbox]) -> None:
+    # Given one person submitting twice in one burst
+    _, bulk = twins
+    bulk.seed_list("News")
+    bulk.seed_list("Events")
+    account = connect(bulk)
+    backlog = [
+        signup("twice@example.com", first_name="Old", company_name="Kept Co"),
+        signup("twice@example.com", first_name="New", lists=("Events",)),
+    ]
+    # When applied in bulk
+    run = apply_in_bulk(
+        backlog, client=account.client, names=account.names, per_contact=per_contact_of(account), sleep=no_sleep
+    )
+    # Then one row carried both: the later name wins, the earlier company stays, the lists add up
+    assert [r.path for r in run.results] == [BulkPath.MERGED, BulkPath.IMPORTED]
+    stored = bulk.contact_by_email("twice@example.com")
+    assert stored is not None
+    assert (stored["first_name"], stored["company_name"]) == ("New", "Kept Co")
+    assert sorted(bulk.store.lists[i].name for i in stored["list_memberships"]) == ["Events", "News"]
+
+
+def test_the_bulk_path_costs_a_fraction_of_the_per_contact_calls(twins: tuple[Sandbox, Sandbox]) -> None:
+    # Given 60 new implicit sign-ups
+    _, bulk = twins
+    bulk.seed_list("News")
+    account = connect(bulk)
+    backlog = [signup(f"n{n}@example.com", first_name="N") for n in range(60)]
+    # When applied in bulk
+    run = apply_in_bulk(
+        backlog, client=account.client, names=account.names, per_contact=per_contact_of(account), sleep=no_sleep
+    )
+    # Then all are imported in one activity, for well under one call a sign-up (per contact: 2 each)
+    assert {r.path for r in run.results} == {BulkPath.IMPORTED}
+    assert len(run.activity_ids) == 1
+    assert run.calls <= 10
+    assert len(bulk.all_contacts()) == 60

@@ -1,0 +1,177 @@
+"""The burst drain with moto SQS FIFO (queues from template.yaml) and the sandbox over HTTP.
+
+Each test asserts what the queues hold afterwards and what the sandbox stored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+
+from local.aws_resources import LocalResources, reset_relay_caches
+from local.cc_sandbox import Sandbox
+from signup_relay.aws.dead_letters import get_dead_letter_queue
+from signup_relay.aws.queue import get_signup_queue
+from signup_relay.bulk.drain import DrainReport, drain_backlog
+from signup_relay.emails import contact_key
+from signup_relay.models import QueuedSignup, Signup
+from signup_relay.routes import Consent, UpsertOptions
+from signup_relay.upsert.wiring import get_upserter
+from tests.integration.relay_fixtures import dlq_records
+from tests.oauth_secret import seed_oauth_secret
+
+SECRET_ID = "signup-relay/constant-contact"
+
+
+@pytest.fixture
+def account(relay_aws: LocalResources, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    with Sandbox(rate_limit_per_second=0) as sandbox:
+        sandbox.seed_list("News")
+        seed_oauth_secret(sandbox, SECRET_ID)
+        monkeypatch.setenv("CC_API_BASE_URL", sandbox.base_url)
+        monkeypatch.setenv("CC_TOKEN_URL", sandbox.token_url)
+        monkeypatch.setenv("CC_RATE_LIMIT_PER_SECOND", "0")
+        monkeypatch.delenv("TOKEN_REFRESH_FUNCTION", raising=False)
+        reset_relay_caches()
+        yield sandbox
+
+
+def queue(email: str, consent: Consent = Consent.IMPLICIT, **fields: Any) -> str:
+    signup = Signup(email=email, lists=("News",), consent=consent, route="launch", options=UpsertOptions(), **fields)
+    message = QueuedSignup(id=f"launch:{email}:{time.monotonic_ns()}", received_at=datetime.now(UTC), signup=signup)
+    return get_signup_queue().send(message.model_dump_json(), group_id=contact_key(email), dedupe_id=message.id)
+
+
+class RecordingBreaker:
+    """The quota breaker's interface (aws/quota_breaker.py), recording its trips."""
+
+    def __init__(self) -> None:
+        self.trips: list[datetime] = []
+
+    def is_open(self, now: datetime) -> bool:
+        return bool(self.trips)
+
+    def trip(self, now: datetime) -> None:
+        self.trips.append(now)
+
+
+def drain(**overrides: Any) -> DrainReport:
+    arguments: dict[str, Any] = {
+        "queue": get_signup_queue(),
+        "dlq": get_dead_letter_queue(),
+        "upserter_for": get_upserter,
+        "breaker": RecordingBreaker(),
+        "threshold": 3,
+        "max_signups": 100,
+        "max_attempts": 5,
+        "hold_seconds": 300,
+        "clock": lambda: datetime.now(UTC),
+        "sleep": lambda seconds: None,
+    }
+    return drain_backlog(**{**arguments, **overrides})
+
+
+def visible(resources: LocalResources) -> list[dict[str, Any]]:
+    """Every message visible now, with its receive count (received and released again at once)."""
+    sqs = boto3.client("sqs")
+    found: list[dict[str, Any]] = []
+    while batch := sqs.receive_message(
+        QueueUrl=resources.queue_url,
+        MaxNumberOfMessages=10,
+        VisibilityTimeout=30,
+        MessageSystemAttributeNames=["ApproximateReceiveCount"],
+    ).get("Messages", []):
+        found += batch
+    for message in found:
+        sqs.change_message_visibility(
+            QueueUrl=resources.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+    return [{"signup": QueuedSignup.model_validate_json(m["Body"]).signup, **m["Attributes"]} for m in found]
+
+
+def held(resources: LocalResources) -> int:
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=resources.queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def test_below_the_threshold_the_drain_leaves_the_queue_alone(account: Sandbox, relay_aws: LocalResources) -> None:
+    queue("a@example.com")
+    queue("b@example.com")
+    report = drain()
+    assert report.skipped == "backlog 2 below the threshold 3" and report.received == 0
+    assert [m["ApproximateReceiveCount"] for m in visible(relay_aws)] == ["1", "1"]
+
+
+def test_imported_messages_are_deleted_and_explicit_ones_handed_back(
+    account: Sandbox, relay_aws: LocalResources
+) -> None:
+    # Given a backlog of implicit and explicit sign-ups
+    for n in range(6):
+        queue(f"imp{n}@example.com", first_name=f"I{n}")
+    queue("exp@example.com", Consent.EXPLICIT)
+    # When the drain runs
+    report = drain()
+    # Then the implicit ones are stored and gone from the queue; the explicit one is back, untouched by the import
+    assert (report.received, report.imported, report.released) == (7, 6, 1)
+    assert all(account.contact_by_email(f"imp{n}@example.com") for n in range(6))
+    assert account.contact_by_email("exp@example.com") is None
+    left = visible(relay_aws)
+    assert [m["signup"].email for m in left] == ["exp@example.com"] and held(relay_aws) == 0
+    assert dlq_records(relay_aws.dlq_url) == []
+
+
+def test_a_message_delivered_before_is_applied_here_not_handed_back(
+    account: Sandbox, relay_aws: LocalResources
+) -> None:
+    # Given a backlog where one explicit sign-up was already delivered once (a retry)
+    queue("seen@example.com", Consent.EXPLICIT, first_name="Seen")
+    assert len(visible(relay_aws)) == 1  # its first delivery
+    for n in range(3):
+        queue(f"imp{n}@example.com")
+    # When the drain runs
+    report = drain()
+    # Then it got the per-contact attempt in the drain: stored explicit, deleted from the queue (none held)
+    assert report.applied_per_contact == 1 and report.released == 0
+    stored = account.contact_by_email("seen@example.com")
+    assert stored is not None and stored["email_address"]["permission_to_send"] == "explicit"
+    assert visible(relay_aws) == [] and held(relay_aws) == 0
+
+
+def test_after_quota_exceeded_the_breaker_trips_and_nothing_is_deleted(
+    account: Sandbox, relay_aws: LocalResources
+) -> None:
+    # Given a backlog and a daily quota that runs out during the run
+    for n in range(5):
+        queue(f"q{n}@example.com")
+    account.daily_quota = account.quota_used() + 3
+    breaker = RecordingBreaker()
+    # When the drain runs
+    report = drain(breaker=breaker)
+    # Then the breaker tripped; nothing was deleted or dead-lettered: every message waits for the reset
+    assert len(breaker.trips) == 1 and report.left_for_quota == 5 and report.imported == 0
+    assert held(relay_aws) == 5
+    assert dlq_records(relay_aws.dlq_url) == []
+    # And while the breaker is open the drain receives nothing
+    assert drain(breaker=breaker).skipped is not None
+
+
+def test_a_message_on_its_last_delivery_is_sent_again_not_lost_to_the_quota(
+    account: Sandbox, relay_aws: LocalResources
+) -> None:
+    # Given a backlog whose messages are on their last allowed delivery, and a spent quota
+    for n in range(3):
+        queue(f"last{n}@example.com")
+    account.daily_quota = account.quota_used()
+    # When the drain runs with MaxReceiveCount 1
+    report = drain(max_attempts=1)
+    # Then each is queued again as a new message (a redrive would have dead-lettered it), none in the DLQ
+    assert report.left_for_quota == 3
+    assert sorted(m["signup"].email for m in visible(relay_aws)) == [f"last{n}@example.com" for n in range(3)]
+    assert dlq_records(relay_aws.dlq_url) == []
