@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
-import requests
+import urllib3
 from moto import mock_aws
 
 from local.cc_sandbox import Sandbox
@@ -48,7 +48,7 @@ def test_a_working_pair_is_stored_as_a_v2_account(cc_sandbox_unthrottled: Sandbo
     sandbox = cc_sandbox_unthrottled
     out = io.StringIO()
     # When connect --api v2 runs
-    connect_v2(options(sandbox, v3_account=BASE), http=requests.Session(), secrets_client=secrets_client, out=out)
+    connect_v2(options(sandbox, v3_account=BASE), http=urllib3.PoolManager(), secrets_client=secrets_client, out=out)
     # Then the secret holds the documented fields, and the pair was checked with one GET /lists
     secret = stored(secrets_client)
     assert set(secret) == {"api", "api_key", "access_token", "connected_at", "v3_account"}
@@ -65,7 +65,7 @@ def test_a_refused_pair_stores_nothing(
     cc_sandbox_unthrottled: Sandbox, secrets_client: Any, change: dict[str, str], reason: str
 ) -> None:
     with pytest.raises(ConnectError, match=reason) as raised:
-        connect_v2(options(cc_sandbox_unthrottled, **change), http=requests.Session(), secrets_client=secrets_client)
+        connect_v2(options(cc_sandbox_unthrottled, **change), http=urllib3.PoolManager(), secrets_client=secrets_client)
     assert "nothing was stored" in raised.value.message
     assert secrets_client.list_secrets()["SecretList"] == []
 
@@ -74,7 +74,7 @@ def test_a_v3_account_outside_cc_secret_id_is_refused(cc_sandbox_unthrottled: Sa
     with pytest.raises(ConnectError, match="--v3-account must be another account secret under CC_SECRET_ID"):
         connect_v2(
             options(cc_sandbox_unthrottled, v3_account="other/cc"),
-            http=requests.Session(),
+            http=urllib3.PoolManager(),
             secrets_client=secrets_client,
         )
     assert secrets_client.list_secrets()["SecretList"] == []

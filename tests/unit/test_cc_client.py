@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import requests
-from requests.adapters import HTTPAdapter
+import urllib3
+from urllib3.exceptions import NewConnectionError, ProtocolError, ReadTimeoutError
 
 from signup_relay.constant_contact.client import (
     SERVER_BACKOFF_SECONDS,
@@ -30,27 +31,36 @@ from signup_relay.errors import (
 BASE = "https://api.example.test/v3"
 
 
-class ScriptedAdapter(HTTPAdapter):
-    """Answers each request with the next scripted (status, body); an exception instance is raised instead."""
+@dataclass(frozen=True)
+class SentRequest:
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes | None
+
+
+class ScriptedPool(urllib3.PoolManager):
+    """Answers each request with the next scripted (status, body); an exception instance is raised instead, as
+    urllib3 raises it once its own connection retries are spent."""
 
     def __init__(self, *script: tuple[int, Any] | Exception) -> None:
         super().__init__()
         self.script = list(script)
-        self.sent: list[requests.PreparedRequest] = []
+        self.sent: list[SentRequest] = []
 
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        self.sent.append(request)
+    def urlopen(self, method: str, url: str, redirect: bool = True, **kw: Any) -> urllib3.BaseHTTPResponse:
+        self.sent.append(SentRequest(method, url, dict(kw.get("headers") or {}), kw.get("body")))
         step = self.script.pop(0)
         if isinstance(step, Exception):
             raise step
         status, body = step
-        response = requests.Response()
-        response.status_code = status
-        response._content = b"" if body is None else json.dumps(body).encode()
-        response.headers["Content-Type"] = "application/json"
-        response.request = request
-        response.url = request.url or ""
-        return response
+        data = b"" if body is None else json.dumps(body).encode()
+        return urllib3.HTTPResponse(body=data, status=status, headers={"Content-Type": "application/json"})
+
+
+REFUSED = NewConnectionError(None, "refused")  # type: ignore[arg-type]
+ANSWER_LOST = ReadTimeoutError(None, "https://api.example.test", "answer lost")  # type: ignore[arg-type]
+DROPPED = ProtocolError("Connection aborted.", ConnectionResetError())
 
 
 class Tokens:
@@ -67,13 +77,11 @@ class Tokens:
         return self.token
 
 
-def make_client(*script: tuple[int, Any] | Exception) -> tuple[ConstantContactClient, ScriptedAdapter, Tokens, list]:
-    adapter = ScriptedAdapter(*script)
-    session = requests.Session()
-    session.mount("https://", adapter)
+def make_client(*script: tuple[int, Any] | Exception) -> tuple[ConstantContactClient, ScriptedPool, Tokens, list]:
+    adapter = ScriptedPool(*script)
     tokens = Tokens()
     sleeps: list[float] = []
-    client = ConstantContactClient(base_url=BASE, tokens=tokens, session=session, sleep=sleeps.append)
+    client = ConstantContactClient(base_url=BASE, tokens=tokens, http=adapter, sleep=sleeps.append)
     return client, adapter, tokens, sleeps
 
 
@@ -88,8 +96,8 @@ def test_every_request_sends_json_content_type_and_the_bearer_token() -> None:
     sent = adapter.sent[0]
     assert sent.headers["Content-Type"] == "application/json"
     assert sent.headers["Authorization"] == "Bearer token-1"
-    assert "status=all" in (sent.url or "")
-    assert "include=custom_fields%2Clist_memberships" in (sent.url or "")
+    assert "status=all" in sent.url
+    assert "include=custom_fields%2Clist_memberships" in sent.url
 
 
 def test_a_401_asks_for_a_new_token_once_and_retries_with_it() -> None:
@@ -164,7 +172,7 @@ def test_validation_errors_carry_constant_contacts_key_and_message() -> None:
 
 
 def test_a_connection_failure_that_lasts_is_a_server_error() -> None:
-    client, adapter, _, sleeps = make_client(*[requests.ConnectionError("refused")] * (1 + SERVER_RETRIES))
+    client, adapter, _, sleeps = make_client(*[REFUSED] * (1 + SERVER_RETRIES))
     with pytest.raises(ServerError):
         client.get_contact("c1")
     assert len(adapter.sent) == 1 + SERVER_RETRIES
@@ -176,7 +184,7 @@ def test_a_connection_failure_that_lasts_is_a_server_error() -> None:
     [
         ("get", (503, None)),
         ("update", (500, [{"error_key": "server_error", "error_message": "oops"}])),
-        ("sign_up_form", requests.ReadTimeout("answer lost")),
+        ("sign_up_form", ANSWER_LOST),
         ("create", (502, None)),
     ],
 )
@@ -199,7 +207,7 @@ def test_a_transient_failure_is_sent_again_inside_the_call(operation: str, first
 def test_a_lost_post_answer_ends_in_a_conflict_the_caller_resolves() -> None:
     # Given a POST that was written but whose answer was lost: the second send meets the stored contact
     client, adapter, _, _ = make_client(
-        requests.ReadTimeout("answer lost"),
+        DROPPED,
         (409, [{"error_key": "contacts.api.conflict", "error_message": "Email already exists"}]),
     )
     # Then the 409 surfaces (the policy looks the contact up), never a second contact
@@ -211,7 +219,7 @@ def test_a_lost_post_answer_ends_in_a_conflict_the_caller_resolves() -> None:
 def test_a_resubscribe_whose_answer_was_lost_is_sent_again_and_meets_the_409() -> None:
     # Given a resubscribe that was applied (the email went out) but whose answer was lost
     client, adapter, _, _ = make_client(
-        requests.ReadTimeout("answer lost"),
+        ANSWER_LOST,
         (409, [{"error_key": "contacts.api.conflict", "error_message": "resubscribe email already sent"}]),
     )
     # Then the resend meets Constant Contact's once-ever rule (409), which the policy reads as "already sent"

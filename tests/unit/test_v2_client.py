@@ -6,7 +6,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 
 from signup_relay.constant_contact.v2_client import ConstantContactV2Client, quota_key_of
 from signup_relay.errors import (
@@ -16,7 +15,7 @@ from signup_relay.errors import (
     ThrottledError,
     ValidationError,
 )
-from tests.unit.test_cc_client import ScriptedAdapter
+from tests.unit.test_cc_client import ScriptedPool, SentRequest
 
 BASE = "https://api.example.test/v2"
 OVER_QPS = (403, [{"error_key": "over.qps", "error_message": "Account Over Queries Per Second Limit"}])
@@ -41,19 +40,17 @@ class Credentials:
         return "v2-key"
 
 
-def make_client(*script: tuple[int, Any] | Exception) -> tuple[ConstantContactV2Client, ScriptedAdapter, list[float]]:
-    adapter = ScriptedAdapter(*script)
-    session = requests.Session()
-    session.mount("https://", adapter)
+def make_client(*script: tuple[int, Any] | Exception) -> tuple[ConstantContactV2Client, ScriptedPool, list[float]]:
+    adapter = ScriptedPool(*script)
     sleeps: list[float] = []
     client = ConstantContactV2Client(
-        base_url=BASE, tokens=Credentials(), session=session, sleep=sleeps.append, jitter=lambda a, b: b
+        base_url=BASE, tokens=Credentials(), http=adapter, sleep=sleeps.append, jitter=lambda a, b: b
     )
     return client, adapter, sleeps
 
 
-def _query(request: requests.PreparedRequest) -> dict[str, list[str]]:
-    return parse_qs(urlsplit(request.url or "").query)
+def _query(request: SentRequest) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(request.url).query)
 
 
 def test_every_call_carries_the_api_key_and_the_bearer_token() -> None:
@@ -64,7 +61,7 @@ def test_every_call_carries_the_api_key_and_the_bearer_token() -> None:
     # Then the call is GET /contacts with api_key, the exact email, status=ALL, and the bearer token
     sent = adapter.sent[0]
     assert found == [{"id": "1"}]
-    assert urlsplit(sent.url or "").path == "/v2/contacts"
+    assert urlsplit(sent.url).path == "/v2/contacts"
     assert _query(sent) == {"api_key": ["v2-key"], "email": ["ada@example.com"], "status": ["ALL"]}
     assert sent.headers["Authorization"] == "Bearer v2-token"
 
@@ -74,7 +71,7 @@ def test_writes_carry_action_by() -> None:
     client.create_contact({"lists": [{"id": "1"}]}, action_by="ACTION_BY_VISITOR")
     client.update_contact("7", {"id": "7"}, action_by="ACTION_BY_OWNER")
     assert _query(adapter.sent[0])["action_by"] == ["ACTION_BY_VISITOR"]
-    assert adapter.sent[1].method == "PUT" and urlsplit(adapter.sent[1].url or "").path == "/v2/contacts/7"
+    assert adapter.sent[1].method == "PUT" and urlsplit(adapter.sent[1].url).path == "/v2/contacts/7"
     assert _query(adapter.sent[1])["action_by"] == ["ACTION_BY_OWNER"]
 
 

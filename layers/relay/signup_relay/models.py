@@ -8,8 +8,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from signup_relay.routes import Consent, UpsertOptions
-
 
 class Outcome(StrEnum):
     """The vocabulary of logs, metrics, DLQ records and summaries."""
@@ -26,6 +24,35 @@ class Outcome(StrEnum):
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Consent(StrEnum):
+    """What the person agreed to on this sign-up (docs/architecture.md §2)."""
+
+    EXPLICIT = "explicit"  # ticked a box / asked to be emailed on this form
+    IMPLICIT = "implicit"  # a business relationship, no explicit opt-in
+    NONE = "none"  # no consent captured: create only if the route allows
+
+
+class UpsertOptions(_Frozen):
+    """A route's upsert options, declared once: keys of the routes file (`routes.Route` inherits them) and the
+    policy carried with each of its queued sign-ups (a DLQ replay applies its route's current options)."""
+
+    model_config = ConfigDict(populate_by_name=True)  # as the routes file's models
+
+    create_missing_lists: bool = False
+    create_missing_custom_fields: bool = False
+    create_missing_tags: bool = True
+    allow_create_without_consent: bool = False  # consent=none creates a contact only if True
+    send_resubscribe_email: bool = False  # one-time resubscribe email for unsubscribed contacts
+    # Public forms: explicit consent from an unsubscribed contact sends the one-time resubscribe confirmation
+    # email instead of opting them back in through sign_up_form (docs/architecture.md §2).
+    confirm_resubscribe_by_email: bool = False
+    record_consent_note: bool = True
+    # sign_up_form cannot carry notes: writing the consent note there costs a GET + PUT (2 more calls).
+    consent_note_on_sign_up_form: bool = False
+    # Which Constant Contact API: None = the account's (its secret says "api": "v2" for a V2 account, else V3).
+    api: Literal["v3", "v2"] | None = None
 
 
 class Address(_Frozen):

@@ -6,7 +6,6 @@ Reference: README, "Routes file reference". `get_routes()` reads ROUTES_FILE onc
 from __future__ import annotations
 
 import re
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from signup_relay.caches import per_container
 from signup_relay.config import get_settings, secret_in_family
+from signup_relay.constant_contact.limits import V2_CUSTOM_FIELD
 from signup_relay.errors import ConfigError, UnknownRouteError, quoted
+from signup_relay.models import Consent, UpsertOptions
 
 SourceKind = Literal[
     "generic",
@@ -38,38 +39,10 @@ SourceKind = Literal[
     "google_forms",
 ]
 ROUTE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-V2_CUSTOM_FIELD = re.compile(r"^CustomField([1-9]|1[0-5])$")  # V2's only custom fields (docs/architecture.md §10)
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-
-class Consent(StrEnum):
-    """What the person agreed to on this sign-up (docs/architecture.md §2)."""
-
-    EXPLICIT = "explicit"  # ticked a box / asked to be emailed on this form
-    IMPLICIT = "implicit"  # a business relationship, no explicit opt-in
-    NONE = "none"  # no consent captured: create only if the route allows
-
-
-class UpsertOptions(_Strict):
-    """A route's upsert options, declared once: keys of the routes file (`Route` inherits them) and the policy
-    carried with each of its queued sign-ups (a DLQ replay applies its route's current options)."""
-
-    create_missing_lists: bool = False
-    create_missing_custom_fields: bool = False
-    create_missing_tags: bool = True
-    allow_create_without_consent: bool = False  # consent=none creates a contact only if True
-    send_resubscribe_email: bool = False  # one-time resubscribe email for unsubscribed contacts
-    # Public forms: explicit consent from an unsubscribed contact sends the one-time resubscribe confirmation
-    # email instead of opting them back in through sign_up_form (docs/architecture.md §2).
-    confirm_resubscribe_by_email: bool = False
-    record_consent_note: bool = True
-    # sign_up_form cannot carry notes: writing the consent note there costs a GET + PUT (2 more calls).
-    consent_note_on_sign_up_form: bool = False
-    # Which Constant Contact API: None = the account's (its secret says "api": "v2" for a V2 account, else V3).
-    api: Literal["v3", "v2"] | None = None
 
 
 def _default_secret_id() -> str:
@@ -170,7 +143,7 @@ class EvidenceFields(_Strict):
 class Route(UpsertOptions):
     """One form: how to authenticate and parse it, and how its answers become a contact.
 
-    Its upsert options (create_missing_lists, ...) are the fields of `UpsertOptions` above, declared there once.
+    Its upsert options (create_missing_lists, ...) are the fields of `UpsertOptions` (models.py), declared there once.
     """
 
     name: str

@@ -15,8 +15,7 @@ from typing import Any
 from signup_relay.bulk.rows import IMPORT_MAX_EMAIL, RowRefused, consent_evidence_text, import_row
 from signup_relay.constant_contact.limits import MAX_LISTS, MAX_TAGS
 from signup_relay.emails import normalize_email
-from signup_relay.models import Signup
-from signup_relay.routes import Consent
+from signup_relay.models import Consent, Signup
 from signup_relay.upsert.bodies import clean_text
 from signup_relay.upsert.policy import ContactState, UpsertNames
 

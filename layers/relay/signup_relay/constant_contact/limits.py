@@ -1,10 +1,12 @@
-"""Constant Contact V3 contact limits, declared once: receive fits form values to them, upsert bounds bodies.
+"""Constant Contact contact limits, declared once: receive fits form values to them, upsert bounds bodies.
 
 Source: the V3 API reference for ContactPostRequest / ContactPutRequest / ContactCreateOrUpdateInput,
 https://developer.constantcontact.com/api_reference/index.html#!/Contacts/createContact
 """
 
 from __future__ import annotations
+
+import re
 
 # Longest value of each core field (characters), so an upsert never gets a 400 for length.
 FIELD_LENGTHS = {
@@ -34,3 +36,6 @@ MAX_TAGS = 50
 MAX_CUSTOM_FIELDS = 25
 MAX_NOTES = 150
 MAX_NOTE_LENGTH = 2000
+
+# V2's only custom fields (docs/architecture.md §10).
+V2_CUSTOM_FIELD = re.compile(r"^CustomField([1-9]|1[0-5])$")

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import requests
+import urllib3
 
 from signup_relay.clock import SYSTEM_CLOCK, Clock
 from signup_relay.config import DEFAULT_TOKEN_URL
@@ -217,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets_client = boto3.client("secretsmanager", region_name=options.region)
     try:
         if isinstance(options, V2ConnectOptions):
-            connect_v2(options, http=requests.Session(), secrets_client=secrets_client)
+            connect_v2(options, http=urllib3.PoolManager(), secrets_client=secrets_client)
             return 0
         connect(
             options,

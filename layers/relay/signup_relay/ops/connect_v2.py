@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-import requests
+import urllib3
 
 from signup_relay.clock import SYSTEM_CLOCK, Clock
 from signup_relay.config import secret_in_family
@@ -79,12 +79,12 @@ def v2_secret(options: V2ConnectOptions, *, connected_at: float) -> dict[str, An
     return secret
 
 
-def check_v2_pair(options: V2ConnectOptions, http: requests.Session) -> int:
+def check_v2_pair(options: V2ConnectOptions, http: urllib3.PoolManager) -> int:
     """One `GET /lists` with the pair; returns how many lists the account has, or raises ConnectError."""
     client = ConstantContactV2Client(
         base_url=options.base_url,
         tokens=_StaticToken(options.secret_id, options.access_token, options.api_key),
-        session=http,
+        http=http,
         server_retries=0,
         throttle_retries=0,
     )
@@ -97,7 +97,7 @@ def check_v2_pair(options: V2ConnectOptions, http: requests.Session) -> int:
 def connect_v2(
     options: V2ConnectOptions,
     *,
-    http: requests.Session,
+    http: urllib3.PoolManager,
     secrets_client: Any | None,
     clock: Clock = SYSTEM_CLOCK,
     out: TextIO | None = None,

@@ -9,13 +9,13 @@ from datetime import date, datetime
 from signup_relay.constant_contact.limits import CUSTOM_FIELD_VALUE_LENGTH, FIELD_LENGTHS, NAME_LENGTH
 from signup_relay.emails import InvalidEmailError, validated_email
 from signup_relay.errors import SubmissionInvalidError, quoted
-from signup_relay.models import Address, ConsentEvidence, Signup
+from signup_relay.models import Address, Consent, ConsentEvidence, Signup
 from signup_relay.receive.answers import AnswerLookup
 from signup_relay.receive.submission import (
     Answer,
     Submission,
 )
-from signup_relay.routes import Consent, ConsentField, Route
+from signup_relay.routes import ConsentField, Route
 
 YES_WORDS = frozenset({"yes", "y", "true", "on", "1", "checked", "agree", "accepted", "ok"})
 NO_VALUES = frozenset({"", "no", "n", "false", "off", "0", "unchecked", "none", "null"})

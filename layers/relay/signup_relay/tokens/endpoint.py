@@ -13,8 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 
+from signup_relay.caches import per_container
 from signup_relay.clock import Clock
+from signup_relay.constant_contact.client import connect_retry
 from signup_relay.errors import TransientError
 from signup_relay.observability import logger
 
@@ -53,6 +56,17 @@ class TokenGrant:
     refresh_token: str | None
     expires_in: int
     scope: str = ""
+
+
+@per_container(maxsize=1)
+def get_token_session() -> requests.Session:
+    """The container's session for the token endpoint (requests is shared with the operator tools; an upsert
+    loads this module only when it must refresh a token)."""
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=connect_retry(), pool_connections=1, pool_maxsize=2)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 def json_object(response: requests.Response) -> dict[str, Any]:

@@ -104,10 +104,12 @@ def get_secretsmanager_client() -> SecretsManagerClient:
 def get_single_writer() -> SingleWriter:
     """The container's single writer, wired from settings (CC_TOKEN_URL) and its cached clients."""
     from signup_relay.config import get_settings
-    from signup_relay.constant_contact.client import get_session
+    from signup_relay.tokens.endpoint import get_token_session
 
     return SingleWriter(
-        store=StagedSecretStore(get_secretsmanager_client()), http=get_session(), token_url=get_settings().cc_token_url
+        store=StagedSecretStore(get_secretsmanager_client()),
+        http=get_token_session(),
+        token_url=get_settings().cc_token_url,
     )
 
 

@@ -12,8 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from signup_relay.constant_contact.limits import MAX_EMAIL
-from signup_relay.models import Signup
-from signup_relay.routes import Consent
+from signup_relay.models import Consent, Signup
 
 
 class ContactState(StrEnum):

@@ -35,8 +35,7 @@ from signup_relay.constant_contact.limits import SIGN_UP_FORM_MAX_EMAIL
 from signup_relay.constant_contact.names import Resolution
 from signup_relay.emails import normalize_email
 from signup_relay.errors import ConflictError
-from signup_relay.models import Outcome, Signup, UpsertResult
-from signup_relay.routes import Consent
+from signup_relay.models import Consent, Outcome, Signup, UpsertResult
 from signup_relay.upsert.bodies import (
     ResolvedIds,
     build_consent_note,

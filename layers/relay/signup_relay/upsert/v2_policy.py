@@ -22,13 +22,13 @@ from typing import Any, Protocol
 
 from signup_relay.caches import per_container
 from signup_relay.constant_contact.client import CallMeter
+from signup_relay.constant_contact.limits import V2_CUSTOM_FIELD
 from signup_relay.constant_contact.names import Resolution
 from signup_relay.constant_contact.v2_client import ActionBy
 from signup_relay.emails import normalize_email
 from signup_relay.errors import ConflictError
-from signup_relay.models import Outcome, Signup, UpsertResult
+from signup_relay.models import Consent, Outcome, Signup, UpsertResult
 from signup_relay.observability import logger
-from signup_relay.routes import V2_CUSTOM_FIELD, Consent
 from signup_relay.upsert.bodies import build_consent_note, clean_text
 from signup_relay.upsert.decisions import (
     ContactState,

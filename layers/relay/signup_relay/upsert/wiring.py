@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from signup_relay.caches import per_container
 from signup_relay.config import Settings, get_settings
-from signup_relay.constant_contact.client import ConstantContactClient, Pacer, get_session
+from signup_relay.constant_contact.client import ConstantContactClient, Pacer, get_http
 from signup_relay.constant_contact.names import ListDirectory, NameDirectory
 from signup_relay.constant_contact.v2_client import ConstantContactV2Client
 from signup_relay.errors import PermanentError
@@ -93,9 +93,7 @@ def get_upserter(account: str | None = None, api: str | None = None) -> AccountU
 @per_container(maxsize=16)
 def _upserter(secret_id: str, settings: Settings) -> AccountUpserter:
     tokens = TokenProvider(secret_id, refresher=_request_refresh, max_age_seconds=settings.secret_max_age_seconds)
-    client = ConstantContactClient(
-        base_url=settings.cc_api_base_url, tokens=tokens, session=get_session(), pacer=get_pacer()
-    )
+    client = ConstantContactClient(base_url=settings.cc_api_base_url, tokens=tokens, http=get_http(), pacer=get_pacer())
     return AccountUpserter(client=client, names=NameDirectory(client), tokens=tokens)
 
 
@@ -103,7 +101,7 @@ def _upserter(secret_id: str, settings: Settings) -> AccountUpserter:
 def _v2_upserter(secret_id: str, settings: Settings) -> V2AccountUpserter:
     tokens = TokenProvider(secret_id, refresher=_no_v2_refresh, max_age_seconds=settings.secret_max_age_seconds)
     client = ConstantContactV2Client(
-        base_url=settings.cc_v2_api_base_url, tokens=tokens, session=get_session(), pacer=get_pacer()
+        base_url=settings.cc_v2_api_base_url, tokens=tokens, http=get_http(), pacer=get_pacer()
     )
     lists = ListDirectory(client.list_contact_lists, client.create_list)
     return V2AccountUpserter(client=client, lists=lists, tokens=tokens)

@@ -124,7 +124,7 @@ def account_client(
 ) -> tuple[Any, Any]:
     """(ConstantContactClient, NameDirectory) for the run: a given token, or the account secret; says which."""
     from signup_relay.config import get_settings
-    from signup_relay.constant_contact.client import ConstantContactClient, get_session
+    from signup_relay.constant_contact.client import ConstantContactClient, get_http
     from signup_relay.constant_contact.names import NameDirectory
     from signup_relay.upsert.wiring import get_pacer
 
@@ -151,9 +151,7 @@ def account_client(
             raise ConfigError(f"secret {secret_id} is a V2 account; backfill writes through the V3 API only")
         where = f"the account secret {secret_id} in {region}"
     print(f"Constant Contact: {settings.cc_api_base_url}, with {where}", file=out, flush=True)
-    client = ConstantContactClient(
-        base_url=settings.cc_api_base_url, tokens=tokens, session=get_session(), pacer=get_pacer()
-    )
+    client = ConstantContactClient(base_url=settings.cc_api_base_url, tokens=tokens, http=get_http(), pacer=get_pacer())
     return client, NameDirectory(client)
 
 
