@@ -86,6 +86,14 @@ class ContactList:
     deleted_at: float | None = None
 
 
+class ListRefused(Exception):
+    """The account cannot add this list: its name is in use (`name_in_use`), or the account is full."""
+
+    def __init__(self, message: str, name_in_use: bool) -> None:
+        super().__init__(message)
+        self.name_in_use = name_in_use
+
+
 @dataclass
 class CustomField:
     custom_field_id: str
@@ -677,14 +685,23 @@ class AccountStore:
                 problems.add("description must be a string.")
             problems.raise_if_any()
             assert name is not None
-            if any(x.name.lower() == name.lower() and x.deleted_at is None for x in self.lists.values()):
-                raise conflict(f"A list named {name!r} already exists; list names must be unique.")
-            if len(self.lists) >= MAX_ACCOUNT_LISTS:
-                raise validation_error(f"An account can have at most {MAX_ACCOUNT_LISTS} lists.")
-            now = self.clock.time()
-            lst = ContactList(new_id(), name, description, bool(body.get("favorite", False)), now, now)
-            self.lists[lst.list_id] = lst
+            try:
+                lst = self.add_list(name, description, favorite=bool(body.get("favorite", False)))
+            except ListRefused as exc:
+                raise (conflict if exc.name_in_use else validation_error)(str(exc)) from None
             return self._render_list(lst, None)
+
+    def add_list(self, name: str, description: str | None = None, *, favorite: bool = False) -> ContactList:
+        """Add a list (V3's and V2's POST); ListRefused for a name in use (case-insensitive) or a full account."""
+        with self.lock:
+            if any(x.name.lower() == name.lower() and x.deleted_at is None for x in self.lists.values()):
+                raise ListRefused(f"A list named {name!r} already exists; list names must be unique.", True)
+            if len(self.lists) >= MAX_ACCOUNT_LISTS:
+                raise ListRefused(f"An account can have at most {MAX_ACCOUNT_LISTS} lists.", False)
+            now = self.clock.time()
+            lst = ContactList(new_id(), name, description, favorite, now, now)
+            self.lists[lst.list_id] = lst
+            return lst
 
     @staticmethod
     def _render_field(f: CustomField) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from local.cc_sandbox.clock import iso
 from local.cc_sandbox.errors import ApiError, validation_error
-from local.cc_sandbox.store import AccountStore, StoredContact
+from local.cc_sandbox.store import AccountStore, ContactList, ListRefused, StoredContact
 from local.cc_sandbox.v2_validation import (
     ADDRESS_TYPES,
     NAMES,
@@ -28,6 +28,7 @@ from local.cc_sandbox.v2_validation import (
     V2ContactInput,
     bad_request,
     contact_body,
+    list_body,
     not_found,
     query_error,
     v2_error,
@@ -67,6 +68,7 @@ class V2Account:
         self._list_ids: dict[str, str] = {}  # V3 list_id -> V2 id
         self._lists_by_id: dict[str, str] = {}
         self._extras: dict[str, V2Extras] = {}
+        self._list_status: dict[str, str] = {}  # V3 list_id -> V2 status, when not ACTIVE (V3 has no such property)
 
     # --- ids -----------------------------------------------------------------------------------
 
@@ -215,29 +217,43 @@ class V2Account:
         with self.store.lock:
             self._sync_ids()
             since = _time_param(query.get("modified_since"))
-            out = []
-            for list_id, v2_id in self._list_ids.items():
-                lst = self.store.lists[list_id]
-                if lst.deleted_at is not None or (since is not None and lst.updated_at < since):
-                    continue
-                count = sum(
-                    1
-                    for c in self.store.contacts.values()
-                    if list_id in c.list_memberships and c.deleted_at is None and c.permission != "unsubscribed"
-                )
-                out.append(
-                    {
-                        "id": v2_id,
-                        "name": lst.name,
-                        "status": "ACTIVE",
-                        "created_date": iso(lst.created_at),
-                        "modified_date": iso(lst.updated_at),
-                        "contact_count": count,
-                    }
-                )
-            return out
+            return [
+                self._render_list(lst, v2_id)
+                for list_id, v2_id in self._list_ids.items()
+                if (lst := self.store.lists[list_id]).deleted_at is None and (since is None or lst.updated_at >= since)
+            ]
+
+    def _render_list(self, lst: ContactList, v2_id: str) -> dict[str, Any]:
+        count = sum(
+            1
+            for c in self.store.contacts.values()
+            if lst.list_id in c.list_memberships and c.deleted_at is None and c.permission != "unsubscribed"
+        )
+        return {
+            "id": v2_id,
+            "name": lst.name,
+            "status": self._list_status.get(lst.list_id, "ACTIVE"),
+            "created_date": iso(lst.created_at),
+            "modified_date": iso(lst.updated_at),
+            "contact_count": count,
+        }
 
     # --- writes --------------------------------------------------------------------------------
+
+    def create_list(self, body: Any) -> dict[str, Any]:
+        """POST /lists: a list of the account, the same one V3 sees; 409 for a name in use (case-insensitive)."""
+        with self.store.lock:
+            name, status = list_body(body)
+            try:
+                lst = self.store.add_list(name)
+            except ListRefused as exc:
+                if exc.name_in_use:
+                    raise v2_error(409, "http.status.conflict", str(exc)) from None
+                raise bad_request(str(exc)) from None
+            if status != "ACTIVE":
+                self._list_status[lst.list_id] = status
+            self._sync_ids()
+            return self._render_list(lst, self._list_ids[lst.list_id])
 
     def create_contact(self, body: Any, action_by: str) -> dict[str, Any]:
         """POST /contacts: 409 for any email the account holds, contacts deleted in the UI included."""

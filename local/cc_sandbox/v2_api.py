@@ -32,6 +32,7 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("PUT", rf"/v2/contacts/{_ID}", "put_contact"),
         ("DELETE", rf"/v2/contacts/{_ID}", "delete_contact"),
         ("GET", r"/v2/lists", "get_lists"),
+        ("POST", r"/v2/lists", "create_list"),
     )
 )
 _STATUS_KEYS = {
@@ -180,5 +181,6 @@ class V2Api:
             "put_contact": lambda: (200, account.put_contact(v2_id, body, action_by)),
             "delete_contact": lambda: _then(account.delete_contact, v2_id, answer=(204, None)),
             "get_lists": lambda: (200, account.get_lists(query)),
+            "create_list": lambda: (201, account.create_list(body)),
         }
         return operations[name]()

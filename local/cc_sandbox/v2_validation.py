@@ -1,4 +1,4 @@
-"""V2 (legacy API) errors and request rules: query parameters per operation and the contact body.
+"""V2 (legacy API) errors and request rules: query parameters per operation, the contact body and the list body.
 
 V2 errors are an array of {error_key, error_message}; validation messages name the property as a JSON pointer
 (`#/email_addresses/0/email_address: ...`). The rules and their sources are in local/README.md ("V2").
@@ -30,6 +30,8 @@ NOTE_MAX = 500
 CUSTOM_VALUE_MAX = 50
 SOURCE_MAX = 50
 MAX_LISTS = 50  # the store's (V3's) limit per contact
+LIST_NAME_MAX = 255  # V3's documented limit: the V2 pages give none, and both APIs write the same lists
+LIST_STATUSES = ("ACTIVE", "HIDDEN")
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _READ_ONLY = ("id", "contact_id", "status", "confirmed", "created_date", "modified_date", "source_details")
@@ -56,6 +58,7 @@ QUERY_PARAMETERS: dict[str, frozenset[str]] = {
     "put_contact": frozenset({"action_by"}),
     "delete_contact": frozenset(),
     "get_lists": frozenset({"modified_since"}),
+    "create_list": frozenset(),
 }
 
 
@@ -277,3 +280,21 @@ def contact_body(body: Any, resolve_list: Callable[[str], str | None]) -> V2Cont
     )
     problems.raise_if_any()
     return result
+
+
+def list_body(body: Any) -> tuple[str, str]:
+    """Validate a V2 list (POST /lists body): (name, status). Read-only properties sent back are ignored."""
+    if not isinstance(body, dict):
+        raise v2_error(400, "json.type.invalid", "#: Value is not of type object.")
+    problems = _Problems()
+    _unknown_keys(body, _LIST_KEYS, "#", problems)
+    name = _text(body, "name", LIST_NAME_MAX, "#", problems)
+    raw = body.get("name")
+    if raw is None or (isinstance(raw, str) and not raw.strip()):  # a non-string is json.type.invalid already
+        problems.add("json.field.name.value.invalid", "#/name", "Value is required.")
+    status = body.get("status")
+    if status not in LIST_STATUSES:
+        problems.add("json.field.status.value.invalid", "#/status", f"Required: one of {', '.join(LIST_STATUSES)}.")
+    problems.raise_if_any()
+    assert name is not None and isinstance(status, str)
+    return name, status

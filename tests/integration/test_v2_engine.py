@@ -18,7 +18,7 @@ from local.aws_resources import reset_relay_caches
 from local.cc_sandbox import Sandbox
 from signup_relay.errors import ReauthorizationRequiredError
 from signup_relay.models import Address, ConsentEvidence, Outcome, Signup, UpsertResult
-from signup_relay.routes import Consent
+from signup_relay.routes import Consent, Route, parse_routes
 from signup_relay.upsert import wiring as engine
 from tests.oauth_secret import seed_oauth_secret
 from tests.v2_account import seed_v2_secret
@@ -300,6 +300,48 @@ def test_an_unknown_list_is_rejected_naming_it_and_nothing_is_created(v2: V2Engi
     result = v2.upsert(signup("who@example.com", lists=("Nope",)))
     assert result.outcome is Outcome.REJECTED and "'Nope'" in (result.reason or "")
     assert v2.sandbox.contact_by_email("who@example.com") is None
+
+
+def v2_route(**options: Any) -> Route:
+    """A routes-file route on the V2 account with `api: v2` and the given upsert options."""
+    body = {"source": "generic", "consent": "implicit", "account": LEGACY, "api": "v2", "lists": ["Fresh"], **options}
+    return parse_routes({"routes": {"legacy": body}}).get("legacy")
+
+
+def test_a_v2_route_creating_missing_lists_creates_the_list_and_puts_the_contact_on_it(v2: V2Engine) -> None:
+    # Given a V2 route with create_missing_lists, and a list the account does not have
+    route = v2_route(create_missing_lists=True)
+    assert v2.sandbox.list_id("Fresh") is None
+    # When a sign-up of that route is upserted
+    result = engine.get_upserter(LEGACY, route.api).upsert(
+        signup("fresh@example.com", lists=route.lists, options=route.options)
+    )
+    # Then V2 created the list, then the contact on it
+    assert result.outcome is Outcome.CREATED
+    assert v2.writes() == ["POST /v2/lists", "POST /v2/contacts"]
+    # ... one list, the one V3 sees, with the contact on it through V3 and V2 alike
+    fresh = v2.sandbox.list_id("Fresh")
+    assert fresh is not None
+    assert v2.stored("fresh@example.com")["list_memberships"] == [fresh]
+    assert [x["id"] for x in v2.v2_view("fresh@example.com")["lists"]] == [v2.sandbox.v2_list_id(fresh)]
+    # ... and the next sign-up finds it, creating no second one
+    again = engine.get_upserter(LEGACY, route.api).upsert(
+        signup("again@example.com", lists=route.lists, options=route.options)
+    )
+    assert again.outcome is Outcome.CREATED
+    assert v2.writes().count("POST /v2/lists") == 1
+    assert v2.stored("again@example.com")["list_memberships"] == [fresh]
+
+
+def test_a_v2_route_without_create_missing_lists_rejects_an_unknown_list_naming_it(v2: V2Engine) -> None:
+    route = v2_route()
+    result = engine.get_upserter(LEGACY, route.api).upsert(
+        signup("fresh@example.com", lists=route.lists, options=route.options)
+    )
+    assert result.outcome is Outcome.REJECTED and "'Fresh'" in (result.reason or "")
+    assert v2.sandbox.contact_by_email("fresh@example.com") is None
+    assert v2.sandbox.list_id("Fresh") is None
+    assert v2.writes() == []
 
 
 # --- the route chooses V2 ------------------------------------------------------------------------------------

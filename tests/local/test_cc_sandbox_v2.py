@@ -194,6 +194,117 @@ def test_lists_are_v3_lists_with_numeric_ids_and_counts(sandbox: Sandbox, v2: re
     assert sandbox.v2_list_id(news) == "1"
 
 
+def v3_lists(sandbox: Sandbox) -> list[dict[str, Any]]:
+    """The account's lists as V3 answers them over HTTP."""
+    answer = requests.get(
+        f"{sandbox.base_url}/contact_lists",
+        headers={"Authorization": f"Bearer {sandbox.issue_tokens()['access_token']}"},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    lists: list[dict[str, Any]] = answer.json()["lists"]
+    return lists
+
+
+def test_post_list_creates_the_list_v3_sees_with_the_next_numeric_id(sandbox: Sandbox, v2: requests.Session) -> None:
+    # Given an account with one list
+    sandbox.seed_list("News")
+
+    # When V2 creates an active and a hidden list
+    active = v2.post(f"{sandbox.v2_base_url}/lists", json={"name": "Hot Opportunities", "status": "ACTIVE"})
+    hidden = v2.post(f"{sandbox.v2_base_url}/lists", json={"name": "Staff", "status": "HIDDEN"})
+
+    # Then each is 201 with the V2 list, numbered after the existing one
+    assert active.status_code == 201, active.text
+    assert {k: active.json()[k] for k in ("id", "name", "status", "contact_count")} == {
+        "id": "2",
+        "name": "Hot Opportunities",
+        "status": "ACTIVE",
+        "contact_count": 0,
+    }
+    assert (hidden.status_code, hidden.json()["id"], hidden.json()["status"]) == (201, "3", "HIDDEN")
+    # And V3 sees the same lists, and V2's ids map to their V3 ids
+    by_name = {x["name"]: x["list_id"] for x in v3_lists(sandbox)}
+    assert set(by_name) == {"News", "Hot Opportunities", "Staff"}
+    assert sandbox.v2_list_id(by_name["Hot Opportunities"]) == "2"
+    assert sandbox.v2_list_id(by_name["Staff"]) == "3"
+    # And V2 reads them back as created, the hidden one still hidden
+    listed = v2.get(f"{sandbox.v2_base_url}/lists").json()
+    assert [(x["id"], x["name"], x["status"]) for x in listed] == [
+        ("1", "News", "ACTIVE"),
+        ("2", "Hot Opportunities", "ACTIVE"),
+        ("3", "Staff", "HIDDEN"),
+    ]
+    # And a contact can be put on the V2-created list, which V3 shows as a membership
+    created = v2.post(f"{sandbox.v2_base_url}/contacts", json=v2_body("new@example.com", "2"))
+    assert created.status_code == 201, created.text
+    (contact,) = sandbox.all_contacts()
+    assert contact["list_memberships"] == [by_name["Hot Opportunities"]]
+
+
+@pytest.mark.parametrize("taken", ["News", "news", "NEWS"])
+def test_post_list_with_a_name_in_use_is_409_and_creates_nothing(
+    sandbox: Sandbox, v2: requests.Session, taken: str
+) -> None:
+    sandbox.seed_list("News")
+
+    answer = v2.post(f"{sandbox.v2_base_url}/lists", json={"name": taken, "status": "ACTIVE"})
+
+    assert answer.status_code == 409, answer.text
+    (error,) = answer.json()
+    assert error["error_key"] == "http.status.conflict"
+    assert taken in error["error_message"]
+    assert [x["name"] for x in v3_lists(sandbox)] == ["News"]
+
+
+@pytest.mark.parametrize(
+    ("body", "error_key"),
+    [
+        ({"status": "ACTIVE"}, "json.field.name.value.invalid"),
+        ({"name": None, "status": "ACTIVE"}, "json.field.name.value.invalid"),
+        ({"name": "   ", "status": "ACTIVE"}, "json.field.name.value.invalid"),
+        ({"name": 7, "status": "ACTIVE"}, "json.type.invalid"),
+        ({"name": "x" * 256, "status": "ACTIVE"}, "json.max.length.violation"),
+        ({"name": "News"}, "json.field.status.value.invalid"),
+        ({"name": "News", "status": "active"}, "json.field.status.value.invalid"),
+        ({"name": "News", "status": "REMOVED"}, "json.field.status.value.invalid"),
+        ({"name": "News", "status": "ACTIVE", "favorite": True}, "json.field.invalid"),
+        (["News"], "json.type.invalid"),
+    ],
+)
+def test_invalid_list_bodies_are_400_with_the_v2_error_key_and_create_nothing(
+    sandbox: Sandbox, v2: requests.Session, body: Any, error_key: str
+) -> None:
+    answer = v2.post(f"{sandbox.v2_base_url}/lists", json=body)
+
+    assert answer.status_code == 400, answer.text
+    assert answer.json()[0]["error_key"] == error_key
+    assert answer.json()[0]["error_message"].startswith("#")
+    assert v3_lists(sandbox) == []
+
+
+def test_post_list_name_of_the_maximum_length_is_kept_whole(sandbox: Sandbox, v2: requests.Session) -> None:
+    name = "n" * 255
+
+    answer = v2.post(f"{sandbox.v2_base_url}/lists", json={"name": name, "status": "ACTIVE"})
+
+    assert answer.status_code == 201, answer.text
+    assert [x["name"] for x in v3_lists(sandbox)] == [name]
+
+
+def test_post_list_format_errors_and_query_parameters(sandbox: Sandbox, v2: requests.Session) -> None:
+    url = f"{sandbox.v2_base_url}/lists"
+
+    malformed = v2.post(url, data=b"{not json", headers={"Content-Type": "application/json"})
+    text = v2.post(url, data=b'{"name": "A", "status": "ACTIVE"}', headers={"Content-Type": "text/plain"})
+    unknown_param = v2.post(url, params={"action_by": "ACTION_BY_OWNER"}, json={"name": "A", "status": "ACTIVE"})
+
+    assert (malformed.status_code, malformed.json()[0]["error_key"]) == (400, "http.status.bad_request")
+    assert text.status_code == 415
+    assert (unknown_param.status_code, unknown_param.json()[0]["error_key"]) == (400, "query.param.invalid")
+    assert v3_lists(sandbox) == []
+
+
 # --- POST ----------------------------------------------------------------------------------------------------
 
 
@@ -559,6 +670,26 @@ def test_over_ratelimit_is_403_until_midnight_utc_and_counts_per_key() -> None:
         assert sandbox.v2_quota_used() == 1
 
 
+def test_post_list_counts_toward_the_keys_limits_and_a_refused_one_creates_nothing() -> None:
+    # Given the real per-second limit on a clock frozen at noon UTC, and a daily quota of 5
+    with Sandbox(v2_daily_quota=5) as sandbox:
+        sandbox.clock.freeze()
+        sandbox.clock.advance((43200 - sandbox.clock.time() % 86400) % 86400)
+        v2 = v2_session(sandbox)
+        url = f"{sandbox.v2_base_url}/lists"
+
+        # When V2 creates 5 lists within one second, then 2 more a second later
+        burst = [v2.post(url, json={"name": f"L{i}", "status": "ACTIVE"}) for i in range(5)]
+        sandbox.clock.advance(1.0)
+        later = [v2.post(url, json={"name": f"M{i}", "status": "ACTIVE"}) for i in range(2)]
+
+        # Then the 5th is 403 over.qps (not counted for the day) and the 7th 403 over.ratelimit; only the 201s exist
+        assert [a.status_code for a in burst + later] == [201, 201, 201, 201, 403, 201, 403]
+        assert burst[-1].json()[0]["error_key"] == "over.qps"
+        assert later[-1].json()[0]["error_key"] == "over.ratelimit"
+        assert [x["name"] for x in v3_lists(sandbox)] == ["L0", "L1", "L2", "L3", "M0"]
+
+
 def test_injected_faults_apply_to_v2_with_a_v2_error_array(sandbox: Sandbox, v2: requests.Session) -> None:
     # Given a 503 injected on the next V2 contacts call
     list_v2 = sandbox.v2_list_id(sandbox.seed_list("News"))
@@ -598,11 +729,13 @@ def test_v2_calls_are_in_the_request_log(sandbox: Sandbox, v2: requests.Session)
 
     v2.get(f"{sandbox.v2_base_url}/contacts", params={"email": "x@example.com"})
     requests.get(f"{sandbox.v2_base_url}/lists", timeout=10)
+    v2.post(f"{sandbox.v2_base_url}/lists", json={"name": "News", "status": "ACTIVE"})
 
     log = sandbox.request_log
     assert [(r["method"], r["path"], r["status"], r["client_id"]) for r in log] == [
         ("GET", "/v2/contacts", 200, sandbox.v2_api_key),
         ("GET", "/v2/lists", 403, None),
+        ("POST", "/v2/lists", 201, sandbox.v2_api_key),
     ]
     assert "email=x%40example.com" in log[0]["query"]
 
