@@ -14,7 +14,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,7 +21,7 @@ from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
-from local import sandbox_seed, stack_config
+from local import cc_account, sandbox_seed, stack_config
 from local.consumers import UPSERT_CONTAINERS, ConsumerLoops
 from local.functions import REGION, LocalFunction
 from local.gateway import JSON, GatewayRefusal, answer_route, gateway_answer, gateway_server, read_body, reply
@@ -139,29 +138,13 @@ class LocalStack:
     def _provision(self) -> None:
         import boto3
 
-        from local.aws_resources import (
-            constant_contact_secret,
-            create_resources,
-            handler_environment,
-            put_secret,
-            reset_relay_caches,
-        )
+        from local.aws_resources import create_resources, handler_environment, put_secret, reset_relay_caches
 
         self.resources = create_resources(visibility_timeout=self.visibility_timeout)
         self._sqs = boto3.client("sqs")
 
-        v2_base_url = self._cc_v2_env.get("CC_V2_API_BASE_URL")
-        v2_pair = (self._cc_v2_env.get("CC_V2_API_KEY", ""), self._cc_v2_env.get("CC_V2_ACCESS_TOKEN", ""))
         if (external := self.external_cc) is not None:
-            self.cc_api_base_url, token_url = external.api_base_url, external.token_url
-            secret = constant_contact_secret(
-                client_id=external.client_id,
-                client_secret=external.client_secret,
-                access_token=external.access_token,
-                refresh_token=external.refresh_token,
-                # An unknown lifetime: assume a day; a placeholder token is due for refresh at once.
-                expires_in=0 if external.access_token == stack_config.NO_ACCESS_TOKEN else 86_400,
-            )
+            account = cc_account.external_account(external, self._cc_v2_env)
         else:
             from local.cc_sandbox import Sandbox
 
@@ -172,23 +155,15 @@ class LocalStack:
             ).start()
             if self.sandbox_seed is not None:  # an account that looks lived in (LOCAL_SANDBOX_SEED)
                 sandbox_seed.apply_seed(self.sandbox, self.sandbox_seed)
-            self.cc_api_base_url, token_url = self.sandbox.base_url, self.sandbox.token_url
-            v2_base_url, v2_pair = self.sandbox.v2_base_url, (self.sandbox.v2_api_key, self.sandbox.v2_access_token)
-            tokens = self.sandbox.issue_tokens()
-            secret = constant_contact_secret(
-                client_id=self.sandbox.client_id,
-                client_secret=self.sandbox.client_secret,
-                access_token=tokens["access_token"],
-                refresh_token=tokens["refresh_token"],
-                expires_in=int(tokens.get("expires_in", 86_400)),
-            )
+            account = cc_account.sandbox_account(self.sandbox)
+        self.cc_api_base_url = account.api_base_url
 
         environment = handler_environment(
             self.resources,
             cc_api_base_url=self.cc_api_base_url,
-            cc_token_url=token_url or "",
+            cc_token_url=account.token_url or "",
             routes_file=self.routes_file,
-            cc_v2_api_base_url=v2_base_url,
+            cc_v2_api_base_url=account.v2_base_url,
         )
         environment["UPSERT_MAX_CONCURRENCY"] = str(UPSERT_CONTAINERS)
         if self.burst_threshold is not None:
@@ -207,17 +182,7 @@ class LocalStack:
         self.unused_secret_overrides = stack_config.unused_overrides(routes, self._secret_overrides)
         for secret_id, values in stack_config.secrets_by_id(self.route_secrets).items():
             put_secret(secret_id, values)
-        accounts = {self.resources.cc_secret_id} | {r.account for r in routes.routes.values() if r.account}
-        # The accounts of `api: v2` routes get the V2 pair, with CC_SECRET_ID as the V3 app of the same account.
-        v2_accounts = {r.account for r in routes.routes.values() if r.api == "v2" and r.account} - {
-            self.resources.cc_secret_id
-        }
-        for account in sorted(accounts):
-            if account in v2_accounts and all(v2_pair):
-                cc_secret_id = self.resources.cc_secret_id
-                put_secret(account, local_v2_secret(account, *v2_pair, cc_secret_id=cc_secret_id))
-            else:
-                put_secret(account, secret)
+        cc_account.put_account_secrets(routes, account, cc_secret_id=self.resources.cc_secret_id)
 
         logging.getLogger(SERVICE_LOGGER).addHandler(self.recorder)
         self.routes = http_routes()
@@ -398,21 +363,6 @@ class LocalStack:
         depth = self.queue_depth()
         busy = self._started_loops().busy()
         return depth["visible"] == 0 and depth["in_flight"] == 0 and not busy
-
-
-def local_v2_secret(account: str, api_key: str, access_token: str, *, cc_secret_id: str) -> dict[str, Any]:
-    """A V2 account's secret as `connect --api v2` writes it, CC_SECRET_ID its V3 app (docs/architecture.md §10)."""
-    from signup_relay.ops.connect_v2 import V2ConnectOptions, v2_secret
-
-    options = V2ConnectOptions(
-        secret_id=account,
-        api_key=api_key,
-        access_token=access_token,
-        base_url="",
-        cc_secret_id=cc_secret_id,
-        v3_account=cc_secret_id,
-    )
-    return v2_secret(options, connected_at=time.time())
 
 
 def main() -> int:
