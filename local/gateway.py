@@ -1,5 +1,5 @@
-"""What API Gateway's HTTP API does around the function, for the local stack: read the request body, answer its own
-JSON errors, and build the payload v2 event.
+"""What API Gateway's HTTP API does around the function, for the local stack: serve HTTP, read the request body,
+answer its own JSON errors, build the payload v2 event and write the answer.
 
 - Payload v2 event: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html
   (the body is base64-encoded, `isBase64Encoded`, unless it is text; text that is not UTF-8 is not text).
@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import base64
 import re
+import sys
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -28,6 +30,9 @@ MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 MESSAGES = {400: "Bad Request", 404: "Not Found", 413: "Request Entity Too Large", 500: "Internal Server Error"}
 DIGITS = re.compile(r"[0-9]{1,12}")  # a Content-Length; 12 digits are far past the quota
 CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,8}")
+JSON = {"content-type": "application/json"}
+# A client that stops sending mid-request does not hold a server thread for ever.
+READ_TIMEOUT_SECONDS = 10
 
 
 class GatewayRefusal(Exception):
@@ -36,6 +41,80 @@ class GatewayRefusal(Exception):
     def __init__(self, status: int) -> None:
         super().__init__(status)
         self.status = status
+
+
+def gateway_server(host: str, port: int, handle: Callable[[BaseHTTPRequestHandler, str], None]) -> ThreadingHTTPServer:
+    """An HTTP/1.1 server (not started) that gives every request, whatever its method, to `handle(request, method)`."""
+
+    class RequestHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        default_request_version = "HTTP/1.1"  # even a garbled request line gets a status line back
+        timeout = READ_TIMEOUT_SECONDS
+
+        def __getattr__(self, name: str) -> Any:
+            # Every method reaches the routes (do_GET, do_DELETE, do_PATCH, do_FOO...): API Gateway answers
+            # a method no route has with its JSON 404, not the stdlib's HTML 501.
+            if name.startswith("do_"):
+                return lambda: handle(self, name[3:])
+            raise AttributeError(name)
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            # The stdlib's own refusals (a malformed request line, overlong headers) as API Gateway's JSON.
+            reply(self, code, JSON, gateway_answer(code), close=True)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            pass  # the handlers log each request themselves
+
+    server = ThreadingHTTPServer((host, port), RequestHandler)
+    server.daemon_threads = True
+    return server
+
+
+def reply(
+    request: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes, *, close: bool = False
+) -> None:
+    """Write an answer; Content-Length and Connection are the server's to set."""
+    request.send_response(status)
+    for name, value in headers.items():
+        if name.lower() not in ("content-length", "connection"):
+            request.send_header(name, value)
+    request.send_header("content-length", str(len(body)))
+    if close:
+        request.send_header("connection", "close")
+        request.close_connection = True
+    request.end_headers()
+    if getattr(request, "command", None) != "HEAD":  # a HEAD answer has the headers of a GET, no body
+        request.wfile.write(body)
+
+
+def answer_route(
+    request: BaseHTTPRequestHandler,
+    method: str,
+    path: str,
+    body: bytes,
+    routes: list[HttpRoute],
+    invoke: Callable[[str, dict[str, Any]], Any],
+) -> None:
+    """The integration: the matching route's function (`invoke(function, event)`) gets the payload v2 event and its
+    answer goes back; 404 when no route matches, 500 when the function fails."""
+    route = next((r for r in routes if r.match(method, path) is not None), None)
+    if route is None:
+        reply(request, 404, JSON, gateway_answer(404))
+        return
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        key = name.lower()
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    event = api_gateway_event(route, method, request.path, headers, body, request.client_address[0])
+    try:
+        result = invoke(route.function, event)
+    except Exception as error:  # what API Gateway answers when the function itself fails
+        print(f"[local] {route.function} raised {type(error).__name__}: {error}", file=sys.stderr)
+        reply(request, 500, JSON, gateway_answer(500))
+        return
+    raw = result.get("body") or ""
+    payload = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode("utf-8")
+    reply(request, int(result.get("statusCode", 200)), dict(result.get("headers") or {}), payload)
 
 
 def gateway_answer(status: int) -> bytes:

@@ -18,7 +18,8 @@ from datetime import timedelta
 import requests
 
 from local.aws_resources import demo_webhook_secrets
-from local.stack import UPSERT_CONTAINERS, LocalStack
+from local.consumers import UPSERT_CONTAINERS
+from local.stack import LocalStack
 from tests.faults.scenario import ServiceLog, environment_variable, quiet_service_output, wait_until
 
 SIGNUPS = 500

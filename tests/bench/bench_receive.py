@@ -72,7 +72,7 @@ def warm_requests() -> tuple[list[float], list[float]]:
         put_secret,
         reset_relay_caches,
     )
-    from local.stack import LambdaContext
+    from local.functions import LambdaContext
 
     event = json.loads((ROOT / "events" / "generic_signup.json").read_text())
     with mock_aws():

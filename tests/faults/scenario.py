@@ -27,7 +27,8 @@ import requests
 from local.aws_resources import demo_webhook_secrets
 from local.cc_sandbox import Sandbox
 from local.fault_proxy import DROPPED, ERROR_STATUS, FAULT_KINDS, FaultEvent, FaultProxy
-from local.stack import SERVICE_LOGGER, LocalStack
+from local.outcomes import SERVICE_LOGGER
+from local.stack import LocalStack
 from tests.faults.plan import LIST, TAG, Person, Plan, Submission, make_plan, seed_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]

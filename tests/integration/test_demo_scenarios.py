@@ -31,8 +31,9 @@ from local.events.seed import (
     UNKNOWN_LIST_EMAIL,
     UNSUBSCRIBED_EMAIL,
 )
+from local.functions import sqs_event
+from local.outcomes import SERVICE_LOGGER, OutcomeRecorder
 from local.sandbox_seed import DEMO_SEED_FILE, apply_seed, load_seed
-from local.stack import SERVICE_LOGGER, OutcomeRecorder, sqs_event
 from tests.conftest import load_event
 from tests.integration.relay_fixtures import dlq_records
 from tests.oauth_secret import seed_oauth_secret

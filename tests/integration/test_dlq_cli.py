@@ -20,7 +20,8 @@ from functions.upsert import app as upsert_app
 from local.aws_resources import LocalResources, constant_contact_secret, peek_messages, put_secret, reset_relay_caches
 from local.cc_sandbox import Sandbox
 from local.demo import send
-from local.stack import LocalStack, sqs_event
+from local.functions import sqs_event
+from local.stack import LocalStack
 from signup_relay.aws import dead_letter_reader as dlq_reader
 from signup_relay.ops.dlq.cli import main
 from tests.conftest import load_event

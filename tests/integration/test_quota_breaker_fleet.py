@@ -14,7 +14,7 @@ import pytest
 from functions.upsert import app as upsert_app
 from local.aws_resources import LocalResources, create_event_source_mappings, reset_relay_caches, run_mapping_schedule
 from local.cc_sandbox import Sandbox
-from local.stack import sqs_event
+from local.functions import sqs_event
 from local.template import mapping_schedules
 from signup_relay.aws.queue import SignupQueue
 from signup_relay.aws.quota_breaker import get_quota_breaker

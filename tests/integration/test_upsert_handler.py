@@ -13,7 +13,7 @@ from functions.receive import app as receive_app
 from functions.upsert import app as upsert_app
 from local.aws_resources import LocalResources, reset_relay_caches
 from local.cc_sandbox import Sandbox
-from local.stack import sqs_event
+from local.functions import sqs_event
 from tests.conftest import load_event
 from tests.integration.relay_fixtures import dlq_records
 from tests.oauth_secret import seed_oauth_secret

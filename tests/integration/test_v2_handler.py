@@ -18,7 +18,7 @@ import pytest
 from functions.upsert import app as upsert_app
 from local.aws_resources import LocalResources, create_event_source_mappings, reset_relay_caches
 from local.cc_sandbox import Sandbox
-from local.stack import sqs_event
+from local.functions import sqs_event
 from signup_relay.aws import quota_breaker
 from signup_relay.aws.queue import SignupQueue
 from signup_relay.constant_contact.v2_client import quota_key_of
