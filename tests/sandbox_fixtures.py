@@ -6,7 +6,13 @@ Each sandbox serves V3 (`base_url`, OAuth client and tokens) and V2 (`v2_base_ur
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 import requests
@@ -20,6 +26,28 @@ def v2_session(sandbox: Sandbox, access_token: str | None = None, api_key: str |
     session.params = {"api_key": api_key or sandbox.v2_api_key}
     session.headers["Authorization"] = f"Bearer {access_token or sandbox.v2_access_token}"
     return session
+
+
+@contextmanager
+def sandbox_cli(*args: str, env: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+    """`python -m local.cc_sandbox --port 0 *args` as a child process; yields the JSON it prints on start."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.cc_sandbox", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ | (env or {}),
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.rstrip() == "}":
+                break
+        yield json.loads("".join(lines))
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @pytest.fixture
