@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import requests
 
+from local.aws_resources import reset_relay_caches
 from local.cc_sandbox import Sandbox
 
 
@@ -26,6 +27,27 @@ def v2_session(sandbox: Sandbox, access_token: str | None = None, api_key: str |
     session.params = {"api_key": api_key or sandbox.v2_api_key}
     session.headers["Authorization"] = f"Bearer {access_token or sandbox.v2_access_token}"
     return session
+
+
+def point_engine_at(
+    sandbox: Sandbox,
+    env: pytest.MonkeyPatch,
+    secret_id: str,
+    *,
+    v2: bool = False,
+    rate_limit_per_second: float | None = None,
+) -> None:
+    """Point the engine's settings at the sandbox (V3, and V2 if asked) under `secret_id`, with no token refresher
+    function (tokens are refreshed in process), and forget whatever was cached from the environment before."""
+    env.setenv("CC_API_BASE_URL", sandbox.base_url)
+    if v2:
+        env.setenv("CC_V2_API_BASE_URL", sandbox.v2_base_url)
+    env.setenv("CC_TOKEN_URL", sandbox.token_url)
+    env.setenv("CC_SECRET_ID", secret_id)
+    if rate_limit_per_second is not None:
+        env.setenv("CC_RATE_LIMIT_PER_SECOND", str(rate_limit_per_second))
+    env.delenv("TOKEN_REFRESH_FUNCTION", raising=False)
+    reset_relay_caches()
 
 
 @contextmanager
