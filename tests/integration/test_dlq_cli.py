@@ -13,7 +13,6 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import Stubber
 
 from functions.receive import app as receive_app
 from functions.upsert import app as upsert_app
@@ -22,8 +21,8 @@ from local.cc_sandbox import Sandbox
 from local.demo import send
 from local.functions import sqs_event
 from local.stack import LocalStack
-from signup_relay.aws import dead_letter_reader as dlq_reader
 from signup_relay.ops.dlq.cli import main
+from tests.cloudformation_stub import stubbed_stack
 from tests.conftest import load_event
 from tests.integration.relay_fixtures import dlq_records
 
@@ -323,15 +322,8 @@ def test_stack_name_reads_the_queue_urls_from_the_stack_outputs(relay, lambda_co
     # CloudFormation needs extras this project does not install), and no queue URLs in the environment
     resources, _, _ = relay
     assert receive("generic_missing_email.json", lambda_context) == 422
-    cloudformation = boto3.client("cloudformation")
-    stubber = Stubber(cloudformation)
-    outputs = [
-        {"OutputKey": "DeadLetterQueueUrl", "OutputValue": resources.dlq_url},
-        {"OutputKey": "SignupQueueUrl", "OutputValue": resources.queue_url},
-    ]
-    stack = {"StackName": "signup-relay", "CreationTime": "2026-01-01T00:00:00Z", "StackStatus": "CREATE_COMPLETE"}
-    stubber.add_response("describe_stacks", {"Stacks": [{**stack, "Outputs": outputs}]}, {"StackName": "signup-relay"})
-    monkeypatch.setattr(dlq_reader, "get_cloudformation_client", lambda region=None: cloudformation)
+    outputs = {"DeadLetterQueueUrl": resources.dlq_url, "SignupQueueUrl": resources.queue_url}
+    stubber = stubbed_stack(monkeypatch, "signup-relay", outputs)
     monkeypatch.delenv("DLQ_URL")
     monkeypatch.delenv("QUEUE_URL")
     reset_relay_caches()

@@ -27,6 +27,7 @@ from signup_relay.models import ConsentEvidence, Outcome, Signup
 from signup_relay.routes import Consent, UpsertOptions
 from signup_relay.upsert import wiring as engine
 from tests.oauth_secret import seed_oauth_secret
+from tests.sandbox_fixtures import point_engine_at
 
 SECRET_ID = "signup-relay/constant-contact"
 LISTS = ("News", "Events", "Archive")
@@ -50,12 +51,7 @@ def sandbox() -> Iterator[Sandbox]:
     """One sandbox, one moto account and one engine wiring for every example (each uses fresh addresses)."""
     with Sandbox(rate_limit_per_second=0) as cc, mock_aws(), pytest.MonkeyPatch.context() as env:
         seed_oauth_secret(cc, SECRET_ID)
-        env.setenv("CC_API_BASE_URL", cc.base_url)
-        env.setenv("CC_TOKEN_URL", cc.token_url)
-        env.setenv("CC_SECRET_ID", SECRET_ID)
-        env.setenv("CC_RATE_LIMIT_PER_SECOND", "0")
-        env.delenv("TOKEN_REFRESH_FUNCTION", raising=False)
-        reset_relay_caches()
+        point_engine_at(cc, env, SECRET_ID, rate_limit_per_second=0)
         for name in LISTS:
             cc.seed_list(name)
         for label in FIELDS:

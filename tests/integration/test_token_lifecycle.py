@@ -38,6 +38,7 @@ from signup_relay.upsert import wiring as engine
 from tests.integration.relay_fixtures import token_refresh_context
 from tests.oauth_secret import seed_oauth_secret
 from tests.recording_metrics import RecordingMetrics
+from tests.sandbox_fixtures import point_engine_at
 
 SECRET_ID = "signup-relay/constant-contact"
 SOAK_SECONDS = 60.0
@@ -72,11 +73,7 @@ class Stack:
 def _stack(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, *, expires_in: int | None = None) -> Iterator[Stack]:
     with mock_aws():
         seed_oauth_secret(sandbox, SECRET_ID, expires_in=expires_in)
-        monkeypatch.setenv("CC_API_BASE_URL", sandbox.base_url)
-        monkeypatch.setenv("CC_TOKEN_URL", sandbox.token_url)
-        monkeypatch.setenv("CC_SECRET_ID", SECRET_ID)
-        monkeypatch.delenv("TOKEN_REFRESH_FUNCTION", raising=False)
-        reset_relay_caches()
+        point_engine_at(sandbox, monkeypatch, SECRET_ID)
         yield Stack(sandbox, boto3.client("secretsmanager"))
         reset_relay_caches()
 

@@ -26,6 +26,7 @@ from signup_relay.routes import Consent, UpsertOptions
 from signup_relay.tokens import refreshers
 from signup_relay.upsert import wiring as engine
 from tests.oauth_secret import seed_oauth_secret
+from tests.sandbox_fixtures import point_engine_at
 
 SECRET_ID = "signup-relay/constant-contact"
 LONG_EMAIL = "a-rather-long-local-part-for-testing-purposes@subdomain.example.com"  # 67 characters
@@ -58,12 +59,7 @@ class Engine:
 def _wire(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, *, requests_per_second: float) -> Iterator[Engine]:
     with mock_aws():
         seed_oauth_secret(sandbox, SECRET_ID)
-        monkeypatch.setenv("CC_API_BASE_URL", sandbox.base_url)
-        monkeypatch.setenv("CC_TOKEN_URL", sandbox.token_url)
-        monkeypatch.setenv("CC_SECRET_ID", SECRET_ID)
-        monkeypatch.setenv("CC_RATE_LIMIT_PER_SECOND", str(requests_per_second))
-        monkeypatch.delenv("TOKEN_REFRESH_FUNCTION", raising=False)
-        reset_relay_caches()
+        point_engine_at(sandbox, monkeypatch, SECRET_ID, rate_limit_per_second=requests_per_second)
         yield Engine(sandbox, boto3.client("secretsmanager"))
         reset_relay_caches()
 

@@ -21,6 +21,7 @@ from signup_relay.models import Address, ConsentEvidence, Outcome, Signup, Upser
 from signup_relay.routes import Consent, Route, parse_routes
 from signup_relay.upsert import wiring as engine
 from tests.oauth_secret import seed_oauth_secret
+from tests.sandbox_fixtures import point_engine_at
 from tests.v2_account import seed_v2_secret
 
 V3_ACCOUNT = "signup-relay/constant-contact"
@@ -59,13 +60,7 @@ def v2(cc_sandbox_unthrottled: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iter
         seed_oauth_secret(sandbox, V3_ACCOUNT)
         seed_v2_secret(sandbox, LEGACY, cc_secret_id=V3_ACCOUNT)
         seed_v2_secret(sandbox, LEGACY_WITH_V3, cc_secret_id=V3_ACCOUNT, v3_account=V3_ACCOUNT)
-        monkeypatch.setenv("CC_API_BASE_URL", sandbox.base_url)
-        monkeypatch.setenv("CC_V2_API_BASE_URL", sandbox.v2_base_url)
-        monkeypatch.setenv("CC_TOKEN_URL", sandbox.token_url)
-        monkeypatch.setenv("CC_SECRET_ID", V3_ACCOUNT)
-        monkeypatch.setenv("CC_RATE_LIMIT_PER_SECOND", "0")
-        monkeypatch.delenv("TOKEN_REFRESH_FUNCTION", raising=False)
-        reset_relay_caches()
+        point_engine_at(sandbox, monkeypatch, V3_ACCOUNT, v2=True, rate_limit_per_second=0)
         yield V2Engine(sandbox)
         reset_relay_caches()
 

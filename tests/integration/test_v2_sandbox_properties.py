@@ -29,6 +29,7 @@ from signup_relay.models import Address, ConsentEvidence, Outcome, Signup
 from signup_relay.routes import Consent, UpsertOptions
 from signup_relay.upsert import wiring as engine
 from tests.oauth_secret import seed_oauth_secret
+from tests.sandbox_fixtures import point_engine_at
 from tests.v2_account import seed_v2_secret
 
 V3_ACCOUNT = "signup-relay/constant-contact"
@@ -53,13 +54,7 @@ def sandbox() -> Iterator[Sandbox]:
     with Sandbox(rate_limit_per_second=0) as cc, mock_aws(), pytest.MonkeyPatch.context() as env:
         seed_oauth_secret(cc, V3_ACCOUNT)
         seed_v2_secret(cc, V2_ACCOUNT, cc_secret_id=V3_ACCOUNT, v3_account=V3_ACCOUNT)
-        env.setenv("CC_API_BASE_URL", cc.base_url)
-        env.setenv("CC_V2_API_BASE_URL", cc.v2_base_url)
-        env.setenv("CC_TOKEN_URL", cc.token_url)
-        env.setenv("CC_SECRET_ID", V3_ACCOUNT)
-        env.setenv("CC_RATE_LIMIT_PER_SECOND", "0")
-        env.delenv("TOKEN_REFRESH_FUNCTION", raising=False)
-        reset_relay_caches()
+        point_engine_at(cc, env, V3_ACCOUNT, v2=True, rate_limit_per_second=0)
         for name in LISTS:
             cc.seed_list(name)
         yield cc

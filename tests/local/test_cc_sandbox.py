@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import secrets
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +13,7 @@ import pytest
 import requests
 
 from local.cc_sandbox import Sandbox, pkce_challenge
+from tests.sandbox_fixtures import sandbox_cli
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
@@ -1489,20 +1487,7 @@ def test_authorization_code_without_offline_access_gives_no_refresh_token(oauth_
 
 def test_cli_prints_how_to_reach_the_sandbox_and_serves_it() -> None:
     # Given the CLI started on a free port
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local.cc_sandbox", "--port", "0", "--seed-list", "Newsletter"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        lines = []
-        for line in process.stdout:
-            lines.append(line)
-            if line.rstrip() == "}":
-                break
-        info = json.loads("".join(lines))
-
+    with sandbox_cli("--seed-list", "Newsletter") as info:
         # When we use the printed token against the printed base URL
         response = bearer(info["access_token"]).get(f"{info['base_url']}/contact_lists", timeout=10)
 
@@ -1510,6 +1495,3 @@ def test_cli_prints_how_to_reach_the_sandbox_and_serves_it() -> None:
         assert info["token_url"].endswith("/oauth2/default/v1/token") and info["client_secret"]
         assert response.status_code == 200
         assert [x["name"] for x in response.json()["lists"]] == ["Newsletter"]
-    finally:
-        process.terminate()
-        process.wait(timeout=10)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +10,7 @@ import requests
 
 from local.cc_sandbox import Sandbox, SandboxClock
 from local.cc_sandbox.__main__ import TIME_SCALE_ENV, parse_args
+from tests.sandbox_fixtures import sandbox_cli
 
 
 def api(sandbox: Sandbox) -> requests.Session:
@@ -162,20 +159,7 @@ def test_the_cli_takes_the_scale_from_its_flag_else_the_environment(monkeypatch:
 
 def test_the_cli_serves_at_the_scale_of_its_environment() -> None:
     # Given the CLI started with CC_SANDBOX_TIME_SCALE=3600 and activities of 600 s per row
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local.cc_sandbox", "--port", "0", "--seed-list", "L", "--activity-item-seconds", "600"],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=os.environ | {TIME_SCALE_ENV: "3600"},
-    )
-    try:
-        assert process.stdout is not None
-        lines = []
-        for line in process.stdout:
-            lines.append(line)
-            if line.rstrip() == "}":
-                break
-        info = json.loads("".join(lines))
+    with sandbox_cli("--seed-list", "L", "--activity-item-seconds", "600", env={TIME_SCALE_ENV: "3600"}) as info:
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {info['access_token']}"
 
@@ -191,6 +175,3 @@ def test_the_cli_serves_at_the_scale_of_its_environment() -> None:
         # Then it reports its scale, and the 600-second row is done
         assert info["time_scale"] == 3600
         assert status["state"] == "completed"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +10,7 @@ import requests
 
 from local.cc_sandbox import Sandbox
 from local.fault_proxy import LOST_ANSWER, FaultProxy
-from tests.sandbox_fixtures import v2_session
+from tests.sandbox_fixtures import sandbox_cli, v2_session
 
 
 def v2_body(email: str, *list_ids: str, **extra: Any) -> dict[str, Any]:
@@ -742,20 +739,7 @@ def test_v2_calls_are_in_the_request_log(sandbox: Sandbox, v2: requests.Session)
 
 def test_the_cli_prints_working_v2_credentials() -> None:
     # Given the sandbox started as `python -m local.cc_sandbox` with a list
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local.cc_sandbox", "--port", "0", "--seed-list", "News"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        lines = []
-        for line in process.stdout:
-            lines.append(line)
-            if line.rstrip() == "}":
-                break
-        info = json.loads("".join(lines))
-
+    with sandbox_cli("--seed-list", "News") as info:
         # When the printed V2 key and token are used against the printed V2 base URL
         session = requests.Session()
         session.params = {"api_key": info["v2_api_key"]}
@@ -765,9 +749,6 @@ def test_the_cli_prints_working_v2_credentials() -> None:
         # Then V2 answers with the seeded list
         assert answer.status_code == 200
         assert [x["name"] for x in answer.json()] == ["News"]
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_seeded_v2_only_properties_are_blanked_by_a_put_that_omits_them(sandbox: Sandbox, v2: requests.Session) -> None:

@@ -14,6 +14,7 @@ from local.template import load_template
 from signup_relay.aws import dead_letter_reader
 from signup_relay.errors import ConfigError
 from signup_relay.ops import recent
+from tests.cloudformation_stub import stubbed_stack
 
 # Shaped exactly like a GetQueryResults answer: rows of {"field", "value"}, values as strings, a field a record
 # lacks absent from its row, and Insights' own @ptr
@@ -133,17 +134,6 @@ def test_the_query_is_polled_until_complete_over_the_window_asked():
     assert results == INSIGHTS_ANSWER["results"]
 
 
-def stubbed_stack(monkeypatch: pytest.MonkeyPatch, region: str, outputs: dict[str, str]) -> Stubber:
-    """CloudFormation stubbed at the botocore level (moto's needs extras this project does not install)."""
-    cloudformation = boto3.client("cloudformation", region_name=region)
-    stubber = Stubber(cloudformation)
-    stack = {"StackName": "relay-test", "CreationTime": "2026-01-01T00:00:00Z", "StackStatus": "CREATE_COMPLETE"}
-    listed = [{"OutputKey": key, "OutputValue": value} for key, value in outputs.items()]
-    stubber.add_response("describe_stacks", {"Stacks": [{**stack, "Outputs": listed}]}, {"StackName": "relay-test"})
-    monkeypatch.setattr(dead_letter_reader, "get_cloudformation_client", lambda region=None: cloudformation)
-    return stubber
-
-
 FUNCTIONS = {
     "ReceiveFunctionName": "signup-relay-ReceiveFunction-AbC",
     "UpsertFunctionName": "signup-relay-UpsertFunction-DeF",
@@ -156,7 +146,7 @@ def test_the_cli_finds_the_log_groups_from_the_stack_and_runs_the_query(
 ):
     # Given a stack whose Outputs name the functions, and their log groups (moto) holding a sign-up line
     region = "eu-west-1"
-    stubber = stubbed_stack(monkeypatch, region, FUNCTIONS)
+    stubber = stubbed_stack(monkeypatch, "relay-test", FUNCTIONS, region)
     logs = boto3.client("logs", region_name=region)
     for name in FUNCTIONS.values():
         logs.create_log_group(logGroupName=f"/aws/lambda/{name}")
@@ -188,7 +178,9 @@ def test_a_stack_without_the_outputs_or_a_region_gets_a_clear_error(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ):
     # Given a stack deployed from an older template (no function name outputs)
-    stubber = stubbed_stack(monkeypatch, "eu-west-1", {"DeadLetterQueueUrl": "https://sqs.eu-west-1.amazonaws.com/1/d"})
+    stubber = stubbed_stack(
+        monkeypatch, "relay-test", {"DeadLetterQueueUrl": "https://sqs.eu-west-1.amazonaws.com/1/d"}, "eu-west-1"
+    )
     # When make recent runs / Then it says what is missing
     with stubber:
         assert recent.main(["--stack", "relay-test", "--region", "eu-west-1"]) == 2
