@@ -20,7 +20,10 @@ whenever the app key's breaker is open.
 sign-up queue (`lambda:UpdateEventSourceMapping`, Enabled=False), so no consumer is invoked until the
 stack's schedule re-enables them just after 00:00 UTC (`QuotaResetSchedule` in template.yaml). `is_open(now)`
 is true while this container tripped (until the reset) or while the sign-up queue's consumer is switched off
-(read at most once a minute: a trip in another container or function is seen within a minute). A trip puts the
+(read at most once a minute: a trip in another container or function is seen within a minute). A breaker for a
+consumer the switch feeds (`get_quota_breaker(fed_by_switch=True)`, UpsertFunction) never reads it: while the
+switch is off Lambda does not invoke that consumer, so its own trip is all it needs, and it makes no AWS call until
+it trips. A trip puts the
 `QuotaBreakerTripped` metric, a V2 key's trip `V2QuotaBreakerTripped` (flushed by the handler's
 `metrics.log_metrics`). A function using it needs
 `QUEUE_URL`, `lambda:ListEventSourceMappings` (on "*"), `sqs:GetQueueAttributes` on the sign-up queue and
@@ -91,8 +94,9 @@ class QuotaBreaker:
     """One container's breaker: open from a trip until the reset, or while the consumer switch reads off; and, per
     V2 API key, open from that key's trip until the reset."""
 
-    def __init__(self, switch: Switch, *, recheck_seconds: float = RECHECK_SECONDS) -> None:
+    def __init__(self, switch: Switch, *, recheck_seconds: float = RECHECK_SECONDS, reads_switch: bool = True) -> None:
         self._switch = switch
+        self._reads_switch = reads_switch
         self._recheck = timedelta(seconds=recheck_seconds)
         self._lock = threading.Lock()
         self._open_until: datetime | None = None
@@ -102,7 +106,9 @@ class QuotaBreaker:
     def is_open(self, now: datetime, key: str | None = None) -> bool:
         """Whether Constant Contact must not be called now: on the app key (None), or on the V2 key `key`."""
         with self._lock:
-            if self._checked_at is None or now - self._checked_at >= self._recheck or now < self._checked_at:
+            if self._reads_switch and (
+                self._checked_at is None or now - self._checked_at >= self._recheck or now < self._checked_at
+            ):
                 self._checked_at = now
                 self._read_switch(now)
             if self._open_until is not None and now < self._open_until:
@@ -169,9 +175,10 @@ def _unless_aws_fails(call: Callable[[], Any]) -> Any:
         return _FAILED
 
 
-@per_container(maxsize=1)
-def get_quota_breaker() -> QuotaBreaker:
-    """This container's breaker, on the sign-up queue of the settings."""
+@per_container(maxsize=2)
+def get_quota_breaker(*, fed_by_switch: bool = False) -> QuotaBreaker:
+    """This container's breaker, on the sign-up queue of the settings. `fed_by_switch`: for the consumer the switch
+    feeds (UpsertFunction), which is invoked only while it is on and so never reads it."""
     import boto3
     from botocore.config import Config
 
@@ -183,7 +190,7 @@ def get_quota_breaker() -> QuotaBreaker:
         lambda_client=boto3.client("lambda", config=config),
         sqs_client=get_sqs_client(),
     )
-    return QuotaBreaker(switch)
+    return QuotaBreaker(switch, reads_switch=not fed_by_switch)
 
 
 def is_open(now: datetime, key: str | None = None) -> bool:
