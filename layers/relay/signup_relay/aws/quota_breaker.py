@@ -36,6 +36,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any, Protocol
 
 from signup_relay.caches import per_container
@@ -68,9 +69,13 @@ class ConsumerSwitch:
     """The Lambda event source mapping(s) consuming the sign-up queue: the fleet's one on/off switch."""
 
     queue_url: str
-    lambda_client: Any
     sqs_client: Any
+    new_lambda_client: Callable[[], Any]  # called on first use: a breaker that never trips never builds it
     _queue_arn: str = ""
+
+    @cached_property
+    def _lambda(self) -> Any:
+        return self.new_lambda_client()
 
     def is_off(self) -> bool:
         """True when every mapping of the queue is disabled or disabling (False when the queue has none)."""
@@ -80,13 +85,13 @@ class ConsumerSwitch:
     def turn_off(self) -> None:
         for mapping in self._list():
             if mapping["State"] not in _OFF_STATES:
-                self.lambda_client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+                self._lambda.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
 
     def _list(self) -> list[dict[str, Any]]:
         if not self._queue_arn:
             attributes = self.sqs_client.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
             self._queue_arn = attributes["Attributes"]["QueueArn"]
-        pages = self.lambda_client.get_paginator("list_event_source_mappings").paginate(EventSourceArn=self._queue_arn)
+        pages = self._lambda.get_paginator("list_event_source_mappings").paginate(EventSourceArn=self._queue_arn)
         return [mapping for page in pages for mapping in page.get("EventSourceMappings", [])]
 
 
@@ -187,7 +192,7 @@ def get_quota_breaker(*, fed_by_switch: bool = False) -> QuotaBreaker:
     config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
     switch = ConsumerSwitch(
         queue_url=get_settings().queue_url,
-        lambda_client=boto3.client("lambda", config=config),
+        new_lambda_client=lambda: boto3.client("lambda", config=config),
         sqs_client=get_sqs_client(),
     )
     return QuotaBreaker(switch, reads_switch=not fed_by_switch)
