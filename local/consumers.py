@@ -186,7 +186,8 @@ class ConsumerLoops:
                     print(f"[local] {schedule.logical_id}: {type(error).__name__}: {error}", file=sys.stderr)
 
     def quota_breaker_status(self) -> dict[str, Any]:
-        """The consumers' switch, the V2 keys held by the in-process breaker and the next reset, for /_local/status."""
+        """The consumers' switch, the V2 keys held by the in-process breakers (upsert's, the drain's) and the next
+        reset, for /_local/status."""
         from local.aws_resources import mapping_state
         from signup_relay.aws.quota_breaker import get_quota_breaker
         from signup_relay.clock import utc_now
@@ -196,7 +197,9 @@ class ConsumerLoops:
             "consumers": {name: mapping_state(uuid, client=self._lambda) for name, uuid in self.mappings.items()},
             "open": not all(self.consumer_enabled(name) for name in self.mappings),
             # The in-process container runs on the wall clock (the one its breaker reads), not the sandbox's
-            "v2_keys_open": get_quota_breaker().open_keys(utc_now()),
+            "v2_keys_open": sorted(
+                {key for fed in (True, False) for key in get_quota_breaker(fed_by_switch=fed).open_keys(utc_now())}
+            ),
             "constant_contact_time": now.isoformat(),
             "next_reset": min((s.next_run(now).isoformat() for s in self.schedules), default=None),
         }

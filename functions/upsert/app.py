@@ -34,7 +34,7 @@ def record_handler(record: dict[str, Any], requeued_groups: set[str]) -> None:
         queue=get_signup_queue(),
         dlq=get_dead_letter_queue(),
         max_attempts=get_settings().max_receive_count,
-        breaker=get_quota_breaker(),
+        breaker=get_quota_breaker(fed_by_switch=True),  # invoked only while its trigger is on
         requeued_groups=requeued_groups,
     )
 

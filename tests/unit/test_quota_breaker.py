@@ -89,6 +89,20 @@ def test_a_trip_elsewhere_is_seen_through_the_switch_within_the_recheck_interval
     assert breaker.is_open(NOW + timedelta(seconds=122)) is False
 
 
+def test_a_consumer_the_switch_feeds_never_reads_it_and_closes_at_the_reset():
+    # Given the breaker of the consumer the switch feeds (invoked only while the switch is on)
+    switch = FakeSwitch()
+    breaker = QuotaBreaker(switch, reads_switch=False)
+    # Then using it costs no read of the switch, until and after its own trip
+    assert breaker.is_open(NOW) is False
+    assert breaker.is_open(NOW + timedelta(minutes=5)) is False
+    breaker.trip(NOW + timedelta(minutes=6))
+    assert switch.off is True and switch.turned_off == 1
+    assert breaker.is_open(NOW + timedelta(hours=1)) is True
+    assert breaker.is_open(RESET) is False
+    assert switch.reads == 0
+
+
 def test_an_unreachable_switch_never_fails_a_trip_and_keeps_what_the_container_knows():
     # Given a switch AWS refuses (no permission)
     breaker = QuotaBreaker(FakeSwitch(broken=True))

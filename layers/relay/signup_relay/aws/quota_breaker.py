@@ -20,7 +20,10 @@ whenever the app key's breaker is open.
 sign-up queue (`lambda:UpdateEventSourceMapping`, Enabled=False), so no consumer is invoked until the
 stack's schedule re-enables them just after 00:00 UTC (`QuotaResetSchedule` in template.yaml). `is_open(now)`
 is true while this container tripped (until the reset) or while the sign-up queue's consumer is switched off
-(read at most once a minute: a trip in another container or function is seen within a minute). A trip puts the
+(read at most once a minute: a trip in another container or function is seen within a minute). A breaker for a
+consumer the switch feeds (`get_quota_breaker(fed_by_switch=True)`, UpsertFunction) never reads it: while the
+switch is off Lambda does not invoke that consumer, so its own trip is all it needs, and it makes no AWS call until
+it trips. A trip puts the
 `QuotaBreakerTripped` metric, a V2 key's trip `V2QuotaBreakerTripped` (flushed by the handler's
 `metrics.log_metrics`). A function using it needs
 `QUEUE_URL`, `lambda:ListEventSourceMappings` (on "*"), `sqs:GetQueueAttributes` on the sign-up queue and
@@ -33,6 +36,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any, Protocol
 
 from signup_relay.caches import per_container
@@ -65,9 +69,13 @@ class ConsumerSwitch:
     """The Lambda event source mapping(s) consuming the sign-up queue: the fleet's one on/off switch."""
 
     queue_url: str
-    lambda_client: Any
     sqs_client: Any
+    new_lambda_client: Callable[[], Any]  # called on first use: a breaker that never trips never builds it
     _queue_arn: str = ""
+
+    @cached_property
+    def _lambda(self) -> Any:
+        return self.new_lambda_client()
 
     def is_off(self) -> bool:
         """True when every mapping of the queue is disabled or disabling (False when the queue has none)."""
@@ -77,13 +85,13 @@ class ConsumerSwitch:
     def turn_off(self) -> None:
         for mapping in self._list():
             if mapping["State"] not in _OFF_STATES:
-                self.lambda_client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+                self._lambda.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
 
     def _list(self) -> list[dict[str, Any]]:
         if not self._queue_arn:
             attributes = self.sqs_client.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
             self._queue_arn = attributes["Attributes"]["QueueArn"]
-        pages = self.lambda_client.get_paginator("list_event_source_mappings").paginate(EventSourceArn=self._queue_arn)
+        pages = self._lambda.get_paginator("list_event_source_mappings").paginate(EventSourceArn=self._queue_arn)
         return [mapping for page in pages for mapping in page.get("EventSourceMappings", [])]
 
 
@@ -91,8 +99,9 @@ class QuotaBreaker:
     """One container's breaker: open from a trip until the reset, or while the consumer switch reads off; and, per
     V2 API key, open from that key's trip until the reset."""
 
-    def __init__(self, switch: Switch, *, recheck_seconds: float = RECHECK_SECONDS) -> None:
+    def __init__(self, switch: Switch, *, recheck_seconds: float = RECHECK_SECONDS, reads_switch: bool = True) -> None:
         self._switch = switch
+        self._reads_switch = reads_switch
         self._recheck = timedelta(seconds=recheck_seconds)
         self._lock = threading.Lock()
         self._open_until: datetime | None = None
@@ -102,7 +111,9 @@ class QuotaBreaker:
     def is_open(self, now: datetime, key: str | None = None) -> bool:
         """Whether Constant Contact must not be called now: on the app key (None), or on the V2 key `key`."""
         with self._lock:
-            if self._checked_at is None or now - self._checked_at >= self._recheck or now < self._checked_at:
+            if self._reads_switch and (
+                self._checked_at is None or now - self._checked_at >= self._recheck or now < self._checked_at
+            ):
                 self._checked_at = now
                 self._read_switch(now)
             if self._open_until is not None and now < self._open_until:
@@ -169,9 +180,10 @@ def _unless_aws_fails(call: Callable[[], Any]) -> Any:
         return _FAILED
 
 
-@per_container(maxsize=1)
-def get_quota_breaker() -> QuotaBreaker:
-    """This container's breaker, on the sign-up queue of the settings."""
+@per_container(maxsize=2)
+def get_quota_breaker(*, fed_by_switch: bool = False) -> QuotaBreaker:
+    """This container's breaker, on the sign-up queue of the settings. `fed_by_switch`: for the consumer the switch
+    feeds (UpsertFunction), which is invoked only while it is on and so never reads it."""
     import boto3
     from botocore.config import Config
 
@@ -180,10 +192,10 @@ def get_quota_breaker() -> QuotaBreaker:
     config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
     switch = ConsumerSwitch(
         queue_url=get_settings().queue_url,
-        lambda_client=boto3.client("lambda", config=config),
+        new_lambda_client=lambda: boto3.client("lambda", config=config),
         sqs_client=get_sqs_client(),
     )
-    return QuotaBreaker(switch)
+    return QuotaBreaker(switch, reads_switch=not fed_by_switch)
 
 
 def is_open(now: datetime, key: str | None = None) -> bool:
