@@ -18,7 +18,6 @@ from signup_relay.upsert.bodies import address_parts, build_consent_note, clean_
 
 # The custom field that keeps the latest consent evidence of an imported contact (created when missing).
 CONSENT_FIELD_LABEL = "signup_relay_consent"
-IMPORT_MAX_EMAIL = 50  # contacts_json_import's `email` (the V3 ImportData schema)
 ADDRESS_KEYS = {"street": "street", "city": "city", "state": "state", "postal_code": "zip", "country": "country"}
 
 
