@@ -6,7 +6,7 @@ from typing import Any
 
 from local.template import load_template
 
-FUNCTIONS = ("ReceiveFunction", "UpsertFunction", "TokenRefreshFunction")
+FUNCTIONS = ("ReceiveFunction", "UpsertFunction", "TokenRefreshFunction", "BulkDrainFunction")
 
 
 def _statements(function: str) -> list[dict[str, Any]]:
@@ -35,6 +35,14 @@ def test_upsert_consumes_exactly_the_signup_queue():
         {"Ref": "UpsertFunction"},
     )
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_the_queues_consumers_may_send_a_quota_deferred_message_again():
+    # A message deferred by the quota on its last delivery is sent again as a new message of its group
+    # (upsert/attempt.py, bulk/drain.py): without SendMessage on the sign-up queue the redrive dead-letters it.
+    for function in ("UpsertFunction", "BulkDrainFunction"):
+        sending = [s for s in _statements(function) if "sqs:SendMessage" in _actions(s)]
+        assert [s["Resource"] for s in sending] == [{"Fn::GetAtt": ["SignupQueue", "Arn"]}], function
 
 
 def _actions(statement: dict[str, Any]) -> list[str]:

@@ -15,11 +15,12 @@ from signup_relay.bulk.plan import Person, plan_import
 from signup_relay.bulk.results import BulkPath, BulkResult, BulkRun
 from signup_relay.bulk.rows import CONSENT_FIELD_LABEL
 from signup_relay.bulk.state import TooManyToScan, opted_out_or_deleted
-from signup_relay.bulk.verify import mismatch, outcome_of, parse_time, read_back
+from signup_relay.bulk.verify import mismatch, outcome_of, read_back
 from signup_relay.clock import utc_now
 from signup_relay.constant_contact.client import CallMeter
 from signup_relay.errors import QuotaExceededError, RelayError
 from signup_relay.models import Outcome, Signup, UpsertResult
+from signup_relay.upsert.decisions import parse_time
 from signup_relay.upsert.policy import ContactState, UpsertNames
 
 PerContact = Callable[[Signup], UpsertResult]

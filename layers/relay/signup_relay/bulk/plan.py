@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from signup_relay.bulk.rows import IMPORT_MAX_EMAIL, RowRefused, consent_evidence_text, import_row
-from signup_relay.constant_contact.limits import MAX_LISTS, MAX_TAGS
+from signup_relay.bulk.rows import RowRefused, consent_evidence_text, import_row
+from signup_relay.constant_contact.limits import IMPORT_MAX_EMAIL, MAX_LISTS, MAX_TAGS
 from signup_relay.emails import normalize_email
 from signup_relay.models import Consent, Signup
 from signup_relay.upsert.bodies import clean_text

@@ -14,11 +14,10 @@ from typing import Any
 
 from signup_relay.constant_contact.limits import CUSTOM_FIELD_VALUE_LENGTH, MAX_CUSTOM_FIELDS
 from signup_relay.models import Signup
-from signup_relay.upsert.bodies import TEXT_FIELDS, build_consent_note, clean_text
+from signup_relay.upsert.bodies import address_parts, build_consent_note, clean_text, new_birthday, new_text_fields
 
 # The custom field that keeps the latest consent evidence of an imported contact (created when missing).
 CONSENT_FIELD_LABEL = "signup_relay_consent"
-IMPORT_MAX_EMAIL = 50  # contacts_json_import's `email` (the V3 ImportData schema)
 ADDRESS_KEYS = {"street": "street", "city": "city", "state": "state", "postal_code": "zip", "country": "country"}
 
 
@@ -52,17 +51,14 @@ def import_row(
     `consent_field` is the evidence field's name (None: record no evidence)."""
     row: dict[str, Any] = {"email": email}
     for signup, fields in zip(signups, custom_field_values, strict=True):
-        for name in TEXT_FIELDS:
-            if (value := clean_text(getattr(signup, name))) is not None:
-                row[name] = value
-        if signup.birthday_month is not None and signup.birthday_day is not None:
-            row["birthday_month"], row["birthday_day"] = signup.birthday_month, signup.birthday_day
+        row.update(new_text_fields(signup))
+        if birthday := new_birthday(signup):
+            row["birthday_month"], row["birthday_day"] = birthday
         if (phone := clean_text(signup.phone)) is not None:
             row[f"{signup.phone_kind}_phone"] = phone
         if signup.address is not None:
-            for part, key in ADDRESS_KEYS.items():
-                if (value := clean_text(getattr(signup.address, part))) is not None:
-                    row[f"{signup.address.kind}_{key}"] = value
+            for part, value in address_parts(signup.address).items():
+                row[f"{signup.address.kind}_{ADDRESS_KEYS[part]}"] = value
         for name, value in fields.items():
             if (text := clean_text(value)) is not None:
                 row[f"cf:{name}"] = text

@@ -8,23 +8,20 @@ else sends the person per contact. The outcome comes from the state before (`sta
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from signup_relay.bulk.plan import Person
 from signup_relay.bulk.rows import ADDRESS_KEYS
+from signup_relay.bulk.state import PAGE, ContactPages
 from signup_relay.emails import normalize_email
 from signup_relay.models import Outcome
 from signup_relay.upsert.bodies import TEXT_FIELDS
+from signup_relay.upsert.decisions import parse_time
 from signup_relay.upsert.policy import ContactState, contact_state
 
 INCLUDE = "custom_fields,list_memberships,phone_numbers,street_addresses,taggings"
-PAGE = 500
-
-
-class ContactPages(Protocol):
-    def iter_contacts(self, params: Mapping[str, str | int]) -> Iterator[dict[str, Any]]: ...
 
 
 def read_back(client: ContactPages, emails: set[str], since: str) -> dict[str, dict[str, Any]]:
@@ -81,12 +78,3 @@ def outcome_of(person: Person, contact: Mapping[str, Any], imported_at: datetime
     if created is not None and created >= imported_at:
         return Outcome.CREATED, None
     return Outcome.UPDATED, None
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None

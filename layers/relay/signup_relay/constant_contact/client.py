@@ -291,15 +291,17 @@ class ApiTransport:
         except HTTPError as exc:
             raise ServerError(f"{operation}: connection to Constant Contact failed ({type(exc).__name__})") from exc
 
-    def _collect(self, operation: str, path: str, key: str, params: Mapping[str, str | int]) -> list[dict[str, Any]]:
-        """Every item of a cursor-paginated collection."""
-        items: list[dict[str, Any]] = []
+    def _pages(self, operation: str, path: str, key: str, params: Mapping[str, str | int]) -> Iterator[dict[str, Any]]:
+        """The items of a cursor-paginated collection, page by page via `_links.next`."""
         body = self.request(operation, "GET", path, params=params) or {}
-        items.extend(body.get(key) or [])
+        yield from body.get(key) or []
         while (next_href := ((body.get("_links") or {}).get("next") or {}).get("href")) and isinstance(next_href, str):
             body = self.request(operation, "GET", next_href) or {}
-            items.extend(body.get(key) or [])
-        return items
+            yield from body.get(key) or []
+
+    def _collect(self, operation: str, path: str, key: str, params: Mapping[str, str | int]) -> list[dict[str, Any]]:
+        """Every item of a cursor-paginated collection."""
+        return list(self._pages(operation, path, key, params))
 
 
 class ConstantContactClient(ApiTransport):
@@ -321,11 +323,7 @@ class ConstantContactClient(ApiTransport):
 
     def iter_contacts(self, params: Mapping[str, str | int]) -> Iterator[dict[str, Any]]:
         """GET /contacts with `params` (status, updated_after, include, limit 1-500), page by page via `_links.next`."""
-        body = self.request("contacts.list", "GET", "contacts", params=params) or {}
-        yield from body.get("contacts") or []
-        while (next_href := ((body.get("_links") or {}).get("next") or {}).get("href")) and isinstance(next_href, str):
-            body = self.request("contacts.list", "GET", next_href) or {}
-            yield from body.get("contacts") or []
+        return self._pages("contacts.list", "contacts", "contacts", params)
 
     def get_contact(self, contact_id: str, *, include: Sequence[str] = CONTACT_INCLUDES) -> dict[str, Any]:
         params: dict[str, str | int] = {"include": ",".join(include)} if include else {}

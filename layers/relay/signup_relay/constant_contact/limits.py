@@ -25,6 +25,7 @@ FIELD_LENGTHS = {
 }
 MAX_EMAIL = FIELD_LENGTHS["email"]  # /contacts email_address.address
 SIGN_UP_FORM_MAX_EMAIL = 50  # sign_up_form's email_address is a string of at most 50 characters
+IMPORT_MAX_EMAIL = 50  # contacts_json_import's `email` (the V3 ImportData schema)
 CUSTOM_FIELD_VALUE_LENGTH = 255
 NAME_LENGTH = 255  # list and tag names
 

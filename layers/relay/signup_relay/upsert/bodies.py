@@ -46,18 +46,18 @@ def clean_text(value: object) -> str | None:
     return text or None
 
 
-def _new_text_fields(signup: Signup) -> dict[str, str]:
+def new_text_fields(signup: Signup) -> dict[str, str]:
     return {name: value for name in TEXT_FIELDS if (value := clean_text(getattr(signup, name))) is not None}
 
 
-def _new_birthday(signup: Signup) -> tuple[int, int] | None:
+def new_birthday(signup: Signup) -> tuple[int, int] | None:
     # The API accepts birthday_month and birthday_day only together.
     if signup.birthday_month is not None and signup.birthday_day is not None:
         return signup.birthday_month, signup.birthday_day
     return None
 
 
-def _address_parts(address: Mapping[str, Any] | Address | None) -> dict[str, str]:
+def address_parts(address: Mapping[str, Any] | Address | None) -> dict[str, str]:
     if address is None:
         return {}
     source = address.model_dump() if isinstance(address, Address) else address
@@ -88,12 +88,12 @@ def build_consent_note(signup: Signup) -> dict[str, str] | None:
 
 def build_sign_up_form_body(signup: Signup, email: str, ids: ResolvedIds) -> dict[str, Any]:
     """POST /contacts/sign_up_form: a partial update, so only what the form actually sent."""
-    body: dict[str, Any] = {"email_address": email, **_new_text_fields(signup)}
+    body: dict[str, Any] = {"email_address": email, **new_text_fields(signup)}
     if phone := clean_text(signup.phone):
         body["phone_number"] = phone
-    if parts := _address_parts(signup.address):
+    if parts := address_parts(signup.address):
         body["street_address"] = {"kind": signup.address.kind if signup.address else "home", **parts}
-    if birthday := _new_birthday(signup):
+    if birthday := new_birthday(signup):
         body["birthday_month"], body["birthday_day"] = birthday
     # Bounded like the PUT body (found by a property test): a form's free list field can name more lists than
     # the schema's 1-50, and a contact holds at most 25 custom fields; refused before the call, not by a 400.
@@ -113,10 +113,10 @@ def build_create_body(
     """POST /contacts with `create_source: Contact` (the person submitted the form)."""
     body: dict[str, Any] = {
         "email_address": {"address": email, "permission_to_send": permission},
-        **_new_text_fields(signup),
+        **new_text_fields(signup),
         "create_source": "Contact",
     }
-    if birthday := _new_birthday(signup):
+    if birthday := new_birthday(signup):
         body["birthday_month"], body["birthday_day"] = birthday
     if ids.custom_field_values:
         # Bounded like merge_custom_fields (found by a property test): 26+ mapped fields meant a 400 from the API.
@@ -127,7 +127,7 @@ def build_create_body(
         )
     if phone := clean_text(signup.phone):
         body["phone_numbers"] = [{"phone_number": phone, "kind": signup.phone_kind}]
-    if parts := _address_parts(signup.address):
+    if parts := address_parts(signup.address):
         body["street_addresses"] = [{"kind": signup.address.kind if signup.address else "home", **parts}]
     body["list_memberships"] = _bounded(ids.list_ids, MAX_LISTS, "list memberships")
     if ids.tag_ids:
@@ -158,8 +158,8 @@ def merge_phone_numbers(existing: Sequence[Mapping[str, Any]], number: str | Non
 
 def merge_street_addresses(existing: Sequence[Mapping[str, Any]], address: Address | None) -> list[dict[str, str]]:
     """Existing addresses kept; the new one is merged part by part into the same kind, else added (max 3)."""
-    addresses = [{"kind": str(a.get("kind") or "other"), **_address_parts(a)} for a in existing]
-    new_parts = _address_parts(address)
+    addresses = [{"kind": str(a.get("kind") or "other"), **address_parts(a)} for a in existing]
+    new_parts = address_parts(address)
     if address is None or not new_parts:
         return addresses
     for current in addresses:
@@ -238,14 +238,14 @@ def build_merged_put(
             "permission_to_send": permission or stored_email.get("permission_to_send") or "implicit",
         }
     }
-    new_text = _new_text_fields(signup)
+    new_text = new_text_fields(signup)
     clear = set(signup.clear_fields)
     for name in TEXT_FIELDS:
         if name in new_text:
             body[name] = new_text[name]
         elif name not in clear and clean_text(existing.get(name)) is not None:
             body[name] = existing[name]
-    birthday = _new_birthday(signup)
+    birthday = new_birthday(signup)
     if birthday is None and not clear & BIRTHDAY_CLEAR_NAMES:
         month, day = existing.get("birthday_month"), existing.get("birthday_day")
         birthday = (int(month), int(day)) if month and day else None

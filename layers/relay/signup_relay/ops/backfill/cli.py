@@ -231,10 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return run(args, env=os.environ, now=utc_now())
-    except ConfigError as error:
-        print(f"error: {error.message}", file=sys.stderr)
-        return 2
-    except AuthError as error:
+    except (ConfigError, AuthError) as error:
         print(f"error: {error.message}", file=sys.stderr)
         return 2
     except NoCredentialsError:

@@ -9,7 +9,6 @@ re-subscribes a contact who opted out after it (docs/architecture.md §2).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from signup_relay.errors import ConfigError, ReceiveError, SubmissionInvalidErro
 from signup_relay.models import Consent, RawRequest, Signup
 from signup_relay.observability import mask_emails_in
 from signup_relay.ops.backfill.reading import Row
+from signup_relay.receive.answers import label_key
 from signup_relay.receive.mapping import map_submission
 from signup_relay.receive.sources._common import parse_datetime
 from signup_relay.receive.submission import Answer, Submission
@@ -133,7 +133,7 @@ def time_column(header: Sequence[str], columns: ColumnMap) -> str | None:
     """The column holding the submission time: `--column submitted_at=...`, else a header export tools use."""
     if columns.submitted_at:
         return next(name for name in header if name.casefold() == columns.submitted_at.casefold())
-    squeezed = {re.sub(r"[^a-z0-9]", "", name.casefold()): name for name in header}
+    squeezed = {label_key(name): name for name in header}
     return next((squeezed[name] for name in TIME_HEADERS if name in squeezed), None)
 
 
