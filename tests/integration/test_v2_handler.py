@@ -140,8 +140,9 @@ def test_over_ratelimit_trips_the_quota_breaker_of_that_v2_key_only(relay: Any, 
     now = datetime.now(UTC)
     assert len(response["batchItemFailures"]) == 1
     assert v2_answers(sandbox) == [200, 403]
-    assert quota_breaker.is_open(now, quota_key_of(sandbox.v2_api_key))
-    assert not quota_breaker.is_open(now)
+    upsert_breaker = quota_breaker.get_quota_breaker(fed_by_switch=True)  # the one functions/upsert/app.py asks
+    assert upsert_breaker.is_open(now, quota_key_of(sandbox.v2_api_key))
+    assert not upsert_breaker.is_open(now)
     assert quota_breaker.quota_resets_at(now) <= now + timedelta(days=1, minutes=1)
     mapping = boto3.client("lambda").get_event_source_mapping(UUID=uuids["UpsertEventSourceMapping"])
     assert mapping["State"] == "Enabled"
