@@ -24,6 +24,7 @@ from signup_relay.errors import QuotaExceededError
 from signup_relay.models import Outcome, QueuedSignup, Signup, UpsertResult
 from signup_relay.observability import logger, mask_email, metrics
 from signup_relay.upsert.attempt import Breaker, QueuedMessage, RetryLater, Upserter, process_message
+from signup_relay.upsert.wiring import AccountUpserter
 
 if TYPE_CHECKING:
     from signup_relay.aws.dead_letters import DeadLetterQueue
@@ -101,8 +102,8 @@ def drain_backlog(
         if quota:
             drain.leave_for_quota([m for m, _ in items])
             continue
-        upserter: Any = upserter_for(account, None)
-        if not hasattr(getattr(upserter, "client", None), "import_contacts_json"):  # a V2 account: per contact
+        upserter = upserter_for(account, None)
+        if not isinstance(upserter, AccountUpserter):  # a V2 account: the import is V3's, so per contact
             for message, _ in items:
                 drain.hand_back(message)
             continue
