@@ -330,6 +330,12 @@ class AccountStore:
         self.contacts[c.contact_id] = c
         self._by_email[c.address.lower()] = c.contact_id
 
+    def change_address(self, c: StoredContact, address: str, now: float) -> None:
+        """Give a stored contact a new email address, keeping the email index in step."""
+        del self._by_email[c.address.lower()]
+        c.address, c.email_updated_at = address, now
+        self._by_email[address.lower()] = c.contact_id
+
     # --- contacts ------------------------------------------------------------------------------
 
     def create_contact(self, body: Any) -> dict[str, Any]:
@@ -479,10 +485,7 @@ class AccountStore:
                 raise validation_error(f"Contact {c.contact_id} is unsubscribed and cannot be added to lists.")
             now = self.clock.time()
             if data.address != c.address:
-                del self._by_email[c.address.lower()]
-                c.address = data.address
-                c.email_updated_at = now
-                self._by_email[c.address.lower()] = c.contact_id
+                self.change_address(c, data.address, now)
             if data.permission and data.permission != c.permission:
                 self._set_permission(
                     c, data.permission, via="PUT /contacts", source=data.source, reason=data.opt_out_reason

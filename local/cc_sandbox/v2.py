@@ -305,9 +305,7 @@ class V2Account:
             now = self.store.clock.time()
             source = _action_source(action_by)
             if data.email != c.address:
-                del self.store._by_email[c.address.lower()]
-                c.address, c.email_updated_at = data.email, now
-                self.store._by_email[c.address.lower()] = c.contact_id
+                self.store.change_address(c, data.email, now)
             if action_by == VISITOR and c.permission not in ("explicit", "pending_confirmation"):
                 self.store._set_permission(c, "explicit", via=f"PUT /v2/contacts {action_by}", source=source)
                 c.opt_in_source = source
