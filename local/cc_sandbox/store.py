@@ -330,6 +330,31 @@ class AccountStore:
         self.contacts[c.contact_id] = c
         self._by_email[c.address.lower()] = c.contact_id
 
+    def add_contact(self, address: str, permission: str, *, source: str, via: str, now: float) -> StoredContact:
+        """A new indexed contact whose opt-in (or opt-out) is its first permission's, with that in its history."""
+        c = StoredContact(
+            contact_id=new_id(),
+            address=address,
+            permission=permission,
+            create_source=source,
+            update_source=source,
+            created_at=now,
+            updated_at=now,
+            email_created_at=now,
+            email_updated_at=now,
+        )
+        if permission in ("explicit", "implicit", "pending_confirmation"):
+            c.opt_in_source = source
+        if permission in ("explicit", "implicit"):
+            c.opt_in_date = now
+        if permission == "unsubscribed":
+            c.opt_out_source, c.opt_out_date = source, now
+        if permission == "pending_confirmation":
+            c.confirm_status = "pending"
+        c.permission_history.append({"at": iso(now), "from": None, "to": permission, "via": via, "source": source})
+        self._index(c)
+        return c
+
     def change_address(self, c: StoredContact, address: str, now: float) -> None:
         """Give a stored contact a new email address, keeping the email index in step."""
         del self._by_email[c.address.lower()]
@@ -352,36 +377,14 @@ class AccountStore:
                 raise validation_error("An unsubscribed contact cannot be added to lists.")
             now = self.clock.time()
             source = data.source or "Account"
-            c = StoredContact(
-                contact_id=new_id(),
-                address=data.address,
-                permission=permission,
-                create_source=source,
-                update_source=source,
-                created_at=now,
-                updated_at=now,
-                email_created_at=now,
-                email_updated_at=now,
-                core=data.core,
-            )
-            if permission in ("explicit", "implicit", "pending_confirmation"):
-                c.opt_in_source = source
-            if permission in ("explicit", "implicit"):
-                c.opt_in_date = now
-            if permission == "unsubscribed":
-                c.opt_out_source, c.opt_out_date = source, now
-            if permission == "pending_confirmation":
-                c.confirm_status = "pending"
+            c = self.add_contact(data.address, permission, source=source, via="POST /contacts", now=now)
+            c.core = data.core
             c.custom_fields = data.custom_fields or []
             c.phone_numbers = [self._phone(p["phone_number"], p["kind"], []) for p in data.phone_numbers or []]
             c.street_addresses = [self._address(a, []) for a in data.street_addresses or []]
             c.list_memberships = data.list_memberships or []
             c.taggings = data.taggings or []
             c.notes = self._notes(data.notes or [])
-            c.permission_history.append(
-                {"at": iso(now), "from": None, "to": permission, "via": "POST /contacts", "source": source}
-            )
-            self._index(c)
             return self.render_contact(c, ())  # core properties only: subresources come with GET include=
 
     def get_contact(self, contact_id: str, query: dict[str, str]) -> dict[str, Any]:
@@ -529,20 +532,7 @@ class AccountStore:
             c = self.find_by_email(data.address)
             if c is None:
                 permission = "pending_confirmation" if self.confirmed_opt_in else "explicit"
-                c = StoredContact(
-                    contact_id=new_id(),
-                    address=data.address,
-                    permission=permission,
-                    create_source="Contact",
-                    update_source="Contact",
-                    created_at=now,
-                    updated_at=now,
-                    email_created_at=now,
-                    email_updated_at=now,
-                    opt_in_source="Contact",
-                    opt_in_date=None if self.confirmed_opt_in else now,
-                    confirm_status="pending" if self.confirmed_opt_in else "off",
-                )
+                c = self.add_contact(data.address, permission, source="Contact", via="sign_up_form", now=now)
                 c.core.update(data.core)
                 c.custom_fields = list(data.custom_fields)
                 if data.phone_number:
@@ -550,10 +540,6 @@ class AccountStore:
                 if data.street_address:
                     c.street_addresses = [self._address(data.street_address, [])]
                 c.list_memberships = list(data.list_memberships)
-                c.permission_history.append(
-                    {"at": iso(now), "from": None, "to": permission, "via": "sign_up_form", "source": "Contact"}
-                )
-                self._index(c)
                 return 201, {"contact_id": c.contact_id, "action": "created"}
 
             current_lists = [] if c.deleted_at is not None else c.list_memberships

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -268,24 +267,9 @@ class V2Account:
             source = _action_source(action_by)
             pending = action_by == VISITOR and self.store.confirmed_opt_in
             permission = "pending_confirmation" if pending else ("explicit" if action_by == VISITOR else "implicit")
-            c = StoredContact(
-                contact_id=str(uuid.uuid4()),
-                address=data.email,
-                permission=permission,
-                create_source=source,
-                update_source=source,
-                created_at=now,
-                updated_at=now,
-                email_created_at=now,
-                email_updated_at=now,
-                opt_in_source=source,
-                opt_in_date=None if pending else now,
-                confirm_status="pending" if pending else "off",
-            )
             via = f"POST /v2/contacts {action_by}"
-            c.permission_history.append({"at": iso(now), "from": None, "to": permission, "via": via, "source": source})
+            c = self.store.add_contact(data.email, permission, source=source, via=via, now=now)
             self._overwrite(c, data)
-            self.store._index(c)
             self._sync_ids()
             return self.render(c)
 
