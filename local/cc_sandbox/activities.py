@@ -277,7 +277,7 @@ class ActivityQueue:
         if key == "all_active_contacts":
             if source[key] is not True:
                 problems.add("source.all_active_contacts must be true.")
-            return [c.contact_id for c in contacts.values() if "active" in self.store._categories(c)]
+            return [c.contact_id for c in contacts.values() if "active" in self.store.categories(c)]
         limits = {"contact_ids": 500, "list_ids": 50, "tag_ids": 50}
         exists: Callable[[str], bool] = {
             "contact_ids": lambda i: i in contacts,

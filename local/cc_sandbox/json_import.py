@@ -203,12 +203,12 @@ def apply_row(
     c.custom_fields = list(merged_fields.values())
     for kind, number in phones:
         kept = [p for p in c.phone_numbers if p["kind"] != kind]
-        c.phone_numbers = (kept + [store._phone(number, kind, c.phone_numbers)])[-MAX_ROW_PHONES:]
+        c.phone_numbers = (kept + [store.phone_entry(number, kind, c.phone_numbers)])[-MAX_ROW_PHONES:]
     for kind, parts in addresses.items():
         old = next((a for a in c.street_addresses if a.get("kind") == kind), {})
         merged = {k: old.get(k) for k in ("street", "city", "state", "postal_code", "country")} | parts
         kept = [a for a in c.street_addresses if a.get("kind") != kind]
-        c.street_addresses = (kept + [store._address({"kind": kind, **merged}, c.street_addresses)])[-3:]
+        c.street_addresses = (kept + [store.address_entry({"kind": kind, **merged}, c.street_addresses)])[-3:]
     if c.permission == "unsubscribed":
         status["cannot_add_to_list_count"] += 1
     else:

@@ -291,7 +291,7 @@ class V2Account:
             if data.email != c.address:
                 self.store.change_address(c, data.email, now)
             if action_by == VISITOR and c.permission not in ("explicit", "pending_confirmation"):
-                self.store._set_permission(c, "explicit", via=f"PUT /v2/contacts {action_by}", source=source)
+                self.store.set_permission(c, "explicit", via=f"PUT /v2/contacts {action_by}", source=source)
                 c.opt_in_source = source
             self._overwrite(c, data)
             if c.list_memberships:
@@ -305,7 +305,7 @@ class V2Account:
         with self.store.lock:
             c = self._contact(v2_id)
             if c.permission != "unsubscribed":
-                self.store._set_permission(c, "unsubscribed", via="DELETE /v2/contacts", source="Account")
+                self.store.set_permission(c, "unsubscribed", via="DELETE /v2/contacts", source="Account")
             c.updated_at = self.store.clock.time()
 
     @staticmethod
@@ -330,11 +330,12 @@ class V2Account:
         c.core.update(data.names)
         self._extras[c.contact_id] = V2Extras(fields=dict(data.v2_only), custom_fields=dict(data.custom_fields))
         kept_phones = [p for p in c.phone_numbers if p["kind"] not in _V2_PHONES]
-        sent_phones = [self.store._phone(n, kind, c.phone_numbers) for kind, n in data.phones.items()]
+        sent_phones = [self.store.phone_entry(n, kind, c.phone_numbers) for kind, n in data.phones.items()]
         c.phone_numbers = kept_phones + sent_phones
         kept_addresses = [a for a in c.street_addresses if a.get("kind") not in _V2_KINDS]
-        c.street_addresses = kept_addresses + [self.store._address(a, c.street_addresses) for a in data.addresses]
-        c.notes = self.store._notes([{"note_id": None, "created_at": None, "content": data.note}] if data.note else [])
+        c.street_addresses = kept_addresses + [self.store.address_entry(a, c.street_addresses) for a in data.addresses]
+        sent_notes = [{"note_id": None, "created_at": None, "content": data.note}] if data.note else []
+        c.notes = self.store.stamped_notes(sent_notes)
         c.list_memberships = list(data.lists or [])
 
 
