@@ -26,28 +26,27 @@ from local.cc_sandbox.errors import (
 )
 from local.cc_sandbox.limits import DailyQuota, FaultInjector, SlidingWindowLimiter
 from local.cc_sandbox.oauth import DEFAULT_SCOPE, OAuthServer
+from local.cc_sandbox.routing import ID, compile_routes, match_route
 from local.cc_sandbox.store import AccountStore
 from local.cc_sandbox.v2 import V2Account
 from local.cc_sandbox.v2_api import V2Api
 from local.cc_sandbox.validation import SUBRESOURCES, check_query
 
 OAUTH_PREFIX = "/oauth2/default/v1"
-_ID = r"(?P<id>[^/]+)"
-_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
-    (method, re.compile(pattern), name)
-    for method, pattern, name in (
+_ROUTES = compile_routes(
+    (
         ("GET", r"/v3/contacts", "list_contacts"),
         ("POST", r"/v3/contacts", "create_contact"),
         ("POST", r"/v3/contacts/sign_up_form", "sign_up_form"),
-        ("PUT", rf"/v3/contacts/resubscribe/{_ID}", "resubscribe"),
+        ("PUT", rf"/v3/contacts/resubscribe/{ID}", "resubscribe"),
         ("GET", r"/v3/contacts/contact_id_xrefs", "contact_id_xrefs"),
-        ("GET", rf"/v3/contacts/{_ID}", "get_contact"),
-        ("PUT", rf"/v3/contacts/{_ID}", "put_contact"),
-        ("DELETE", rf"/v3/contacts/{_ID}", "delete_contact"),
+        ("GET", rf"/v3/contacts/{ID}", "get_contact"),
+        ("PUT", rf"/v3/contacts/{ID}", "put_contact"),
+        ("DELETE", rf"/v3/contacts/{ID}", "delete_contact"),
         ("GET", r"/v3/contact_lists", "get_lists"),
         ("POST", r"/v3/contact_lists", "create_list"),
         ("GET", r"/v3/contact_lists/list_id_xrefs", "list_id_xrefs"),
-        ("GET", rf"/v3/contact_lists/{_ID}", "get_list"),
+        ("GET", rf"/v3/contact_lists/{ID}", "get_list"),
         ("GET", r"/v3/contact_custom_fields", "get_custom_fields"),
         ("POST", r"/v3/contact_custom_fields", "create_custom_field"),
         ("GET", r"/v3/contact_tags", "get_tags"),
@@ -56,7 +55,7 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("POST", r"/v3/activities/add_list_memberships", "add_list_memberships"),
         ("POST", r"/v3/activities/contacts_taggings_add", "taggings_add"),
         ("GET", r"/v3/activities", "list_activities"),
-        ("GET", rf"/v3/activities/{_ID}", "get_activity"),
+        ("GET", rf"/v3/activities/{ID}", "get_activity"),
     )
 )
 
@@ -637,11 +636,7 @@ class Sandbox(BackgroundServer):
     @staticmethod
     def _match(method: str, path: str) -> tuple[re.Match[str], str]:
         """The route of a request and its match; ApiError 404/405 when there is none."""
-        matched = [(m, match, name) for m, pattern, name in _ROUTES if (match := pattern.fullmatch(path))]
-        chosen = next(((match, name) for m, match, name in matched if m == method), None)
-        if chosen is None:
-            raise api_error(405 if matched else 404)
-        return chosen
+        return match_route(_ROUTES, method, path, api_error)
 
     def _fault_body(self, status: int, method: str, path: str) -> Any:
         """An injected fault answers with what that endpoint really sends for the status."""
