@@ -8,11 +8,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from local.background_server import BackgroundServer, ToolHTTPServer
+from local.background_server import BackgroundServer, ToolHTTPServer, ToolRequestHandler
 from local.cc_sandbox.activities import ActivityQueue
 from local.cc_sandbox.clock import SandboxClock, iso
 from local.cc_sandbox.errors import (
@@ -87,15 +86,12 @@ class _HTTPServer(ToolHTTPServer):
     sandbox: Sandbox
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(ToolRequestHandler):
     server: _HTTPServer
-    protocol_version = "HTTP/1.1"
     timeout = 30
-    disable_nagle_algorithm = True  # headers and body go out in two writes: avoid the 40 ms delayed-ACK stall
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""
+        raw = self.read_body()
         headers = {k.lower(): v for k, v in self.headers.items()}
         response = self.server.sandbox.handle(self.command, self.path, headers, raw)
         payload = response.raw if response.raw is not None else b""
@@ -111,9 +107,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        """Quiet: the sandbox keeps its own request_log."""
 
 
 class Sandbox(BackgroundServer):
