@@ -330,10 +330,6 @@ class AccountStore:
             for n in notes
         ]
 
-    def _index(self, c: StoredContact) -> None:
-        self.contacts[c.contact_id] = c
-        self._by_email[c.address.lower()] = c.contact_id
-
     def add_contact(self, address: str, permission: str, *, source: str, via: str, now: float) -> StoredContact:
         """A new indexed contact whose opt-in (or opt-out) is its first permission's, with that in its history."""
         c = StoredContact(
@@ -356,7 +352,8 @@ class AccountStore:
         if permission == "pending_confirmation":
             c.confirm_status = "pending"
         c.permission_history.append({"at": iso(now), "from": None, "to": permission, "via": via, "source": source})
-        self._index(c)
+        self.contacts[c.contact_id] = c
+        self._by_email[address.lower()] = c.contact_id
         return c
 
     def change_address(self, c: StoredContact, address: str, now: float) -> None:
