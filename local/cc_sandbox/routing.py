@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from local.cc_sandbox.errors import ApiError
 
@@ -23,3 +24,9 @@ def match_route(routes: Routes, method: str, path: str, refuse: Callable[[int], 
     if chosen is None:
         raise refuse(405 if matched else 404)
     return chosen
+
+
+def then(operation: Callable[..., None], *args: Any, answer: tuple[int, Any]) -> tuple[int, Any]:
+    """Run an operation that has no response body and answer with a fixed status."""
+    operation(*args)
+    return answer

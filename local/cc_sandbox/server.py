@@ -25,7 +25,7 @@ from local.cc_sandbox.errors import (
 )
 from local.cc_sandbox.limits import DailyQuota, FaultInjector, SlidingWindowLimiter
 from local.cc_sandbox.oauth import DEFAULT_SCOPE, OAuthServer
-from local.cc_sandbox.routing import ID, compile_routes, match_route
+from local.cc_sandbox.routing import ID, compile_routes, match_route, then
 from local.cc_sandbox.store import AccountStore
 from local.cc_sandbox.v2 import V2Account
 from local.cc_sandbox.v2_api import V2Api
@@ -70,12 +70,6 @@ class Response:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
-
-
-def _then(operation: Callable[..., None], *args: Any, answer: tuple[int, Any]) -> tuple[int, Any]:
-    """Run an operation that has no response body and answer with a fixed status."""
-    operation(*args)
-    return answer
 
 
 def _media_type(headers: dict[str, str]) -> str:
@@ -663,10 +657,10 @@ class Sandbox(BackgroundServer):
             "list_contacts": lambda: (200, store.list_contacts(query)),
             "create_contact": lambda: (201, store.create_contact(body)),
             "sign_up_form": lambda: store.sign_up_form(body),
-            "resubscribe": lambda: _then(store.resubscribe, resource_id, body, answer=(200, None)),
+            "resubscribe": lambda: then(store.resubscribe, resource_id, body, answer=(200, None)),
             "get_contact": lambda: (200, store.get_contact(resource_id, query)),
             "put_contact": lambda: (200, store.put_contact(resource_id, body)),
-            "delete_contact": lambda: _then(store.delete_contact, resource_id, answer=(204, None)),
+            "delete_contact": lambda: then(store.delete_contact, resource_id, answer=(204, None)),
             "get_lists": lambda: (200, store.get_lists(query)),
             "create_list": lambda: (201, store.create_list(body)),
             "get_list": lambda: (200, store.get_list(resource_id, query)),

@@ -18,7 +18,7 @@ from typing import Any
 from local.cc_sandbox.clock import SandboxClock
 from local.cc_sandbox.errors import ApiError
 from local.cc_sandbox.limits import DailyQuota, FaultInjector, SlidingWindowLimiter
-from local.cc_sandbox.routing import ID, compile_routes, match_route
+from local.cc_sandbox.routing import ID, compile_routes, match_route, then
 from local.cc_sandbox.v2 import OWNER, V2Account
 from local.cc_sandbox.v2_validation import bad_request, check_query, v2_error
 
@@ -56,11 +56,6 @@ def status_error(status: int, message: str | None = None) -> ApiError:
     """A V2 error array for an HTTP status (used for routing errors and injected faults)."""
     key = _STATUS_KEYS.get(status, f"http.status.{status}")
     return v2_error(status, key, message or key.removeprefix("http.status.").replace("_", " ").capitalize() + ".")
-
-
-def _then(operation: Callable[[str], None], arg: str, *, answer: tuple[int, Any]) -> tuple[int, Any]:
-    operation(arg)
-    return answer
 
 
 @dataclass
@@ -173,7 +168,7 @@ class V2Api:
             "create_contact": lambda: (201, account.create_contact(body, action_by)),
             "get_contact": lambda: (200, account.get_contact(v2_id, query)),
             "put_contact": lambda: (200, account.put_contact(v2_id, body, action_by)),
-            "delete_contact": lambda: _then(account.delete_contact, v2_id, answer=(204, None)),
+            "delete_contact": lambda: then(account.delete_contact, v2_id, answer=(204, None)),
             "get_lists": lambda: (200, account.get_lists(query)),
             "create_list": lambda: (201, account.create_list(body)),
         }
