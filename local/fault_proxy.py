@@ -24,11 +24,10 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from local.background_server import BackgroundServer, ToolHTTPServer
+from local.background_server import BackgroundServer, ToolHTTPServer, ToolRequestHandler
 
 ERROR_STATUS = "error_status"
 DROPPED = "dropped"
@@ -173,16 +172,13 @@ class _ProxyServer(ToolHTTPServer):
     proxy: FaultProxy
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(ToolRequestHandler):
     server: _ProxyServer
-    protocol_version = "HTTP/1.1"
     timeout = 60
-    disable_nagle_algorithm = True
 
     def _proxy(self) -> None:
         proxy = self.server.proxy
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
+        body = self.read_body()
         path = urlsplit(self.path).path
         kind, status = proxy._draw(path)
         if kind == DROPPED:
@@ -223,9 +219,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         with contextlib.suppress(OSError):  # the client may already have gone
             self.connection.shutdown(socket.SHUT_RDWR)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        """Quiet: `FaultProxy.faults` and `counts` say what happened."""
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -68,14 +69,18 @@ class HttpRoute:
         return found.groupdict() if found else None
 
 
+def _resources_of(template: dict[str, Any], resource_type: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(logical id, Properties) of every resource of one type in the template."""
+    for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") == resource_type:
+            yield logical_id, resource["Properties"]
+
+
 def http_routes(template: dict[str, Any] | None = None) -> list[HttpRoute]:
     """Every HttpApi event in the template, with the handler module it invokes."""
     template = template or load_template()
     routes = []
-    for logical_id, resource in template["Resources"].items():
-        if resource.get("Type") != "AWS::Serverless::Function":
-            continue
-        properties = resource["Properties"]
+    for logical_id, properties in _resources_of(template, "AWS::Serverless::Function"):
         for event in properties.get("Events", {}).values():
             if event.get("Type") != "HttpApi":
                 continue
@@ -173,10 +178,7 @@ def sqs_consumers(template: dict[str, Any] | None = None) -> list[QueueConsumer]
     template = template or load_template()
     resources = template["Resources"]
     consumers = []
-    for logical_id, resource in resources.items():
-        if resource.get("Type") != "AWS::Lambda::EventSourceMapping":
-            continue
-        mapping = resource["Properties"]
+    for logical_id, mapping in _resources_of(template, "AWS::Lambda::EventSourceMapping"):
         function = mapping["FunctionName"]["Ref"]
         properties = resources[function]["Properties"]
         module_file, handler = properties["Handler"].rsplit(".", 1)
@@ -208,10 +210,7 @@ def scheduled_functions(template: dict[str, Any] | None = None) -> list[Schedule
     """Every function with a ScheduleV2 event (the burst drain's backlog check)."""
     template = template or load_template()
     found = []
-    for logical_id, resource in template["Resources"].items():
-        if resource.get("Type") != "AWS::Serverless::Function":
-            continue
-        properties = resource["Properties"]
+    for logical_id, properties in _resources_of(template, "AWS::Serverless::Function"):
         if not any(event.get("Type") == "ScheduleV2" for event in properties.get("Events", {}).values()):
             continue
         module_file, handler = properties["Handler"].rsplit(".", 1)
@@ -250,10 +249,7 @@ def mapping_schedules(template: dict[str, Any] | None = None) -> list[MappingSch
     """
     template = template or load_template()
     schedules = []
-    for logical_id, resource in template["Resources"].items():
-        if resource.get("Type") != "AWS::Scheduler::Schedule":
-            continue
-        properties = resource["Properties"]
+    for logical_id, properties in _resources_of(template, "AWS::Scheduler::Schedule"):
         target = properties["Target"]
         if target["Arn"] != UPDATE_MAPPING_TARGET:
             continue

@@ -54,6 +54,11 @@ class Activity:
     def __post_init__(self) -> None:
         self.total = len(self.items)
 
+    def refuse(self, error: str) -> None:
+        """Record an item the activity could not apply: its error, counted in `error_count`."""
+        self.errors.append(error)
+        self.status["error_count"] += 1
+
     @property
     def runs(self) -> int:
         """How many items are processed before the activity ends."""
@@ -218,14 +223,12 @@ class ActivityQueue:
                 contact_id = activity.items[index]
                 c = self.store.contacts[contact_id]
                 if c.permission == "unsubscribed":
-                    activity.errors.append(f"Contact {contact_id} is unsubscribed and cannot be added to lists.")
-                    activity.status["error_count"] += 1
+                    activity.refuse(f"Contact {contact_id} is unsubscribed and cannot be added to lists.")
                     return
                 current = [] if c.deleted_at is not None else c.list_memberships
                 merged = current + [x for x in lists if x not in current]
                 if len(merged) > MAX_LISTS:
-                    activity.errors.append(f"Contact {contact_id} would exceed {MAX_LISTS} lists.")
-                    activity.status["error_count"] += 1
+                    activity.refuse(f"Contact {contact_id} would exceed {MAX_LISTS} lists.")
                     return
                 c.list_memberships = merged
                 c.deleted_at = None
@@ -252,8 +255,7 @@ class ActivityQueue:
                 c = self.store.contacts[contact_id]
                 merged = c.taggings + [t for t in tags if t not in c.taggings]
                 if len(merged) > MAX_TAGGINGS:
-                    activity.errors.append(f"Contact {contact_id} would exceed {MAX_TAGGINGS} tags.")
-                    activity.status["error_count"] += 1
+                    activity.refuse(f"Contact {contact_id} would exceed {MAX_TAGGINGS} tags.")
                     return
                 c.taggings = merged
                 c.updated_at = at
@@ -277,7 +279,7 @@ class ActivityQueue:
         if key == "all_active_contacts":
             if source[key] is not True:
                 problems.add("source.all_active_contacts must be true.")
-            return [c.contact_id for c in contacts.values() if "active" in self.store._categories(c)]
+            return [c.contact_id for c in contacts.values() if "active" in self.store.categories(c)]
         limits = {"contact_ids": 500, "list_ids": 50, "tag_ids": 50}
         exists: Callable[[str], bool] = {
             "contact_ids": lambda i: i in contacts,

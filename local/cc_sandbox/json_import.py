@@ -12,9 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from local.cc_sandbox.clock import iso
 from local.cc_sandbox.errors import validation_error
-from local.cc_sandbox.store import AccountStore, StoredContact, new_id
+from local.cc_sandbox.store import AccountStore
 from local.cc_sandbox.validation import (
     ADDRESS_PART_MAX,
     IMPORT_EMAIL_MAX,
@@ -199,18 +198,17 @@ def apply_row(
         status["error_count"] += 1
         return
     if c is None:
-        c = _new_contact(email, at)
-        store._index(c)
+        c = store.add_contact(email, "implicit", source="Account", via="contacts_json_import", now=at)
     c.core.update(sent_core)
     c.custom_fields = list(merged_fields.values())
     for kind, number in phones:
         kept = [p for p in c.phone_numbers if p["kind"] != kind]
-        c.phone_numbers = (kept + [store._phone(number, kind, c.phone_numbers)])[-MAX_ROW_PHONES:]
+        c.phone_numbers = (kept + [store.phone_entry(number, kind, c.phone_numbers)])[-MAX_ROW_PHONES:]
     for kind, parts in addresses.items():
         old = next((a for a in c.street_addresses if a.get("kind") == kind), {})
         merged = {k: old.get(k) for k in ("street", "city", "state", "postal_code", "country")} | parts
         kept = [a for a in c.street_addresses if a.get("kind") != kind]
-        c.street_addresses = (kept + [store._address({"kind": kind, **merged}, c.street_addresses)])[-3:]
+        c.street_addresses = (kept + [store.address_entry({"kind": kind, **merged}, c.street_addresses)])[-3:]
     if c.permission == "unsubscribed":
         status["cannot_add_to_list_count"] += 1
     else:
@@ -224,26 +222,6 @@ def apply_row(
     c.update_source = "Account"
     c.updated_at = at
     status["person_count"] += 1
-
-
-def _new_contact(email: str, at: float) -> StoredContact:
-    c = StoredContact(
-        contact_id=new_id(),
-        address=email,
-        permission="implicit",
-        create_source="Account",
-        update_source="Account",
-        created_at=at,
-        updated_at=at,
-        email_created_at=at,
-        email_updated_at=at,
-        opt_in_source="Account",
-        opt_in_date=at,
-    )
-    c.permission_history.append(
-        {"at": iso(at), "from": None, "to": "implicit", "via": "contacts_json_import", "source": "Account"}
-    )
-    return c
 
 
 def _addresses(row: dict[str, Any], problems: Problems) -> dict[str, dict[str, Any]]:

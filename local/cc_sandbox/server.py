@@ -8,11 +8,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from local.background_server import BackgroundServer, ToolHTTPServer
+from local.background_server import BackgroundServer, ToolHTTPServer, ToolRequestHandler
 from local.cc_sandbox.activities import ActivityQueue
 from local.cc_sandbox.clock import SandboxClock, iso
 from local.cc_sandbox.errors import (
@@ -26,28 +25,27 @@ from local.cc_sandbox.errors import (
 )
 from local.cc_sandbox.limits import DailyQuota, FaultInjector, SlidingWindowLimiter
 from local.cc_sandbox.oauth import DEFAULT_SCOPE, OAuthServer
+from local.cc_sandbox.routing import ID, compile_routes, match_route, then
 from local.cc_sandbox.store import AccountStore
 from local.cc_sandbox.v2 import V2Account
 from local.cc_sandbox.v2_api import V2Api
 from local.cc_sandbox.validation import SUBRESOURCES, check_query
 
 OAUTH_PREFIX = "/oauth2/default/v1"
-_ID = r"(?P<id>[^/]+)"
-_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
-    (method, re.compile(pattern), name)
-    for method, pattern, name in (
+_ROUTES = compile_routes(
+    (
         ("GET", r"/v3/contacts", "list_contacts"),
         ("POST", r"/v3/contacts", "create_contact"),
         ("POST", r"/v3/contacts/sign_up_form", "sign_up_form"),
-        ("PUT", rf"/v3/contacts/resubscribe/{_ID}", "resubscribe"),
+        ("PUT", rf"/v3/contacts/resubscribe/{ID}", "resubscribe"),
         ("GET", r"/v3/contacts/contact_id_xrefs", "contact_id_xrefs"),
-        ("GET", rf"/v3/contacts/{_ID}", "get_contact"),
-        ("PUT", rf"/v3/contacts/{_ID}", "put_contact"),
-        ("DELETE", rf"/v3/contacts/{_ID}", "delete_contact"),
+        ("GET", rf"/v3/contacts/{ID}", "get_contact"),
+        ("PUT", rf"/v3/contacts/{ID}", "put_contact"),
+        ("DELETE", rf"/v3/contacts/{ID}", "delete_contact"),
         ("GET", r"/v3/contact_lists", "get_lists"),
         ("POST", r"/v3/contact_lists", "create_list"),
         ("GET", r"/v3/contact_lists/list_id_xrefs", "list_id_xrefs"),
-        ("GET", rf"/v3/contact_lists/{_ID}", "get_list"),
+        ("GET", rf"/v3/contact_lists/{ID}", "get_list"),
         ("GET", r"/v3/contact_custom_fields", "get_custom_fields"),
         ("POST", r"/v3/contact_custom_fields", "create_custom_field"),
         ("GET", r"/v3/contact_tags", "get_tags"),
@@ -56,7 +54,7 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("POST", r"/v3/activities/add_list_memberships", "add_list_memberships"),
         ("POST", r"/v3/activities/contacts_taggings_add", "taggings_add"),
         ("GET", r"/v3/activities", "list_activities"),
-        ("GET", rf"/v3/activities/{_ID}", "get_activity"),
+        ("GET", rf"/v3/activities/{ID}", "get_activity"),
     )
 )
 
@@ -74,12 +72,6 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _then(operation: Callable[..., None], *args: Any, answer: tuple[int, Any]) -> tuple[int, Any]:
-    """Run an operation that has no response body and answer with a fixed status."""
-    operation(*args)
-    return answer
-
-
 def _media_type(headers: dict[str, str]) -> str:
     return headers.get("content-type", "").split(";")[0].strip().lower()
 
@@ -88,15 +80,12 @@ class _HTTPServer(ToolHTTPServer):
     sandbox: Sandbox
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(ToolRequestHandler):
     server: _HTTPServer
-    protocol_version = "HTTP/1.1"
     timeout = 30
-    disable_nagle_algorithm = True  # headers and body go out in two writes: avoid the 40 ms delayed-ACK stall
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""
+        raw = self.read_body()
         headers = {k.lower(): v for k, v in self.headers.items()}
         response = self.server.sandbox.handle(self.command, self.path, headers, raw)
         payload = response.raw if response.raw is not None else b""
@@ -112,9 +101,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        """Quiet: the sandbox keeps its own request_log."""
 
 
 class Sandbox(BackgroundServer):
@@ -637,11 +623,7 @@ class Sandbox(BackgroundServer):
     @staticmethod
     def _match(method: str, path: str) -> tuple[re.Match[str], str]:
         """The route of a request and its match; ApiError 404/405 when there is none."""
-        matched = [(m, match, name) for m, pattern, name in _ROUTES if (match := pattern.fullmatch(path))]
-        chosen = next(((match, name) for m, match, name in matched if m == method), None)
-        if chosen is None:
-            raise api_error(405 if matched else 404)
-        return chosen
+        return match_route(_ROUTES, method, path, api_error)
 
     def _fault_body(self, status: int, method: str, path: str) -> Any:
         """An injected fault answers with what that endpoint really sends for the status."""
@@ -675,10 +657,10 @@ class Sandbox(BackgroundServer):
             "list_contacts": lambda: (200, store.list_contacts(query)),
             "create_contact": lambda: (201, store.create_contact(body)),
             "sign_up_form": lambda: store.sign_up_form(body),
-            "resubscribe": lambda: _then(store.resubscribe, resource_id, body, answer=(200, None)),
+            "resubscribe": lambda: then(store.resubscribe, resource_id, body, answer=(200, None)),
             "get_contact": lambda: (200, store.get_contact(resource_id, query)),
             "put_contact": lambda: (200, store.put_contact(resource_id, body)),
-            "delete_contact": lambda: _then(store.delete_contact, resource_id, answer=(204, None)),
+            "delete_contact": lambda: then(store.delete_contact, resource_id, answer=(204, None)),
             "get_lists": lambda: (200, store.get_lists(query)),
             "create_list": lambda: (201, store.create_list(body)),
             "get_list": lambda: (200, store.get_list(resource_id, query)),

@@ -280,9 +280,10 @@ class AccountStore:
 
     # --- shared mutations ----------------------------------------------------------------------
 
-    def _set_permission(
+    def set_permission(
         self, c: StoredContact, new: str, *, via: str, source: str | None, reason: str | None = None
     ) -> None:
+        """Move the email to a new permission: its opt-in/opt-out dates and sources, and a history entry."""
         old = c.permission
         if old == new:
             return
@@ -299,7 +300,8 @@ class AccountStore:
         c.confirm_status = "pending" if new == "pending_confirmation" else c.confirm_status
         c.permission_history.append({"at": iso(now), "from": old, "to": new, "via": via, "source": source})
 
-    def _phone(self, number: str | None, kind: str | None, existing: list[dict[str, Any]]) -> dict[str, Any]:
+    def phone_entry(self, number: str | None, kind: str | None, existing: list[dict[str, Any]]) -> dict[str, Any]:
+        """The existing entry for this number and kind, else a new one (its id and timestamps)."""
         for p in existing:
             if p["phone_number"] == number and p["kind"] == kind:
                 return p
@@ -312,23 +314,53 @@ class AccountStore:
             "updated_at": now,
         }
 
-    def _address(self, parts: dict[str, Any], existing: list[dict[str, Any]]) -> dict[str, Any]:
+    def address_entry(self, parts: dict[str, Any], existing: list[dict[str, Any]]) -> dict[str, Any]:
+        """The existing entry for this address, else a new one (its id and timestamps)."""
         for a in existing:
             if all(a.get(k) == parts.get(k) for k in ("kind", "street", "city", "state", "postal_code", "country")):
                 return a
         now = self.clock.time()
         return {"street_address_id": new_id(), **parts, "created_at": now, "updated_at": now}
 
-    def _notes(self, notes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def stamped_notes(self, notes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The notes with an id and a creation time where they have none."""
         now = iso(self.clock.time())
         return [
             {"note_id": n["note_id"] or new_id(), "created_at": n["created_at"] or now, "content": n["content"]}
             for n in notes
         ]
 
-    def _index(self, c: StoredContact) -> None:
+    def add_contact(self, address: str, permission: str, *, source: str, via: str, now: float) -> StoredContact:
+        """A new indexed contact whose opt-in (or opt-out) is its first permission's, with that in its history."""
+        c = StoredContact(
+            contact_id=new_id(),
+            address=address,
+            permission=permission,
+            create_source=source,
+            update_source=source,
+            created_at=now,
+            updated_at=now,
+            email_created_at=now,
+            email_updated_at=now,
+        )
+        if permission in ("explicit", "implicit", "pending_confirmation"):
+            c.opt_in_source = source
+        if permission in ("explicit", "implicit"):
+            c.opt_in_date = now
+        if permission == "unsubscribed":
+            c.opt_out_source, c.opt_out_date = source, now
+        if permission == "pending_confirmation":
+            c.confirm_status = "pending"
+        c.permission_history.append({"at": iso(now), "from": None, "to": permission, "via": via, "source": source})
         self.contacts[c.contact_id] = c
-        self._by_email[c.address.lower()] = c.contact_id
+        self._by_email[address.lower()] = c.contact_id
+        return c
+
+    def change_address(self, c: StoredContact, address: str, now: float) -> None:
+        """Give a stored contact a new email address, keeping the email index in step."""
+        del self._by_email[c.address.lower()]
+        c.address, c.email_updated_at = address, now
+        self._by_email[address.lower()] = c.contact_id
 
     # --- contacts ------------------------------------------------------------------------------
 
@@ -346,36 +378,14 @@ class AccountStore:
                 raise validation_error("An unsubscribed contact cannot be added to lists.")
             now = self.clock.time()
             source = data.source or "Account"
-            c = StoredContact(
-                contact_id=new_id(),
-                address=data.address,
-                permission=permission,
-                create_source=source,
-                update_source=source,
-                created_at=now,
-                updated_at=now,
-                email_created_at=now,
-                email_updated_at=now,
-                core=data.core,
-            )
-            if permission in ("explicit", "implicit", "pending_confirmation"):
-                c.opt_in_source = source
-            if permission in ("explicit", "implicit"):
-                c.opt_in_date = now
-            if permission == "unsubscribed":
-                c.opt_out_source, c.opt_out_date = source, now
-            if permission == "pending_confirmation":
-                c.confirm_status = "pending"
+            c = self.add_contact(data.address, permission, source=source, via="POST /contacts", now=now)
+            c.core = data.core
             c.custom_fields = data.custom_fields or []
-            c.phone_numbers = [self._phone(p["phone_number"], p["kind"], []) for p in data.phone_numbers or []]
-            c.street_addresses = [self._address(a, []) for a in data.street_addresses or []]
+            c.phone_numbers = [self.phone_entry(p["phone_number"], p["kind"], []) for p in data.phone_numbers or []]
+            c.street_addresses = [self.address_entry(a, []) for a in data.street_addresses or []]
             c.list_memberships = data.list_memberships or []
             c.taggings = data.taggings or []
-            c.notes = self._notes(data.notes or [])
-            c.permission_history.append(
-                {"at": iso(now), "from": None, "to": permission, "via": "POST /contacts", "source": source}
-            )
-            self._index(c)
+            c.notes = self.stamped_notes(data.notes or [])
             return self.render_contact(c, ())  # core properties only: subresources come with GET include=
 
     def get_contact(self, contact_id: str, query: dict[str, str]) -> dict[str, Any]:
@@ -392,7 +402,8 @@ class AccountStore:
         return include
 
     @staticmethod
-    def _categories(c: StoredContact) -> set[str]:
+    def categories(c: StoredContact) -> set[str]:
+        """The contact's `status` filter categories: its permission, "active", or "deleted"."""
         if c.deleted_at is not None:
             return {"deleted"}
         categories = {c.permission}
@@ -424,7 +435,7 @@ class AccountStore:
             include_count = _bool_param(query, "include_count")
 
             def wanted(c: StoredContact) -> bool:
-                cats = self._categories(c)
+                cats = self.categories(c)
                 if not statuses:
                     if "deleted" in cats:
                         return False
@@ -479,12 +490,9 @@ class AccountStore:
                 raise validation_error(f"Contact {c.contact_id} is unsubscribed and cannot be added to lists.")
             now = self.clock.time()
             if data.address != c.address:
-                del self._by_email[c.address.lower()]
-                c.address = data.address
-                c.email_updated_at = now
-                self._by_email[c.address.lower()] = c.contact_id
+                self.change_address(c, data.address, now)
             if data.permission and data.permission != c.permission:
-                self._set_permission(
+                self.set_permission(
                     c, data.permission, via="PUT /contacts", source=data.source, reason=data.opt_out_reason
                 )
             elif target == "unsubscribed" and "opt_out_reason" in (body.get("email_address") or {}):
@@ -494,15 +502,15 @@ class AccountStore:
                 c.custom_fields = data.custom_fields
             if data.phone_numbers is not None:
                 c.phone_numbers = [
-                    self._phone(p["phone_number"], p["kind"], c.phone_numbers) for p in data.phone_numbers
+                    self.phone_entry(p["phone_number"], p["kind"], c.phone_numbers) for p in data.phone_numbers
                 ]
             if data.street_addresses is not None:
-                c.street_addresses = [self._address(a, c.street_addresses) for a in data.street_addresses]
+                c.street_addresses = [self.address_entry(a, c.street_addresses) for a in data.street_addresses]
             c.list_memberships = list(new_lists)
             if data.taggings is not None:
                 c.taggings = data.taggings
             if data.notes is not None:
-                c.notes = self._notes(data.notes)
+                c.notes = self.stamped_notes(data.notes)
             c.deleted_at = None
             c.update_source = data.source
             c.updated_at = now
@@ -526,31 +534,14 @@ class AccountStore:
             c = self.find_by_email(data.address)
             if c is None:
                 permission = "pending_confirmation" if self.confirmed_opt_in else "explicit"
-                c = StoredContact(
-                    contact_id=new_id(),
-                    address=data.address,
-                    permission=permission,
-                    create_source="Contact",
-                    update_source="Contact",
-                    created_at=now,
-                    updated_at=now,
-                    email_created_at=now,
-                    email_updated_at=now,
-                    opt_in_source="Contact",
-                    opt_in_date=None if self.confirmed_opt_in else now,
-                    confirm_status="pending" if self.confirmed_opt_in else "off",
-                )
+                c = self.add_contact(data.address, permission, source="Contact", via="sign_up_form", now=now)
                 c.core.update(data.core)
                 c.custom_fields = list(data.custom_fields)
                 if data.phone_number:
-                    c.phone_numbers = [self._phone(data.phone_number, "other", [])]
+                    c.phone_numbers = [self.phone_entry(data.phone_number, "other", [])]
                 if data.street_address:
-                    c.street_addresses = [self._address(data.street_address, [])]
+                    c.street_addresses = [self.address_entry(data.street_address, [])]
                 c.list_memberships = list(data.list_memberships)
-                c.permission_history.append(
-                    {"at": iso(now), "from": None, "to": permission, "via": "sign_up_form", "source": "Contact"}
-                )
-                self._index(c)
                 return 201, {"contact_id": c.contact_id, "action": "created"}
 
             current_lists = [] if c.deleted_at is not None else c.list_memberships
@@ -564,14 +555,14 @@ class AccountStore:
             c.core.update(data.core)
             c.custom_fields = list(fields.values())
             if data.phone_number and all(p["phone_number"] != data.phone_number for p in c.phone_numbers):
-                phone = self._phone(data.phone_number, "other", [])
+                phone = self.phone_entry(data.phone_number, "other", [])
                 c.phone_numbers = (c.phone_numbers + [phone])[-3:]
             if data.street_address:
                 kept = [a for a in c.street_addresses if a.get("kind") != data.street_address["kind"]]
-                c.street_addresses = (kept + [self._address(data.street_address, c.street_addresses)])[-3:]
+                c.street_addresses = (kept + [self.address_entry(data.street_address, c.street_addresses)])[-3:]
             c.list_memberships = lists
             c.deleted_at = None
-            self._set_permission(c, "explicit", via="sign_up_form", source="Contact")
+            self.set_permission(c, "explicit", via="sign_up_form", source="Contact")
             c.update_source = "Contact"
             c.updated_at = now
             return 200, {"contact_id": c.contact_id, "action": "updated"}
@@ -607,7 +598,7 @@ class AccountStore:
             request = c.resubscribe_request
             if request is None or request["confirmed"]:
                 raise ValueError(f"contact {contact_id} has no pending resubscribe request")
-            self._set_permission(c, "explicit", via="resubscribe confirmation", source="Contact")
+            self.set_permission(c, "explicit", via="resubscribe confirmation", source="Contact")
             current = [] if c.deleted_at is not None else c.list_memberships
             c.list_memberships = current + [i for i in request["list_ids"] if i not in current]
             c.deleted_at = None
@@ -811,7 +802,7 @@ class AccountStore:
         with self.lock:
             c = self._contact(contact_id)
             if c.permission != "unsubscribed":
-                self._set_permission(c, "unsubscribed", via="unsubscribe (test helper)", source=source, reason=reason)
+                self.set_permission(c, "unsubscribed", via="unsubscribe (test helper)", source=source, reason=reason)
             else:
                 c.opt_out_source = source
             c.updated_at = self.clock.time()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -268,24 +267,9 @@ class V2Account:
             source = _action_source(action_by)
             pending = action_by == VISITOR and self.store.confirmed_opt_in
             permission = "pending_confirmation" if pending else ("explicit" if action_by == VISITOR else "implicit")
-            c = StoredContact(
-                contact_id=str(uuid.uuid4()),
-                address=data.email,
-                permission=permission,
-                create_source=source,
-                update_source=source,
-                created_at=now,
-                updated_at=now,
-                email_created_at=now,
-                email_updated_at=now,
-                opt_in_source=source,
-                opt_in_date=None if pending else now,
-                confirm_status="pending" if pending else "off",
-            )
             via = f"POST /v2/contacts {action_by}"
-            c.permission_history.append({"at": iso(now), "from": None, "to": permission, "via": via, "source": source})
+            c = self.store.add_contact(data.email, permission, source=source, via=via, now=now)
             self._overwrite(c, data)
-            self.store._index(c)
             self._sync_ids()
             return self.render(c)
 
@@ -305,11 +289,9 @@ class V2Account:
             now = self.store.clock.time()
             source = _action_source(action_by)
             if data.email != c.address:
-                del self.store._by_email[c.address.lower()]
-                c.address, c.email_updated_at = data.email, now
-                self.store._by_email[c.address.lower()] = c.contact_id
+                self.store.change_address(c, data.email, now)
             if action_by == VISITOR and c.permission not in ("explicit", "pending_confirmation"):
-                self.store._set_permission(c, "explicit", via=f"PUT /v2/contacts {action_by}", source=source)
+                self.store.set_permission(c, "explicit", via=f"PUT /v2/contacts {action_by}", source=source)
                 c.opt_in_source = source
             self._overwrite(c, data)
             if c.list_memberships:
@@ -323,7 +305,7 @@ class V2Account:
         with self.store.lock:
             c = self._contact(v2_id)
             if c.permission != "unsubscribed":
-                self.store._set_permission(c, "unsubscribed", via="DELETE /v2/contacts", source="Account")
+                self.store.set_permission(c, "unsubscribed", via="DELETE /v2/contacts", source="Account")
             c.updated_at = self.store.clock.time()
 
     @staticmethod
@@ -348,11 +330,12 @@ class V2Account:
         c.core.update(data.names)
         self._extras[c.contact_id] = V2Extras(fields=dict(data.v2_only), custom_fields=dict(data.custom_fields))
         kept_phones = [p for p in c.phone_numbers if p["kind"] not in _V2_PHONES]
-        sent_phones = [self.store._phone(n, kind, c.phone_numbers) for kind, n in data.phones.items()]
+        sent_phones = [self.store.phone_entry(n, kind, c.phone_numbers) for kind, n in data.phones.items()]
         c.phone_numbers = kept_phones + sent_phones
         kept_addresses = [a for a in c.street_addresses if a.get("kind") not in _V2_KINDS]
-        c.street_addresses = kept_addresses + [self.store._address(a, c.street_addresses) for a in data.addresses]
-        c.notes = self.store._notes([{"note_id": None, "created_at": None, "content": data.note}] if data.note else [])
+        c.street_addresses = kept_addresses + [self.store.address_entry(a, c.street_addresses) for a in data.addresses]
+        sent_notes = [{"note_id": None, "created_at": None, "content": data.note}] if data.note else []
+        c.notes = self.store.stamped_notes(sent_notes)
         c.list_memberships = list(data.lists or [])
 
 

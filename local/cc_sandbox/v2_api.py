@@ -9,7 +9,6 @@ counters of their own (not V3's). Rules and sources: local/README.md ("V2").
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import threading
 from collections.abc import Callable
@@ -19,18 +18,17 @@ from typing import Any
 from local.cc_sandbox.clock import SandboxClock
 from local.cc_sandbox.errors import ApiError
 from local.cc_sandbox.limits import DailyQuota, FaultInjector, SlidingWindowLimiter
+from local.cc_sandbox.routing import ID, compile_routes, match_route, then
 from local.cc_sandbox.v2 import OWNER, V2Account
 from local.cc_sandbox.v2_validation import bad_request, check_query, v2_error
 
-_ID = r"(?P<id>[^/]+)"
-_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
-    (method, re.compile(pattern), name)
-    for method, pattern, name in (
+_ROUTES = compile_routes(
+    (
         ("GET", r"/v2/contacts", "list_contacts"),
         ("POST", r"/v2/contacts", "create_contact"),
-        ("GET", rf"/v2/contacts/{_ID}", "get_contact"),
-        ("PUT", rf"/v2/contacts/{_ID}", "put_contact"),
-        ("DELETE", rf"/v2/contacts/{_ID}", "delete_contact"),
+        ("GET", rf"/v2/contacts/{ID}", "get_contact"),
+        ("PUT", rf"/v2/contacts/{ID}", "put_contact"),
+        ("DELETE", rf"/v2/contacts/{ID}", "delete_contact"),
         ("GET", r"/v2/lists", "get_lists"),
         ("POST", r"/v2/lists", "create_list"),
     )
@@ -58,11 +56,6 @@ def status_error(status: int, message: str | None = None) -> ApiError:
     """A V2 error array for an HTTP status (used for routing errors and injected faults)."""
     key = _STATUS_KEYS.get(status, f"http.status.{status}")
     return v2_error(status, key, message or key.removeprefix("http.status.").replace("_", " ").capitalize() + ".")
-
-
-def _then(operation: Callable[[str], None], arg: str, *, answer: tuple[int, Any]) -> tuple[int, Any]:
-    operation(arg)
-    return answer
 
 
 @dataclass
@@ -154,11 +147,7 @@ class V2Api:
     def _route(
         self, method: str, path: str, query: dict[str, str], headers: dict[str, str], raw: bytes
     ) -> tuple[int, Any]:
-        matched = [(m, match, name) for m, pattern, name in _ROUTES if (match := pattern.fullmatch(path))]
-        chosen = next(((match, name) for m, match, name in matched if m == method), None)
-        if chosen is None:
-            raise status_error(405 if matched else 404)
-        match, name = chosen
+        match, name = match_route(_ROUTES, method, path, status_error)
         check_query(name, query)
         v2_id = match.groupdict().get("id", "")
         action_by = query.get("action_by") or OWNER
@@ -179,7 +168,7 @@ class V2Api:
             "create_contact": lambda: (201, account.create_contact(body, action_by)),
             "get_contact": lambda: (200, account.get_contact(v2_id, query)),
             "put_contact": lambda: (200, account.put_contact(v2_id, body, action_by)),
-            "delete_contact": lambda: _then(account.delete_contact, v2_id, answer=(204, None)),
+            "delete_contact": lambda: then(account.delete_contact, v2_id, answer=(204, None)),
             "get_lists": lambda: (200, account.get_lists(query)),
             "create_list": lambda: (201, account.create_list(body)),
         }
