@@ -71,7 +71,7 @@ def put_account_secrets(routes: Routes, account: LocalAccount, *, cc_secret_id: 
     from local.aws_resources import put_secret
 
     accounts = {cc_secret_id} | {r.account for r in routes.routes.values() if r.account}
-    v2_accounts = {r.account for r in routes.routes.values() if r.api == "v2" and r.account} - {cc_secret_id}
+    v2_accounts = {r.account for r in routes.routes.values() if r.options.api == "v2" and r.account} - {cc_secret_id}
     for name in sorted(accounts):
         if name in v2_accounts and all(account.v2_pair):
             put_secret(name, local_v2_secret(name, *account.v2_pair, cc_secret_id=cc_secret_id))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from signup_relay.models import RawRequest
+from signup_relay.models import RawRequest, to_data
 
 
 def preview_delivery(route_name: str, request: RawRequest) -> tuple[int, dict[str, Any]]:
@@ -30,14 +30,15 @@ def preview_delivery(route_name: str, request: RawRequest) -> tuple[int, dict[st
     except ReceiveError as refused:
         # A person is trying their own delivery here: the reason a sender is not told is shown too.
         return refused.status, {**refused.answer_body(), "reason": refused.message}
-    contact = signup.model_dump(mode="json", exclude={"options", "delivery_id", "source", "route", "account"})
+    hidden = {"options", "delivery_id", "source", "route", "account"}
+    contact = {key: value for key, value in to_data(signup).items() if key not in hidden}
     return 200, {
         "route": route_name,
         "would_queue": True,
         "contact": {key: value for key, value in contact.items() if value not in (None, [], {}, ())},
         "consent": signup.consent.value,
         "consent_evidence": contact.get("consent_evidence"),
-        "options": signup.options.model_dump(mode="json"),
+        "options": to_data(signup.options),
         "account": signup.account or get_settings().cc_secret_id,
     }
 

@@ -9,9 +9,9 @@ Cold import: `import <module>` timed inside fresh interpreters (interpreter star
 with a bare `import boto3` measured the same way in the same run; the figure is the median ratio. Bytecode caches
 are present, as in the deployed layer, which ships its bytecode compiled (layers/relay/Makefile): a discarded
 first round writes them, even under PYTHONDONTWRITEBYTECODE. Targets: receive <= 1.15x boto3, upsert <= 1.6x.
-The receive module defers boto3, Powertools Parameters, the routes file and the source parsers to its first
-request, and loads neither Powertools' event handler package nor the X-Ray SDK; upsert loads the X-Ray SDK only
-with DETAILED_TRACING=true.
+The receive module defers boto3, Powertools Parameters, the routes file (and with it pydantic) and the source
+parsers to its first request, and loads neither Powertools' event handler package nor the X-Ray SDK. Upsert loads
+boto3 and its msgspec models at import, pydantic never, and the X-Ray SDK only with DETAILED_TRACING=true.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from signup_relay.aws.queue import get_signup_queue
 from signup_relay.bulk.drain import DrainReport, drain_backlog
 from signup_relay.constant_contact.v2_client import quota_key_of
 from signup_relay.emails import contact_key
-from signup_relay.models import QueuedSignup, Signup
+from signup_relay.models import QueuedSignup, Signup, decode, to_json
 from signup_relay.routes import Consent, UpsertOptions
 from signup_relay.upsert.wiring import get_upserter
 from tests.integration.relay_fixtures import dlq_records
@@ -46,7 +46,7 @@ def account(relay_aws: LocalResources, monkeypatch: pytest.MonkeyPatch) -> Itera
 def queue(email: str, consent: Consent = Consent.IMPLICIT, **fields: Any) -> str:
     signup = Signup(email=email, lists=("News",), consent=consent, route="launch", options=UpsertOptions(), **fields)
     message = QueuedSignup(id=f"launch:{email}:{time.monotonic_ns()}", received_at=datetime.now(UTC), signup=signup)
-    return get_signup_queue().send(message.model_dump_json(), group_id=contact_key(email), dedupe_id=message.id)
+    return get_signup_queue().send(to_json(message), group_id=contact_key(email), dedupe_id=message.id)
 
 
 class RecordingBreaker:
@@ -97,7 +97,7 @@ def visible(resources: LocalResources) -> list[dict[str, Any]]:
         sqs.change_message_visibility(
             QueueUrl=resources.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
         )
-    return [{"signup": QueuedSignup.model_validate_json(m["Body"]).signup, **m["Attributes"]} for m in found]
+    return [{"signup": decode(m["Body"], QueuedSignup).signup, **m["Attributes"]} for m in found]
 
 
 def held(resources: LocalResources) -> int:

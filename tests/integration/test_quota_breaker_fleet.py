@@ -18,7 +18,7 @@ from local.functions import sqs_event
 from local.template import mapping_schedules
 from signup_relay.aws.queue import SignupQueue
 from signup_relay.aws.quota_breaker import get_quota_breaker
-from signup_relay.models import Consent, QueuedSignup, Signup
+from signup_relay.models import Consent, QueuedSignup, Signup, to_json
 from signup_relay.routes import UpsertOptions
 from tests.integration.relay_fixtures import dlq_records
 from tests.oauth_secret import seed_oauth_secret
@@ -58,7 +58,7 @@ def queue_signups(resources: LocalResources, emails: list[str], *, account: str 
             account=account,
             options=options,
         )
-        body = QueuedSignup(id=f"generic:{email}", received_at=now, signup=signup).model_dump_json()
+        body = to_json(QueuedSignup(id=f"generic:{email}", received_at=now, signup=signup))
         queue.send(body, group_id=hashlib.sha256(email.encode()).hexdigest(), dedupe_id=f"generic:{email}")
 
 

@@ -22,7 +22,7 @@ from local.functions import sqs_event
 from signup_relay.aws import quota_breaker
 from signup_relay.aws.queue import SignupQueue
 from signup_relay.constant_contact.v2_client import quota_key_of
-from signup_relay.models import QueuedSignup, Signup
+from signup_relay.models import QueuedSignup, Signup, to_json
 from signup_relay.routes import Consent, UpsertOptions
 from tests.integration.relay_fixtures import dlq_records
 from tests.v2_account import seed_v2_secret
@@ -67,7 +67,7 @@ def queue_and_process(resources: LocalResources, lambda_context: Any) -> dict[st
     sqs = boto3.client("sqs")
     sqs.send_message(
         QueueUrl=resources.queue_url,
-        MessageBody=queued.model_dump_json(),
+        MessageBody=to_json(queued),
         MessageGroupId="group-1",
         MessageDeduplicationId="legacy-1",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from msgspec.structs import replace
 
 from signup_relay.bulk.activity import BODY_MARGIN_BYTES, chunks
 from signup_relay.bulk.plan import rule_out
@@ -42,7 +43,7 @@ def test_a_row_carries_only_non_empty_values_the_later_winning() -> None:
 def test_the_consent_evidence_goes_in_its_field_when_it_fits() -> None:
     row = import_row("ada@example.com", [signup(consent_evidence=EVIDENCE)], [{}], consent_field="signup_relay_consent")
     assert row["cf:signup_relay_consent"].startswith("Consent (implicit) at 2026-11-26T09:30:00Z, source tally")
-    long = EVIDENCE.model_copy(update={"text": "I agree " * 40})
+    long = replace(EVIDENCE, text="I agree " * 40)
     with pytest.raises(RowRefused):
         consent_evidence_text(signup(consent_evidence=long))
     no_note = signup(consent_evidence=EVIDENCE, options=UpsertOptions(record_consent_note=False))

@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from msgspec.structs import replace
 
 from local.aws_resources import LocalResources, create_queues, reset_relay_caches
 from signup_relay.aws.dead_letter_reader import DeadLetterReader
@@ -19,7 +20,7 @@ from signup_relay.aws.dead_letters import DeadLetterQueue
 from signup_relay.aws.queue import SignupQueue
 from signup_relay.emails import contact_key
 from signup_relay.errors import ConfigError
-from signup_relay.models import FailureRecord, QueuedSignup, Signup
+from signup_relay.models import FailureRecord, QueuedSignup, Signup, decode, to_json
 from signup_relay.ops.dlq import cli as dlq_cli
 from signup_relay.ops.dlq.cli import format_entry, format_listing, format_replay, region_of, resolve_queue_urls
 from signup_relay.ops.dlq.cli import main as dlq_main
@@ -116,7 +117,7 @@ def redrive(queues: Queues, queued: QueuedSignup, *, dedupe: str = "redrive-1") 
     """Put a bare QueuedSignup in the DLQ, as the queue's redrive policy does."""
     queues.client.send_message(
         QueueUrl=queues.resources.dlq_url,
-        MessageBody=queued.model_dump_json(),
+        MessageBody=to_json(queued),
         MessageGroupId=contact_key(queued.signup.email),
         MessageDeduplicationId=dedupe,
     )
@@ -216,7 +217,7 @@ def test_replay_resends_an_upsert_record_in_its_contact_group_past_the_dedupe_wi
     # Given the sign-up was queued under its id moments ago (moto forgets a dedupe id once its message is
     # deleted, SQS keeps it 5 minutes: the original stays on the queue to stand for that window)
     queued = QueuedSignup(id="generic:d-1", received_at=NOW, signup=ADA)
-    queues.queue.send(queued.model_dump_json(), group_id=contact_key(ADA.email), dedupe_id=queued.id)
+    queues.queue.send(to_json(queued), group_id=contact_key(ADA.email), dedupe_id=queued.id)
     keep(queues, upsert_failure(), dedupe="u-1")
 
     # When it is replayed within the 5-minute deduplication window
@@ -224,7 +225,7 @@ def test_replay_resends_an_upsert_record_in_its_contact_group_past_the_dedupe_wi
 
     # Then the queue holds it again (not dropped as a duplicate), in the contact's group, with its id and sign-up
     original, replayed = queues.drain(queues.resources.queue_url)
-    body = QueuedSignup.model_validate_json(replayed["Body"])
+    body = decode(replayed["Body"], QueuedSignup)
     assert replayed["Attributes"]["MessageGroupId"] == contact_key(ADA.email)
     assert replayed["Attributes"]["MessageDeduplicationId"] != original["Attributes"]["MessageDeduplicationId"]
     assert (body.id, body.signup) == ("generic:d-1", ADA)
@@ -242,55 +243,55 @@ def test_replay_resends_a_redriven_signup(queues):
 
     # Then the same queued sign-up is back on the queue and gone from the DLQ
     [message] = queues.drain(queues.resources.queue_url)
-    assert QueuedSignup.model_validate_json(message["Body"]) == queued
+    assert decode(message["Body"], QueuedSignup) == queued
     assert queues.dlq_ids() == set()
 
 
 def test_replay_keeps_when_the_signup_was_received(queues):
     # Given an upsert record of a sign-up received a day before it failed
     received_at = datetime(2026, 2, 28, 10, 0, tzinfo=UTC)
-    keep(queues, upsert_failure().model_copy(update={"received_at": received_at}), dedupe="u-1")
+    keep(queues, replace(upsert_failure(), received_at=received_at), dedupe="u-1")
 
     # When it is replayed
     replay(queues)
 
     # Then it is queued with its receipt time, not its failure time
-    bodies = [QueuedSignup.model_validate_json(m["Body"]) for m in queues.drain(queues.resources.queue_url)]
+    bodies = [decode(m["Body"], QueuedSignup) for m in queues.drain(queues.resources.queue_url)]
     assert {body.id: body.received_at for body in bodies} == {"generic:d-1": received_at}
 
 
 def test_replay_keeps_when_the_person_submitted_not_when_it_is_replayed(queues):
     # Given an upsert record of a sign-up submitted two days before the replay
     submitted_at = datetime(2026, 2, 27, 8, 0, tzinfo=UTC)
-    keep(queues, upsert_failure(ADA.model_copy(update={"submitted_at": submitted_at})), dedupe="u-1")
+    keep(queues, upsert_failure(replace(ADA, submitted_at=submitted_at)), dedupe="u-1")
 
     # When it is replayed (at NOW)
     replay(queues)
 
     # Then the queued sign-up still says when it was submitted: the policy compares that time with an opt-out
     [message] = queues.drain(queues.resources.queue_url)
-    assert QueuedSignup.model_validate_json(message["Body"]).signup.submitted_at == submitted_at
+    assert decode(message["Body"], QueuedSignup).signup.submitted_at == submitted_at
 
 
 def test_an_upsert_record_from_before_submission_times_replays_as_submitted_when_received(queues):
     # Given an upsert record written before sign-ups carried their submission time
     received_at = datetime(2026, 2, 28, 10, 0, tzinfo=UTC)
-    old = upsert_failure(ADA.model_copy(update={"submitted_at": None}))
-    keep(queues, old.model_copy(update={"received_at": received_at}), dedupe="u-1")
+    old = upsert_failure(replace(ADA, submitted_at=None))
+    keep(queues, replace(old, received_at=received_at), dedupe="u-1")
 
     # When it is replayed
     replay(queues)
 
     # Then its submission time is its receipt time, never the replay's
     [message] = queues.drain(queues.resources.queue_url)
-    assert QueuedSignup.model_validate_json(message["Body"]).signup.submitted_at == received_at
+    assert decode(message["Body"], QueuedSignup).signup.submitted_at == received_at
 
 
 def test_receive_record_replays_as_of_its_arrival_even_after_failing_again(queues):
     # Given a 422 delivery (no timestamp of its own) that arrived a day before, and a first replay that still fails
     arrived = datetime(2026, 2, 28, 10, 0, tzinfo=UTC)
     record = receive_failure({"email": "bob@example.net"})
-    keep(queues, record.model_copy(update={"failed_at": arrived, "received_at": arrived}), dedupe="r-1")
+    keep(queues, replace(record, failed_at=arrived, received_at=arrived), dedupe="r-1")
     replay(queues, BROKEN_ROUTES)
 
     # When it is replayed again, once the routes file is fixed, later still
@@ -301,7 +302,7 @@ def test_receive_record_replays_as_of_its_arrival_even_after_failing_again(queue
 
     # Then the sign-up is queued as received and submitted when the delivery arrived
     [message] = queues.drain(queues.resources.queue_url)
-    queued = QueuedSignup.model_validate_json(message["Body"])
+    queued = decode(message["Body"], QueuedSignup)
     assert (queued.received_at, queued.signup.submitted_at) == (arrived, arrived)
 
 
@@ -316,7 +317,7 @@ def test_receive_record_is_queued_once_the_routes_file_maps_it(queues):
 
     # Then a Signup of the route is queued in the person's group, and the record left the DLQ
     [message] = queues.drain(queues.resources.queue_url)
-    queued = QueuedSignup.model_validate_json(message["Body"])
+    queued = decode(message["Body"], QueuedSignup)
     assert (queued.signup.email, queued.signup.first_name, queued.signup.route) == ("bob@example.net", "Bob", "generic")
     assert queued.id == "sha-of-the-body"
     assert message["Attributes"]["MessageGroupId"] == contact_key("bob@example.net")
@@ -327,7 +328,7 @@ def test_receive_record_is_queued_once_the_routes_file_maps_it(queues):
 def test_receive_record_that_still_fails_stays_in_the_dlq_with_its_new_reason(queues):
     # Given a 422 delivery kept with an old reason
     record = receive_failure({"email": "bob@example.net"})
-    keep(queues, record.model_copy(update={"message": "old reason", "field_errors": {}}), dedupe="r-1")
+    keep(queues, replace(record, message="old reason", field_errors={}), dedupe="r-1")
 
     # When it is replayed with routes that still cannot map it
     report = replay(queues, BROKEN_ROUTES)
@@ -385,7 +386,7 @@ def test_filters_replay_only_the_selected_records(queues, selection, replayed_ro
     report = replay(queues, selection=selection)
 
     # Then only those were queued; the other stays in the DLQ
-    queued = [QueuedSignup.model_validate_json(m["Body"]) for m in queues.drain(queues.resources.queue_url)]
+    queued = [decode(m["Body"], QueuedSignup) for m in queues.drain(queues.resources.queue_url)]
     assert [q.signup.route for q in queued] == replayed_routes
     assert [r.entry.route for r in report.results] == replayed_routes
     assert len(queues.dlq_ids()) == 1
@@ -399,7 +400,7 @@ def test_replay_by_id_takes_just_that_record(queues):
     replay(queues, selection=Selection(ids=(grace.id,)))
 
     [message] = queues.drain(queues.resources.queue_url)
-    assert QueuedSignup.model_validate_json(message["Body"]).signup == GRACE
+    assert decode(message["Body"], QueuedSignup).signup == GRACE
     assert grace.id not in queues.dlq_ids() and len(queues.dlq_ids()) == 1
 
 
@@ -431,7 +432,7 @@ def test_replay_reaches_records_queued_behind_others_of_the_same_group(queues):
     # Then the list could show ten and said two more wait, and the replay took all twelve, in order
     assert (len(listing.entries), listing.not_read) == (10, 2)
     assert "about 2 more record(s) could not be read now" in format_listing(listing)
-    replayed = [QueuedSignup.model_validate_json(m["Body"]) for m in queues.drain(queues.resources.queue_url)]
+    replayed = [decode(m["Body"], QueuedSignup) for m in queues.drain(queues.resources.queue_url)]
     assert [queued.id for queued in replayed] == [f"generic:d-{n}" for n in range(12)]
     assert len(report.results) == 12 and queues.dlq_ids() == set()
 
@@ -453,7 +454,7 @@ def test_a_record_whose_resend_fails_stays_in_the_dlq(queues):
 def test_upsert_and_redriven_signups_replay_with_their_current_route_options_and_account(queues):
     # Given a sign-up rejected under a route that could not create lists, and a redriven one of the same route
     keep(queues, upsert_failure(), dedupe="u-1")
-    redriven = QueuedSignup(id="generic:d-9", received_at=NOW, signup=ADA.model_copy(update={"email": "a@example.org"}))
+    redriven = QueuedSignup(id="generic:d-9", received_at=NOW, signup=replace(ADA, email="a@example.org"))
     redrive(queues, redriven)
     # ... and the route fixed since: it may create lists now, in another account
     fixed = parse_routes(
@@ -474,14 +475,14 @@ def test_upsert_and_redriven_signups_replay_with_their_current_route_options_and
 
     # Then both are queued with the route's current options and account, the person's data as stored, and the
     # replay says where the options came from
-    queued = [QueuedSignup.model_validate_json(m["Body"]) for m in queues.drain(queues.resources.queue_url)]
+    queued = [decode(m["Body"], QueuedSignup) for m in queues.drain(queues.resources.queue_url)]
     bodies = {body.id: body for body in queued}
     expected_update = {
         "options": fixed.get("generic").options,
         "account": "signup-relay/constant-contact/other-account",
     }
-    assert bodies["generic:d-1"].signup == ADA.model_copy(update=expected_update)
-    assert bodies["generic:d-9"].signup == redriven.signup.model_copy(update=expected_update)
+    assert bodies["generic:d-1"].signup == replace(ADA, **expected_update)
+    assert bodies["generic:d-9"].signup == replace(redriven.signup, **expected_update)
     assert bodies["generic:d-1"].signup.options.create_missing_lists is True
     assert {result.detail for result in report.results} == {
         "options from current route 'generic' (changed: create_missing_lists, account); queued as generic:d-1",
@@ -491,7 +492,7 @@ def test_upsert_and_redriven_signups_replay_with_their_current_route_options_and
 
 def test_signups_of_a_route_no_longer_in_the_routes_file_keep_their_stored_options(queues):
     # Given a sign-up received with options of a route that has since been removed
-    stored = GRACE.model_copy(update={"options": UpsertOptions(create_missing_lists=True), "account": "acct-1"})
+    stored = replace(GRACE, options=UpsertOptions(create_missing_lists=True), account="acct-1")
     keep(queues, upsert_failure(stored, queued_id="typeform-newsletter:d-2"), dedupe="u-1")
 
     # When it is replayed with routes that do not have its route
@@ -499,7 +500,7 @@ def test_signups_of_a_route_no_longer_in_the_routes_file_keep_their_stored_optio
 
     # Then it is queued as stored, and the replay says so
     [message] = queues.drain(queues.resources.queue_url)
-    assert QueuedSignup.model_validate_json(message["Body"]).signup == stored
+    assert decode(message["Body"], QueuedSignup).signup == stored
     assert [(r.action, r.detail) for r in report.results] == [
         (
             "replayed",

@@ -17,6 +17,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from msgspec.structs import replace
 
 from signup_relay.constant_contact.client import CallMeter
 from signup_relay.constant_contact.limits import (
@@ -437,9 +438,7 @@ def test_upsert_sends_each_body_where_the_policy_allows(
     existing: dict[str, Any] | None, signup: Signup, lists: tuple[str, ...], allow_create: bool
 ) -> None:
     # Given any stored contact (or none) found for the sign-up's address
-    signup = signup.model_copy(
-        update={"lists": lists, "options": UpsertOptions(allow_create_without_consent=allow_create)}
-    )
+    signup = replace(signup, lists=lists, options=UpsertOptions(allow_create_without_consent=allow_create))
     if existing is not None:
         existing = existing | {"email_address": existing["email_address"] | {"address": signup.email}}
     client = RecordingClient(existing)

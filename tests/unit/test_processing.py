@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from signup_relay.errors import ConflictError, ServerError, ThrottledError, ValidationError
-from signup_relay.models import FailureRecord, Outcome, QueuedSignup, Signup, UpsertResult
+from signup_relay.models import FailureRecord, Outcome, QueuedSignup, Signup, UpsertResult, to_json
 from signup_relay.observability import metrics
 from signup_relay.upsert.attempt import QueuedMessage, RetryLater, process_message, retry_delay
 
 NOW = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
 SIGNUP = Signup(email="ada@example.com", route="generic", source="generic", submitted_at=NOW)
-BODY = QueuedSignup(id="generic:d-1", received_at=NOW, signup=SIGNUP).model_dump_json()
+BODY = to_json(QueuedSignup(id="generic:d-1", received_at=NOW, signup=SIGNUP))
 
 
 class FakeUpserter:
@@ -100,7 +100,7 @@ def test_rejected_outcome_goes_to_the_dlq_with_its_reason_and_succeeds():
 def test_the_failure_record_keeps_when_the_signup_was_received():
     # Given a sign-up received an hour before it fails
     received_at = datetime(2026, 3, 1, 21, 0, tzinfo=UTC)
-    body = QueuedSignup(id="generic:d-1", received_at=received_at, signup=SIGNUP).model_dump_json()
+    body = to_json(QueuedSignup(id="generic:d-1", received_at=received_at, signup=SIGNUP))
     # When the upsert rejects it
     _, _, dlq = run(UpsertResult(outcome=Outcome.REJECTED, reason="list 'VIP' does not exist"), body=body)
     # Then the record carries the receipt time next to the failure time

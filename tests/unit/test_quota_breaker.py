@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from signup_relay.aws.quota_breaker import TRIPPED_METRIC, V2_TRIPPED_METRIC, QuotaBreaker, quota_resets_at
 from signup_relay.errors import QuotaExceededError
-from signup_relay.models import FailureRecord, Outcome, QueuedSignup, Signup, UpsertResult
+from signup_relay.models import FailureRecord, Outcome, QueuedSignup, Signup, UpsertResult, to_json
 from signup_relay.observability import metrics
 from signup_relay.upsert.attempt import QueuedMessage, RetryLater, process_message
 
@@ -116,7 +116,7 @@ def test_an_unreachable_switch_never_fails_a_trip_and_keeps_what_the_container_k
 # --- the upsert attempt with the breaker --------------------------------------------------------------------
 
 SIGNUP = Signup(email="ada@example.com", route="generic", source="generic", submitted_at=NOW)
-BODY = QueuedSignup(id="generic:d-1", received_at=NOW, signup=SIGNUP).model_dump_json()
+BODY = to_json(QueuedSignup(id="generic:d-1", received_at=NOW, signup=SIGNUP))
 
 
 class CountingUpserter:

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from msgspec.structs import replace
 
 from local.events.build import demo_secrets, event_body, load_event
 from local.events.signers import SIGNERS, sign_headers
@@ -179,7 +180,7 @@ def authenticated(source: str, body: bytes, content_type: str, now: datetime) ->
     else:
         auth = {TOKEN_HEADER: secret}
     request = request_from_event(event, body=body)
-    return request.model_copy(update={"headers": {**request.headers, **auth}})
+    return replace(request, headers={**request.headers, **auth})
 
 
 def receive(source: str, body: bytes, content_type: str, queue: FakeQueue, dlq: FakeDlq) -> None:

@@ -1,12 +1,17 @@
-"""The data that crosses module boundaries: what a form sent, what we upsert, and what happened."""
+"""The data that crosses module boundaries: what a form sent, what we upsert, and what happened.
+
+msgspec Structs, not pydantic models: these load on every upsert cold start (docs/architecture.md §1, "Two
+validation libraries"). Data from outside is validated by `decode` / `convert`; code that builds a model is
+checked by mypy. `msgspec.structs.replace(model, **changes)` is the copy-with-changes.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import msgspec
 
 
 class Outcome(StrEnum):
@@ -22,8 +27,8 @@ class Outcome(StrEnum):
     FAILED = "failed"  # a transient failure that outlasted every attempt: dead-lettered, replay when it is over
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class _Frozen(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Immutable, and an unknown key in incoming data is an error (each model is also built by keyword only)."""
 
 
 class Consent(StrEnum):
@@ -34,11 +39,10 @@ class Consent(StrEnum):
     NONE = "none"  # no consent captured: create only if the route allows
 
 
-class UpsertOptions(_Frozen):
-    """A route's upsert options, declared once: keys of the routes file (`routes.Route` inherits them) and the
-    policy carried with each of its queued sign-ups (a DLQ replay applies its route's current options)."""
-
-    model_config = ConfigDict(populate_by_name=True)  # as the routes file's models
+class UpsertOptions(_Frozen, frozen=True, kw_only=True):
+    """A route's upsert options, declared once: keys of the routes file (`routes.Route` takes its fields from
+    here) and the policy carried with each of its queued sign-ups (a DLQ replay applies its route's current
+    options)."""
 
     create_missing_lists: bool = False
     create_missing_custom_fields: bool = False
@@ -55,7 +59,7 @@ class UpsertOptions(_Frozen):
     api: Literal["v3", "v2"] | None = None
 
 
-class Address(_Frozen):
+class Address(_Frozen, frozen=True, kw_only=True):
     kind: Literal["home", "work", "other"] = "home"
     street: str | None = None
     city: str | None = None
@@ -64,7 +68,7 @@ class Address(_Frozen):
     country: str | None = None
 
 
-class ConsentEvidence(_Frozen):
+class ConsentEvidence(_Frozen, frozen=True, kw_only=True):
     """Who agreed, when, where: kept with the contact as a note."""
 
     at: datetime
@@ -74,7 +78,7 @@ class ConsentEvidence(_Frozen):
     text: str | None = None  # the checkbox label or consent wording, when the form sends it
 
 
-class Signup(_Frozen):
+class Signup(_Frozen, frozen=True, kw_only=True):
     """One person signing up, normalized from any source. Field names follow Constant Contact."""
 
     email: str
@@ -85,16 +89,16 @@ class Signup(_Frozen):
     phone: str | None = None
     phone_kind: Literal["home", "work", "mobile", "other"] = "mobile"
     address: Address | None = None
-    birthday_month: int | None = Field(default=None, ge=1, le=12)
-    birthday_day: int | None = Field(default=None, ge=1, le=31)
+    birthday_month: Annotated[int, msgspec.Meta(ge=1, le=12)] | None = None
+    birthday_day: Annotated[int, msgspec.Meta(ge=1, le=31)] | None = None
     anniversary: str | None = None
-    custom_fields: dict[str, str] = Field(default_factory=dict)  # by custom field name (or label)
+    custom_fields: dict[str, str] = msgspec.field(default_factory=dict)  # by custom field name (or label)
     lists: tuple[str, ...] = ()  # by list name
     tags: tuple[str, ...] = ()  # by tag name
     consent: Consent = Consent.NONE
     consent_evidence: ConsentEvidence | None = None
     clear_fields: tuple[str, ...] = ()  # core fields the form sent empty and the route allows to clear
-    options: UpsertOptions = Field(default_factory=UpsertOptions)
+    options: UpsertOptions = msgspec.field(default_factory=UpsertOptions)
     source: str = "generic"
     route: str = ""
     delivery_id: str | None = None
@@ -104,14 +108,14 @@ class Signup(_Frozen):
     submitted_at: datetime | None = None
 
 
-class UpsertResult(_Frozen):
+class UpsertResult(_Frozen, frozen=True, kw_only=True):
     outcome: Outcome
     contact_id: str | None = None
     reason: str | None = None
     calls: int = 0  # Constant Contact API calls this sign-up cost
 
 
-class QueuedSignup(_Frozen):
+class QueuedSignup(_Frozen, frozen=True, kw_only=True):
     """The SQS message body from `receive` to `upsert`."""
 
     version: Literal[1] = 1
@@ -119,19 +123,15 @@ class QueuedSignup(_Frozen):
     received_at: datetime
     signup: Signup
 
-    @model_validator(mode="after")
-    def _submitted_no_later_than_received(self) -> QueuedSignup:
+    def __post_init__(self) -> None:
         # Messages queued before Signup carried submitted_at: the person submitted no later than receive accepted.
         if self.signup.submitted_at is None:
-            signup = self.signup.model_copy(update={"submitted_at": self.received_at})
-            object.__setattr__(self, "signup", signup)
-        return self
+            signup = msgspec.structs.replace(self.signup, submitted_at=self.received_at)
+            msgspec.structs.force_setattr(self, "signup", signup)
 
 
-class FailureRecord(BaseModel):
+class FailureRecord(_Frozen, frozen=True, kw_only=True):
     """What the DLQ keeps: enough to understand and replay the submission."""
-
-    model_config = ConfigDict(extra="forbid")
 
     stage: Literal["receive", "upsert"]
     route: str
@@ -139,22 +139,22 @@ class FailureRecord(BaseModel):
     message: str
     attempts: int = 1
     failed_at: datetime
-    field_errors: dict[str, str] = Field(default_factory=dict)
+    field_errors: dict[str, str] = msgspec.field(default_factory=dict)
     signup: Signup | None = None  # upsert failures: the queued sign-up
     queued_id: str | None = None
     received_at: datetime | None = None  # when receive accepted the delivery (replays keep it; absent on old records)
     content_type: str | None = None  # receive failures: the original submission
     body_base64: str | None = None
-    headers: dict[str, str] = Field(default_factory=dict)  # secrets and signatures removed
+    headers: dict[str, str] = msgspec.field(default_factory=dict)  # secrets and signatures removed
 
 
-class RawRequest(_Frozen):
+class RawRequest(_Frozen, frozen=True, kw_only=True):
     """A webhook delivery as received: the exact body bytes (signatures are over these) and headers."""
 
     method: str = "POST"
     path: str = ""
-    headers: dict[str, str] = Field(default_factory=dict)  # names lower-cased
-    query: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = msgspec.field(default_factory=dict)  # names lower-cased
+    query: dict[str, str] = msgspec.field(default_factory=dict)
     raw_query: str = ""  # the query string exactly as sent (HubSpot v3 signs the full request URI)
     body: bytes = b""
     source_ip: str | None = None
@@ -162,3 +162,28 @@ class RawRequest(_Frozen):
     @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+# What `decode` and `convert` raise for data that is not valid JSON or does not fit the model.
+InvalidModel = msgspec.DecodeError
+
+
+def decode[Model: _Frozen](data: str | bytes, model: type[Model]) -> Model:
+    """A model from JSON text, validated."""
+    return msgspec.json.decode(data, type=model)
+
+
+def convert[Model: _Frozen](data: Any, model: type[Model]) -> Model:
+    """A model from already-parsed JSON data (a dict), validated."""
+    return msgspec.convert(data, type=model)
+
+
+def to_json(model: _Frozen) -> str:
+    """A model as JSON text (datetimes as RFC 3339, enums as their values)."""
+    return msgspec.json.encode(model).decode()
+
+
+def to_data(model: _Frozen) -> dict[str, Any]:
+    """A model as JSON-ready data (the dict `to_json` would write)."""
+    data: dict[str, Any] = msgspec.to_builtins(model)
+    return data

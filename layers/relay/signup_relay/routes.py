@@ -9,7 +9,17 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+import msgspec
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from signup_relay.caches import per_container
 from signup_relay.config import get_settings, secret_in_family
@@ -140,11 +150,16 @@ class EvidenceFields(_Strict):
     text: str | None = None
 
 
-class Route(UpsertOptions):
-    """One form: how to authenticate and parse it, and how its answers become a contact.
+# A route's upsert option keys (create_missing_lists, ...) are the fields of `UpsertOptions` (models.py), declared
+# there once; this base validates them as keys of the routes file.
+_OPTION_FIELDS: dict[str, Any] = {
+    field.name: (field.type, field.default) for field in msgspec.structs.fields(UpsertOptions)
+}
+_RouteOptions = create_model("_RouteOptions", __base__=_Strict, **_OPTION_FIELDS)
 
-    Its upsert options (create_missing_lists, ...) are the fields of `UpsertOptions` (models.py), declared there once.
-    """
+
+class Route(_RouteOptions):
+    """One form: how to authenticate and parse it, and how its answers become a contact."""
 
     name: str
     source: SourceKind
@@ -205,7 +220,7 @@ class Route(UpsertOptions):
     @property
     def options(self) -> UpsertOptions:
         """This route's upsert options, as carried with each of its queued sign-ups."""
-        return UpsertOptions(**{name: getattr(self, name) for name in UpsertOptions.model_fields})
+        return UpsertOptions(**{name: getattr(self, name) for name in UpsertOptions.__struct_fields__})
 
 
 class Routes(_Strict):

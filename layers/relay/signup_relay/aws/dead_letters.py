@@ -17,7 +17,7 @@ from signup_relay.aws.queue import get_sqs_client, send_fifo
 from signup_relay.caches import per_container
 from signup_relay.config import get_settings
 from signup_relay.errors import RelayError
-from signup_relay.models import FailureRecord, QueuedSignup
+from signup_relay.models import FailureRecord, QueuedSignup, to_json
 
 REJECTED_CLASS = "rejected"  # the upsert policy refused the sign-up (e.g. a list that does not exist)
 INVALID_MESSAGE_CLASS = "invalid_message"  # a queue message that receive did not write
@@ -78,7 +78,7 @@ class DeadLetterQueue:
         Each record is its own FIFO message group: a group delivers one message at a time, so records sharing
         a group (a route's, a person's) could only be listed, shown and replayed ten at a time.
         """
-        return send_fifo(self.client, self.url, record.model_dump_json(), group_id=dedupe_id, dedupe_id=dedupe_id)
+        return send_fifo(self.client, self.url, to_json(record), group_id=dedupe_id, dedupe_id=dedupe_id)
 
 
 @per_container(maxsize=1)

@@ -15,13 +15,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError as ModelValidationError
-
 from signup_relay.bulk.apply import BulkLimits, apply_in_bulk
 from signup_relay.bulk.results import BulkPath, BulkResult
 from signup_relay.emails import normalize_email
 from signup_relay.errors import QuotaExceededError
-from signup_relay.models import Outcome, QueuedSignup, Signup, UpsertResult
+from signup_relay.models import InvalidModel, Outcome, QueuedSignup, Signup, UpsertResult, decode
 from signup_relay.observability import logger, mask_email, metrics
 from signup_relay.upsert.attempt import Breaker, QueuedMessage, RetryLater, Upserter, process_message
 from signup_relay.upsert.wiring import AccountUpserter
@@ -84,8 +82,8 @@ def drain_backlog(
     parsed: list[tuple[QueuedMessage, QueuedSignup | None]] = []
     for message in held:
         try:
-            parsed.append((message, QueuedSignup.model_validate_json(message.body)))
-        except ModelValidationError:
+            parsed.append((message, decode(message.body, QueuedSignup)))
+        except InvalidModel:
             parsed.append((message, None))  # the per-contact attempt keeps it in the DLQ as invalid_message
     # A person any of whose messages was delivered before (a retry, or handed back by an earlier run) is applied
     # here per contact, in order: handing it back again would spend another of its deliveries.

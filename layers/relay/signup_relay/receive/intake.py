@@ -26,7 +26,7 @@ from signup_relay.errors import (
     UnknownRouteError,
     bounded,
 )
-from signup_relay.models import QueuedSignup, RawRequest, Signup
+from signup_relay.models import QueuedSignup, RawRequest, Signup, to_json
 from signup_relay.observability import logger, mask_email
 from signup_relay.receive.redaction import redact_kept_body, redact_mapping
 
@@ -133,7 +133,7 @@ def accept_webhook(
     queued = QueuedSignup(id=submission_id(signup.delivery_id, request.body), received_at=now, signup=signup)
 
     def send() -> dict[str, str]:
-        message_id = queue.send(queued.model_dump_json(), group_id=contact_key(signup.email), dedupe_id=queued.id)
+        message_id = queue.send(to_json(queued), group_id=contact_key(signup.email), dedupe_id=queued.id)
         return {"id": queued.id, "message_id": message_id}
 
     # Keyed only here, after verification: an unauthenticated request never reaches the log, so it cannot make a

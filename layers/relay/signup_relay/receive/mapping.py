@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Any
 
 from signup_relay.constant_contact.limits import CUSTOM_FIELD_VALUE_LENGTH, FIELD_LENGTHS, NAME_LENGTH
 from signup_relay.emails import InvalidEmailError, validated_email
@@ -103,7 +104,7 @@ def map_submission(submission: Submission, route: Route, *, now: datetime, secre
             text=consent_text,
         )
         custom_fields.update(_evidence_fields(m, evidence))
-    signup_fields = {
+    signup_fields: dict[str, Any] = {
         "first_name": first_name,
         "last_name": last_name,
         "job_title": m.text("job_title"),

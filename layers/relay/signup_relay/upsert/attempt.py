@@ -19,12 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from pydantic import ValidationError as ModelValidationError
-
 from signup_relay.aws.dead_letters import INVALID_MESSAGE_CLASS, REJECTED_CLASS, dead_letter, error_class_of
 from signup_relay.clock import utc_now
 from signup_relay.errors import PermanentError, QuotaExceededError, RelayError, ThrottledError
-from signup_relay.models import FailureRecord, Outcome, QueuedSignup, Signup, UpsertResult
+from signup_relay.models import FailureRecord, InvalidModel, Outcome, QueuedSignup, Signup, UpsertResult, decode
 from signup_relay.observability import logger, mask_email, metrics
 
 if TYPE_CHECKING:
@@ -108,13 +106,13 @@ def process_message(
     """
     requeued_groups = set() if requeued_groups is None else requeued_groups
     try:
-        queued = QueuedSignup.model_validate_json(message.body)
-    except ModelValidationError as error:
+        queued = decode(message.body, QueuedSignup)
+    except InvalidModel as error:
         # Not something receive wrote: keep the bytes for a human, never retry.
         record = dead_letter(
             "upsert",
             error_class=INVALID_MESSAGE_CLASS,
-            reason=str(error.errors(include_url=False)[:3]),
+            reason=str(error),
             failed_at=clock(),
             attempts=message.attempts,
             body=message.body.encode("utf-8"),

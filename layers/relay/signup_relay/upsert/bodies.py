@@ -23,7 +23,7 @@ from signup_relay.constant_contact.limits import (
 )
 from signup_relay.emails import normalize_email
 from signup_relay.errors import ValidationError
-from signup_relay.models import Address, Signup
+from signup_relay.models import Address, Signup, to_data
 
 TEXT_FIELDS = ("first_name", "last_name", "job_title", "company_name", "anniversary")
 BIRTHDAY_CLEAR_NAMES = frozenset({"birthday", "birthday_month", "birthday_day"})
@@ -60,7 +60,7 @@ def new_birthday(signup: Signup) -> tuple[int, int] | None:
 def address_parts(address: Mapping[str, Any] | Address | None) -> dict[str, str]:
     if address is None:
         return {}
-    source = address.model_dump() if isinstance(address, Address) else address
+    source = to_data(address) if isinstance(address, Address) else address
     return {part: value for part in ADDRESS_PARTS if (value := clean_text(source.get(part))) is not None}
 
 

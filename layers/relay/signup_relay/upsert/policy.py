@@ -30,6 +30,8 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
+from msgspec.structs import replace
+
 from signup_relay.constant_contact.client import CallMeter
 from signup_relay.constant_contact.limits import SIGN_UP_FORM_MAX_EMAIL
 from signup_relay.constant_contact.names import Resolution
@@ -142,7 +144,7 @@ def upsert_contact(signup: Signup, *, client: UpsertClient, names: UpsertNames) 
             result = _Upsert(signup, client, names).run()
         except Rejected as rejected:
             result = UpsertResult(outcome=Outcome.REJECTED, reason=str(rejected))
-    return result.model_copy(update={"calls": meter.calls})
+    return replace(result, calls=meter.calls)
 
 
 class _Upsert:

@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from msgspec.structs import replace
+
 from signup_relay.caches import per_container
 from signup_relay.constant_contact.client import CallMeter
 from signup_relay.constant_contact.limits import V2_CUSTOM_FIELD
@@ -112,7 +114,7 @@ def upsert_contact_v2(
             extra_calls = result.calls  # calls made through V3, if any
         except Rejected as rejected:
             result = UpsertResult(outcome=Outcome.REJECTED, reason=str(rejected))
-    return result.model_copy(update={"calls": meter.calls + extra_calls})
+    return replace(result, calls=meter.calls + extra_calls)
 
 
 class _V2Upsert:
@@ -238,13 +240,13 @@ class _V2Upsert:
         V2's CustomFieldN are not V3 custom fields: V3 writes the rest, then V2 (which sees the contact again once V3
         brought it back) writes them with one more lookup and merged PUT.
         """
-        result = v3_upsert(self.signup.model_copy(update={"custom_fields": {}}))
+        result = v3_upsert(replace(self.signup, custom_fields={}))
         if self.custom_fields and result.outcome in WRITTEN:
             existing = self._lookup()
             if existing is not None and v2_state(existing) is not ContactState.UNSUBSCRIBED:
                 self._put(existing, self._action_by())
                 prefix += ", its V2 custom fields through V2"
-        return result.model_copy(update={"reason": f"{prefix}: {result.reason}" if result.reason else prefix})
+        return replace(result, reason=f"{prefix}: {result.reason}" if result.reason else prefix)
 
     def _action_by(self) -> ActionBy:
         """The visitor acts only when they gave explicit consent on this form; otherwise the account does."""

@@ -167,7 +167,7 @@ def run(args: argparse.Namespace, *, env: Mapping[str, str], now: datetime, out:
     except UnknownRouteError:
         known = ", ".join(routes.routes) or "none"
         raise ConfigError(f"no route {args.route!r} in the routes file (its routes: {known})") from None
-    if route.api == "v2":
+    if route.options.api == "v2":
         raise ConfigError(f"route {route.name!r} writes through the V2 API (api: v2); backfill writes through V3 only")
     export = open_export(args.input, args.format)
     columns = parse_columns(args.column)

@@ -17,10 +17,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import unquote
 
-from pydantic import ValidationError as ModelValidationError
-
 from signup_relay.aws.dead_letter_reader import DeadLetter
-from signup_relay.models import FailureRecord, QueuedSignup, Signup
+from signup_relay.models import FailureRecord, InvalidModel, QueuedSignup, Signup, convert, decode, to_data
 from signup_relay.observability import mask_email, mask_emails_in
 from signup_relay.receive.redaction import redact_mapping
 
@@ -143,7 +141,7 @@ def _body_text(body_base64: str) -> str:
 
 
 def _masked_signup(signup: Signup) -> dict[str, Any]:
-    data = signup.model_dump(mode="json")
+    data = to_data(signup)
     data["email"] = mask_email(signup.email)
     masked: dict[str, Any] = json.loads(mask_text(json.dumps(data)))
     return masked
@@ -151,8 +149,8 @@ def _masked_signup(signup: Signup) -> dict[str, Any]:
 
 def _queued_from_text(text: str) -> QueuedSignup | None:
     try:
-        return QueuedSignup.model_validate_json(text)
-    except ModelValidationError:
+        return decode(text, QueuedSignup)
+    except InvalidModel:
         return None
 
 
@@ -164,8 +162,8 @@ def decode_entry(letter: DeadLetter) -> Entry:
         return Entry(letter, "unreadable")
     if isinstance(data, dict) and "stage" in data:
         try:
-            record = FailureRecord.model_validate(data)
-        except ModelValidationError:
+            record = convert(data, FailureRecord)
+        except InvalidModel:
             return Entry(letter, "unreadable")
         queued = None
         if record.stage == "upsert" and record.signup is not None and record.queued_id and record.received_at:

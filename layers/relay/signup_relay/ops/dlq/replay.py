@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from msgspec.structs import replace
+
 from signup_relay.aws.dead_letter_reader import DeadLetter, DeadLetterReader
 from signup_relay.clock import utc_now
 from signup_relay.emails import contact_key
 from signup_relay.errors import ReceiveError, RelayError, UnknownRouteError
-from signup_relay.models import FailureRecord, QueuedSignup, RawRequest, Signup
+from signup_relay.models import FailureRecord, QueuedSignup, RawRequest, Signup, to_data, to_json
 from signup_relay.ops.dlq.entries import Entry, decode_entry, mask_text
 from signup_relay.ops.dlq.selection import Selection, drain
 from signup_relay.receive.intake import submission_id
@@ -135,20 +137,18 @@ class _Replayer:
             route = self.routes().get(signup.route)
         except UnknownRouteError:
             return queued, f"stored options kept: route {signup.route!r} no longer exists"
-        changed = [name for name, value in route.options if getattr(signup.options, name) != value]
+        changed = [name for name, value in to_data(route.options).items() if getattr(signup.options, name) != value]
         changed += ["account"] if route.account != signup.account else []
-        current = signup.model_copy(update={"options": route.options, "account": route.account})
+        current = replace(signup, options=route.options, account=route.account)
         note = f"options from current route {route.name!r}" + (f" (changed: {', '.join(changed)})" if changed else "")
-        return queued.model_copy(update={"signup": current}), note
+        return replace(queued, signup=current), note
 
     def _resend(self, entry: Entry, queued: QueuedSignup, *, note: str = "") -> ReplayResult:
         detail = f"{note}; queued as {queued.id}" if note else f"queued as {queued.id}"
         if self.dry_run:
             return ReplayResult(entry, "would_replay", detail, queued.id)
         # A new dedupe id, stable per DLQ message: a repeat of this replay within 5 minutes is dropped by SQS.
-        self.queue.send(
-            queued.model_dump_json(), group_id=contact_key(queued.signup.email), dedupe_id=self._dedupe(entry)
-        )
+        self.queue.send(to_json(queued), group_id=contact_key(queued.signup.email), dedupe_id=self._dedupe(entry))
         return ReplayResult(entry, "replayed", self._delete(entry, detail), queued.id)
 
     def _replay_delivery(self, entry: Entry, record: FailureRecord) -> ReplayResult:
@@ -170,15 +170,14 @@ class _Replayer:
         detail = f"{error.error_class}: {error.message}" + "".join(f"; {k}: {v}" for k, v in field_errors.items())
         if self.dry_run:
             return ReplayResult(entry, "would_still_fail", detail)
-        renewed = record.model_copy(
-            update={
-                "error_class": error.error_class,
-                "message": error.message,
-                "field_errors": field_errors,
-                "attempts": record.attempts + 1,
-                "failed_at": self.clock(),
-                "received_at": received_at(record),  # the arrival time outlives the new failure time
-            }
+        renewed = replace(
+            record,
+            error_class=error.error_class,
+            message=error.message,
+            field_errors=field_errors,
+            attempts=record.attempts + 1,
+            failed_at=self.clock(),
+            received_at=received_at(record),  # the arrival time outlives the new failure time
         )
         self.written.add(self.dlq.send(renewed, dedupe_id=self._dedupe(entry)))
         return ReplayResult(entry, "still_failing", self._delete(entry, detail + " (kept with this reason)"))
