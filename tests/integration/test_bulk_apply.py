@@ -175,3 +175,35 @@ def test_the_bulk_path_costs_a_fraction_of_the_per_contact_calls(twins: tuple[Sa
     assert len(run.activity_ids) == 1
     assert run.calls <= 10
     assert len(bulk.all_contacts()) == 60
+
+
+@pytest.mark.parametrize("evidence_field_exists", [True, False], ids=["evidence-field-exists", "created-in-the-run"])
+def test_custom_field_names_come_from_the_name_directorys_listing(
+    twins: tuple[Sandbox, Sandbox], evidence_field_exists: bool
+) -> None:
+    # Given an account with a list and a custom field (and the consent evidence field, or not yet)
+    _, bulk = twins
+    bulk.seed_list("News")
+    bulk.seed_custom_field("Favourite colour")
+    if evidence_field_exists:
+        bulk.seed_custom_field(CONSENT_FIELD_LABEL)
+    account = connect(bulk)
+    backlog = [signup(f"f{n}@example.com", custom_fields={"Favourite colour": "blue"}) for n in range(5)]
+    # When sign-ups that set the field and bring consent evidence are applied in bulk
+    bulk.clear_request_log()
+    run = apply_in_bulk(
+        backlog, client=account.client, names=account.names, per_contact=per_contact_of(account), sleep=no_sleep
+    )
+    # Then the custom fields were listed once: their API names come from the directory's listing (or creation)
+    log = [(r["method"], r["path"]) for r in bulk.request_log]
+    assert log.count(("GET", "/v3/contact_custom_fields")) == 1
+    assert log.count(("POST", "/v3/contact_custom_fields")) == (0 if evidence_field_exists else 1)
+    # And the run cost the lists, the custom fields (and the evidence field's creation), the state scan, one
+    # import, one poll and the read-back, as the sandbox counted them
+    assert run.calls == len(log) == (6 if evidence_field_exists else 7)
+    # And every row was imported, the field's value stored under its id
+    assert {r.path for r in run.results} == {BulkPath.IMPORTED}
+    stored = bulk.contact_by_email("f0@example.com")
+    assert stored is not None
+    labels = {bulk.store.custom_fields[f["custom_field_id"]].label: f["value"] for f in stored["custom_fields"]}
+    assert labels["Favourite colour"] == "blue" and "203.0.113.9" in labels[CONSENT_FIELD_LABEL]

@@ -35,8 +35,6 @@ class BulkClient(Protocol):
 
     def iter_contacts(self, params: Mapping[str, str | int]) -> Iterator[dict[str, Any]]: ...
 
-    def list_custom_fields(self) -> list[dict[str, Any]]: ...
-
     def import_contacts_json(
         self, import_data: Sequence[Mapping[str, Any]], list_ids: Sequence[str]
     ) -> dict[str, Any]: ...
@@ -108,7 +106,6 @@ class _Run:
         self.notes: list[str] = []
         self.activity_ids: list[str] = []
         self._depth = 0
-        self._field_names: dict[str, str] | None = None
         self._consent_field: tuple[str, str] | None | bool = False  # False: not looked up yet
 
     def execute(self) -> BulkRun:
@@ -128,11 +125,7 @@ class _Run:
 
     def _run(self) -> None:
         try:
-            plan = self._metered(
-                lambda: plan_import(
-                    self.signups, names=self.names, field_name=self._field_name, consent_field=self._consent
-                )
-            )
+            plan = self._metered(lambda: plan_import(self.signups, names=self.names, consent_field=self._consent))
         except QuotaExceededError:
             raise
         except RelayError as error:
@@ -296,13 +289,6 @@ class _Run:
 
     # --- names ---
 
-    def _field_name(self, field_id: str) -> str | None:
-        """A custom field's API name (what `cf:` takes), from one listing, reloaded once when an id is new."""
-        if self._field_names is None or field_id not in self._field_names:
-            fields = self._metered(self.client.list_custom_fields)
-            self._field_names = {str(f.get("custom_field_id")): str(f.get("name") or "") for f in fields}
-        return self._field_names.get(field_id) or None
-
     def _consent(self) -> tuple[str, str] | None:
         """The evidence field's (name, id), created when missing; None when it cannot be had."""
         if self._consent_field is False:
@@ -311,7 +297,7 @@ class _Run:
                     lambda: self.names.resolve_custom_field_ids([CONSENT_FIELD_LABEL], create_missing=True)
                 )
                 field_id = found.ids.get(CONSENT_FIELD_LABEL)
-                name = self._field_name(field_id) if field_id else None
+                name = self.names.custom_field_name(field_id) if field_id else None
                 self._consent_field = (name, field_id) if name and field_id else None
             except QuotaExceededError:
                 raise
