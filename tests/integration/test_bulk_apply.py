@@ -13,7 +13,9 @@ import pytest
 
 from local.cc_sandbox import Sandbox
 from signup_relay.bulk import BulkPath, apply_in_bulk
+from signup_relay.bulk.apply import BulkLimits
 from signup_relay.bulk.rows import CONSENT_FIELD_LABEL
+from signup_relay.errors import PermanentError
 from signup_relay.models import Outcome, Signup, UpsertResult
 from signup_relay.routes import Consent
 from signup_relay.upsert.policy import upsert_contact
@@ -207,3 +209,84 @@ def test_custom_field_names_come_from_the_name_directorys_listing(
     assert stored is not None
     labels = {bulk.store.custom_fields[f["custom_field_id"]].label: f["value"] for f in stored["custom_fields"]}
     assert labels["Favourite colour"] == "blue" and "203.0.113.9" in labels[CONSENT_FIELD_LABEL]
+
+
+class FailingReadBack:
+    """The real client, but the read-back after the import (`updated_after`) fails for good."""
+
+    def __init__(self, account: Account) -> None:
+        self._client = account.client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def iter_contacts(self, params: Mapping[str, str | int]) -> Iterator[dict[str, Any]]:
+        if "updated_after" in params:
+            raise PermanentError("read-back refused")
+        return self._client.iter_contacts(params)
+
+
+# (the call that fails with a 400, None for the read-back; the note it leaves; the path the sign-ups take)
+FAILURES: dict[str, tuple[tuple[str, str] | None, str, BulkPath]] = {
+    "planning": (("GET", "/v3/contact_lists"), "planning failed", BulkPath.PER_CONTACT),
+    "evidence field": (("POST", "/v3/contact_custom_fields"), "evidence field lookup failed", BulkPath.PER_CONTACT),
+    "state scan": (("GET", "/v3/contacts"), "state scan failed", BulkPath.PER_CONTACT),
+    "import": (("POST", "/v3/activities/contacts_json_import"), "import failed", BulkPath.PER_CONTACT),
+    "polling": (("GET", "/v3/activities/"), "polling failed", BulkPath.IMPORTED),
+    "read-back": (None, "read-back failed", BulkPath.PER_CONTACT),
+    "tagging": (("POST", "/v3/activities/contacts_taggings_add"), "tagging failed", BulkPath.PER_CONTACT),
+}
+
+
+@pytest.mark.parametrize("phase", list(FAILURES))
+def test_a_call_that_fails_sends_its_rows_per_contact_and_nothing_is_lost(
+    twins: tuple[Sandbox, Sandbox], phase: str
+) -> None:
+    # Given three tagged sign-ups with consent evidence, and one call of the bulk path that fails for good
+    _, bulk = twins
+    bulk.seed_list("News")
+    account = connect(bulk)
+    backlog = [signup(f"x{n}@example.com", first_name=f"X{n}", tags=("Launch",)) for n in range(3)]
+    fault, note, path = FAILURES[phase]
+    if fault is not None:
+        method, prefix = fault
+        bulk.inject_faults(status=400, count=1, path_prefix=prefix, method=method)
+    # When applied in bulk
+    run = apply_in_bulk(
+        backlog,
+        client=FailingReadBack(account) if fault is None else account.client,
+        names=account.names,
+        per_contact=per_contact_of(account),
+        sleep=no_sleep,
+    )
+    # Then the run went on: every sign-up took the expected path and is stored, tagged, as sent
+    assert [r.path for r in run.results] == [path] * 3 and not run.quota_exceeded
+    for n in range(3):
+        stored = bulk.contact_by_email(f"x{n}@example.com")
+        assert stored is not None and stored["first_name"] == f"X{n}"
+        assert [bulk.store.tags[t].name for t in stored["taggings"]] == ["Launch"]
+    # And the run says which call failed
+    assert any(note in line for line in run.notes), run.notes
+
+
+def test_more_deleted_and_unsubscribed_contacts_than_the_scan_reads_send_the_run_per_contact(
+    twins: tuple[Sandbox, Sandbox],
+) -> None:
+    # Given an account holding one unsubscribed contact, and a state scan allowed to read none
+    _, bulk = twins
+    bulk.seed_contact("gone@example.com", permission_to_send="unsubscribed", lists=["News"])
+    account = connect(bulk)
+    backlog = [signup(f"s{n}@example.com", first_name=f"S{n}") for n in range(2)]
+    # When applied in bulk
+    run = apply_in_bulk(
+        backlog,
+        client=account.client,
+        names=account.names,
+        per_contact=per_contact_of(account),
+        sleep=no_sleep,
+        limits=BulkLimits(state_scan_max_pages=0),
+    )
+    # Then nothing was imported: both went per contact and are stored, and the note says why
+    assert [r.path for r in run.results] == [BulkPath.PER_CONTACT] * 2 and run.activity_ids == ()
+    assert all(bulk.contact_by_email(f"s{n}@example.com") for n in range(2))
+    assert run.notes == ("state scan failed (too_many_to_scan): 2 rows per contact",)

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 from signup_relay.emails import normalize_email
+from signup_relay.errors import RelayError
 from signup_relay.upsert.policy import ContactState, contact_state
 
 PAGE = 500  # GET /contacts takes limit 1-500
@@ -20,8 +21,10 @@ class ContactPages(Protocol):
     def iter_contacts(self, params: Mapping[str, str | int]) -> Iterator[dict[str, Any]]: ...
 
 
-class TooManyToScan(Exception):
+class TooManyToScan(RelayError):
     """The account holds more deleted and unsubscribed contacts than the scan may read."""
+
+    error_class = "too_many_to_scan"
 
 
 def opted_out_or_deleted(client: ContactPages, emails: set[str], *, max_pages: int) -> dict[str, ContactState]:
