@@ -290,3 +290,25 @@ def test_more_deleted_and_unsubscribed_contacts_than_the_scan_reads_send_the_run
     assert [r.path for r in run.results] == [BulkPath.PER_CONTACT] * 2 and run.activity_ids == ()
     assert all(bulk.contact_by_email(f"s{n}@example.com") for n in range(2))
     assert run.notes == ("state scan failed (too_many_to_scan): 2 rows per contact",)
+
+
+def test_contacts_stored_with_another_case_are_found_by_the_scan_and_the_read_back(
+    twins: tuple[Sandbox, Sandbox],
+) -> None:
+    # Given an unsubscribed and a deleted contact stored with capitals in their addresses
+    _, bulk = twins
+    bulk.seed_list("News")
+    bulk.seed_contact("Una.Sub@Example.COM", permission_to_send="unsubscribed")
+    bulk.seed_contact("Del.Eted@Example.COM", deleted=True)
+    account = connect(bulk)
+    backlog = [signup("una.sub@example.com", first_name="Una"), signup("del.eted@example.com", first_name="Del")]
+    # When they sign up again in lower case, in bulk
+    run = apply_in_bulk(
+        backlog, client=account.client, names=account.names, per_contact=per_contact_of(account), sleep=no_sleep
+    )
+    # Then both were imported and matched by their normalised address before and after the import
+    assert [r.path for r in run.results] == [BulkPath.IMPORTED] * 2
+    assert [r.outcome for r in run.results] == [Outcome.KEPT_UNSUBSCRIBED, Outcome.REVIVED]
+    una, deleted = bulk.contact_by_email("una.sub@example.com"), bulk.contact_by_email("del.eted@example.com")
+    assert una is not None and una["email_address"]["permission_to_send"] == "unsubscribed"
+    assert deleted is not None and not deleted.get("deleted_at") and deleted["first_name"] == "Del"
