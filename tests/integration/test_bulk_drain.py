@@ -1,6 +1,8 @@
-"""The burst drain with moto SQS FIFO (queues from template.yaml) and the sandbox over HTTP.
+"""The burst drain with moto SQS FIFO (queues from template.yaml), the real quota breaker on the template's event
+source mappings in moto, and the sandbox over HTTP.
 
-Each test asserts what the queues hold afterwards and what the sandbox stored.
+Each test asserts what the queues hold afterwards, what the sandbox stored and, after a quota error, the breaker's
+state (the consumer switched off in moto, the metric).
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ from typing import Any
 import boto3
 import pytest
 
-from local.aws_resources import LocalResources, reset_relay_caches
+from local.aws_resources import LocalResources, create_event_source_mappings, mapping_state, reset_relay_caches
 from local.cc_sandbox import Sandbox
 from signup_relay.aws.dead_letters import get_dead_letter_queue
 from signup_relay.aws.queue import get_signup_queue
+from signup_relay.aws.quota_breaker import TRIPPED_METRIC, V2_TRIPPED_METRIC, get_quota_breaker
 from signup_relay.bulk.drain import DrainReport, drain_backlog
 from signup_relay.constant_contact.v2_client import quota_key_of
 from signup_relay.emails import contact_key
+from signup_relay.errors import QuotaExceededError
 from signup_relay.models import QueuedSignup, Signup, decode, to_json
+from signup_relay.observability import metrics
 from signup_relay.routes import Consent, UpsertOptions
 from signup_relay.upsert.wiring import get_upserter
 from tests.integration.relay_fixtures import dlq_records
@@ -49,29 +54,23 @@ def queue(email: str, consent: Consent = Consent.IMPLICIT, **fields: Any) -> str
     return get_signup_queue().send(to_json(message), group_id=contact_key(email), dedupe_id=message.id)
 
 
-class RecordingBreaker:
-    """The quota breaker's interface (aws/quota_breaker.py), recording its trips."""
-
-    def __init__(self) -> None:
-        self.trips: list[datetime] = []  # the V3 app key's
-        self.key_trips: list[str] = []  # V2 keys'
-
-    def is_open(self, now: datetime, key: str | None = None) -> bool:
-        return bool(self.trips) or key in self.key_trips
-
-    def trip(self, now: datetime, key: str | None = None) -> None:
-        if key is None:
-            self.trips.append(now)
-        else:
-            self.key_trips.append(key)
+@pytest.fixture
+def consumer(relay_aws: LocalResources) -> Iterator[str]:
+    """The sign-up queue's event source mapping (UpsertFunction's) in moto, the switch a trip turns off: its UUID.
+    The breaker's metrics start empty."""
+    uuid = create_event_source_mappings(relay_aws)["UpsertEventSourceMapping"]
+    metrics.clear_metrics()
+    yield uuid
+    metrics.clear_metrics()
 
 
 def drain(**overrides: Any) -> DrainReport:
+    """A drain run as BulkDrainFunction's: this container's quota breaker, on the sign-up queue's mapping."""
     arguments: dict[str, Any] = {
         "queue": get_signup_queue(),
         "dlq": get_dead_letter_queue(),
         "upserter_for": get_upserter,
-        "breaker": RecordingBreaker(),
+        "breaker": get_quota_breaker(),
         "threshold": 3,
         "max_signups": 100,
         "max_attempts": 5,
@@ -151,22 +150,28 @@ def test_a_message_delivered_before_is_applied_here_not_handed_back(
 
 
 def test_after_quota_exceeded_the_breaker_trips_and_nothing_is_deleted(
-    account: Sandbox, relay_aws: LocalResources
+    account: Sandbox, relay_aws: LocalResources, consumer: str
 ) -> None:
     # Given a backlog and a daily quota that runs out during the run
     for n in range(5):
         queue(f"q{n}@example.com")
     account.daily_quota = account.quota_used() + 3
-    breaker = RecordingBreaker()
     # When the drain runs
-    report = drain(breaker=breaker)
-    # Then the breaker tripped; nothing was deleted or dead-lettered: every message waits for the reset
-    assert len(breaker.trips) == 1 and report.left_for_quota == 5 and report.imported == 0
+    report = drain()
+    # Then the breaker tripped: the sign-up queue's consumer is switched off and the trip is counted once
+    assert mapping_state(consumer) == "Disabled"
+    assert metrics.metric_set[TRIPPED_METRIC]["Value"] == [1.0]
+    assert metrics.metric_set[QuotaExceededError.error_class]["Value"] == [1.0]
+    # And nothing was deleted or dead-lettered: every message waits for the reset
+    assert report.left_for_quota == 5 and report.imported == 0
     assert held(relay_aws) == 5
     assert dlq_records(relay_aws.dlq_url) == []
-    # And while the breaker is open the drain receives nothing
-    again = drain(breaker=breaker)
-    assert (again.skipped, again.received) == ("the quota breaker is open: no call until the reset", 0)
+    # And while the breaker is open the drain receives nothing, in this container or a new one (from the switch)
+    again = drain()
+    reset_relay_caches()
+    elsewhere = drain()
+    for run in (again, elsewhere):
+        assert (run.skipped, run.received) == ("the quota breaker is open: no call until the reset", 0)
 
 
 def test_a_message_on_its_last_delivery_is_sent_again_not_lost_to_the_quota(
@@ -185,7 +190,7 @@ def test_a_message_on_its_last_delivery_is_sent_again_not_lost_to_the_quota(
 
 
 def test_a_v2_keys_spent_quota_holds_only_its_signups_in_the_per_contact_pass(
-    account: Sandbox, relay_aws: LocalResources, monkeypatch: pytest.MonkeyPatch
+    account: Sandbox, relay_aws: LocalResources, consumer: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a V2 account whose key's daily quota is spent, and a backlog where its sign-up and two V3 ones were
     # delivered before (so the drain applies them per contact, the V2 one first)
@@ -198,11 +203,15 @@ def test_a_v2_keys_spent_quota_holds_only_its_signups_in_the_per_contact_pass(
     queue("seen0@example.com", first_name="Seen")
     queue("seen1@example.com", first_name="Seen")
     assert len(visible(relay_aws)) == 3  # their first delivery
-    breaker = RecordingBreaker()
     # When the drain runs
-    report = drain(breaker=breaker)
-    # Then only the V2 key's breaker tripped: the V3 sign-ups behind it were applied, the V2 one is held untried
-    assert (breaker.trips, breaker.key_trips) == ([], [quota_key_of(account.v2_api_key)])
+    report = drain()
+    # Then only the V2 key's breaker tripped: the consumer stays on, only the V2 trip is counted
+    now = datetime.now(UTC)
+    breaker = get_quota_breaker()
+    assert breaker.open_keys(now) == [quota_key_of(account.v2_api_key)] and not breaker.is_open(now)
+    assert mapping_state(consumer) == "Enabled"
+    assert metrics.metric_set[V2_TRIPPED_METRIC]["Value"] == [1.0] and TRIPPED_METRIC not in metrics.metric_set
+    # And the V3 sign-ups behind it were applied, the V2 one is held untried
     assert report.applied_per_contact == 3 and report.left_for_quota == 0
     assert all(account.contact_by_email(f"seen{n}@example.com") for n in range(2))
     assert account.contact_by_email("legacy@example.com") is None

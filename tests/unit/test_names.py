@@ -137,3 +137,33 @@ def test_missing_tags_are_created_by_default_and_custom_fields_are_not() -> None
 def test_case_differences_resolve_when_unambiguous() -> None:
     names = NameDirectory(CatalogClient())
     assert names.resolve_list_ids(["news"]).id_list == ["l-news"]
+
+
+def test_a_custom_fields_api_name_comes_from_the_cached_listing() -> None:
+    # Given a directory that resolved a custom field by its label, then created one
+    client = CatalogClient()
+    names = NameDirectory(client)
+    resolved = names.resolve_custom_field_ids(["Favourite colour"]).ids["Favourite colour"]
+    created = names.resolve_custom_field_ids(["Shoe size"], create_missing=True).ids["Shoe size"]
+    # When their API names are looked up by id
+    found = [names.custom_field_name(resolved), names.custom_field_name(created)]
+    # Then both come from what was listed or created: the fields were listed once
+    assert found == ["Favourite_colour", "Shoe_size"]
+    assert client.loads["fields"] == 1
+
+
+def test_an_unknown_custom_field_id_reloads_a_stale_cache_once() -> None:
+    # Given a directory whose custom fields were listed, and a field created elsewhere since
+    client, clock = CatalogClient(), Clock()
+    names = NameDirectory(client, clock=clock, min_reload_seconds=5)
+    assert names.custom_field_name("cf-1") == "Favourite_colour"
+    client.fields.append({"custom_field_id": "cf-new", "name": "Shoe_size", "label": "Shoe size"})
+    # When its id is looked up before and after the cache is stale
+    fresh = names.custom_field_name("cf-new")
+    clock.now = 10
+    stale = names.custom_field_name("cf-new")
+    # Then a fresh cache answers None without a call; a stale one reloads once and finds it
+    assert (fresh, stale) == (None, "Shoe_size")
+    assert client.loads["fields"] == 2
+    # And an id unknown right after that reload is not listed again
+    assert names.custom_field_name("cf-gone") is None and client.loads["fields"] == 2

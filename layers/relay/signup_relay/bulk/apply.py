@@ -7,14 +7,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
+from functools import cached_property, partial
 from typing import Any, Protocol, TypeVar
 
 from signup_relay.bulk.activity import MAX_BYTES, MAX_ROWS, Finished, chunks, start_import, wait_for
-from signup_relay.bulk.plan import Person, plan_import
+from signup_relay.bulk.plan import Person, Plan, plan_import
 from signup_relay.bulk.results import BulkPath, BulkResult, BulkRun
 from signup_relay.bulk.rows import CONSENT_FIELD_LABEL
-from signup_relay.bulk.state import TooManyToScan, opted_out_or_deleted
+from signup_relay.bulk.state import opted_out_or_deleted
 from signup_relay.bulk.verify import mismatch, outcome_of, read_back
 from signup_relay.clock import utc_now
 from signup_relay.constant_contact.client import CallMeter
@@ -25,6 +25,7 @@ from signup_relay.upsert.policy import ContactState, UpsertNames
 
 PerContact = Callable[[Signup], UpsertResult]
 T = TypeVar("T")
+U = TypeVar("U")
 TAGGING_BATCH = 500  # contacts_taggings_add takes up to 500 contact ids
 
 
@@ -34,8 +35,6 @@ class BulkClient(Protocol):
     def meter(self) -> AbstractContextManager[CallMeter]: ...
 
     def iter_contacts(self, params: Mapping[str, str | int]) -> Iterator[dict[str, Any]]: ...
-
-    def list_custom_fields(self) -> list[dict[str, Any]]: ...
 
     def import_contacts_json(
         self, import_data: Sequence[Mapping[str, Any]], list_ids: Sequence[str]
@@ -108,8 +107,6 @@ class _Run:
         self.notes: list[str] = []
         self.activity_ids: list[str] = []
         self._depth = 0
-        self._field_names: dict[str, str] | None = None
-        self._consent_field: tuple[str, str] | None | bool = False  # False: not looked up yet
 
     def execute(self) -> BulkRun:
         quota = False
@@ -127,18 +124,11 @@ class _Run:
         )
 
     def _run(self) -> None:
-        try:
-            plan = self._metered(
-                lambda: plan_import(
-                    self.signups, names=self.names, field_name=self._field_name, consent_field=self._consent
-                )
-            )
-        except QuotaExceededError:
-            raise
-        except RelayError as error:
-            self.notes.append(f"planning failed ({error.error_class}): everything per contact")
-            self._fall_back(range(len(self.signups)))
-            return
+        everyone = Plan(persons=[], per_contact=dict.fromkeys(range(len(self.signups)), "planning failed"))
+        plan = self._try(
+            lambda: plan_import(self.signups, names=self.names, consent_field=lambda: self._evidence_field),
+            partial(self._instead, "planning", [], everyone),
+        )
         self._fall_back(plan.per_contact)
         persons = self._scan(plan.persons)
         activities = self._import(persons)
@@ -149,17 +139,12 @@ class _Run:
     def _scan(self, persons: list[Person]) -> list[Person]:
         if not persons:
             return []
-        try:
-            states = self._metered(
-                lambda: opted_out_or_deleted(
-                    self.client, {p.email for p in persons}, max_pages=self.limits.state_scan_max_pages
-                )
-            )
-        except (TooManyToScan, RelayError) as error:
-            if isinstance(error, QuotaExceededError):
-                raise
-            self.notes.append(f"state scan: {error}: everything per contact")
-            self._fall_back_persons(persons)
+        emails = {p.email for p in persons}
+        states = self._try(
+            lambda: opted_out_or_deleted(self.client, emails, max_pages=self.limits.state_scan_max_pages),
+            partial(self._instead, "state scan", persons, None),
+        )
+        if states is None:
             return []
         kept: list[Person] = []
         for person in persons:
@@ -179,13 +164,11 @@ class _Run:
             rows = [p.row for p in group]
             for indices in chunks(rows, max_rows=self.limits.max_rows, max_bytes=self.limits.max_bytes):
                 members = [group[i] for i in indices]
-                try:
-                    activity = self._metered(partial(start_import, self.client, [p.row for p in members], list_ids))
-                except QuotaExceededError:
-                    raise
-                except RelayError as error:
-                    self.notes.append(f"import refused ({error.error_class}): {len(members)} rows per contact")
-                    self._fall_back_persons(members)
+                activity = self._try(
+                    partial(start_import, self.client, [p.row for p in members], list_ids),
+                    partial(self._instead, "import", members, None),
+                )
+                if activity is None:
                     continue
                 self.activity_ids.append(activity.activity_id)
                 sent.append((activity, members))
@@ -195,23 +178,12 @@ class _Run:
         if not activities:
             return
         finished: list[tuple[Finished, list[Person]]] = []
+        timeout = self.limits.poll_timeout_seconds
         for activity, members in activities:
-            try:
-                done = self._metered(
-                    partial(
-                        wait_for,
-                        self.client,
-                        activity,
-                        clock=self.clock,
-                        sleep=self.sleep,
-                        timeout_seconds=self.limits.poll_timeout_seconds,
-                    )
-                )
-            except QuotaExceededError:
-                raise
-            except RelayError as error:
-                self.notes.append(f"activity {activity.activity_id}: polling failed ({error.error_class})")
-                done = activity
+            done = self._try(
+                partial(wait_for, self.client, activity, clock=self.clock, sleep=self.sleep, timeout_seconds=timeout),
+                partial(self._instead, f"activity {activity.activity_id}: polling", [], activity),
+            )
             if done.state != "completed" or done.errors:
                 self.notes.append(
                     f"activity {done.activity_id}: {done.state}, {dict(done.status)}, "
@@ -223,15 +195,11 @@ class _Run:
         imported_at = min(known) if known else self.clock() - timedelta(minutes=5)
         since = (imported_at - timedelta(seconds=1)).astimezone(UTC).isoformat(timespec="milliseconds")
         everyone = [p for _, members in finished for p in members]
-        try:
-            stored = self._metered(
-                lambda: read_back(self.client, {p.email for p in everyone}, since.replace("+00:00", "Z"))
-            )
-        except QuotaExceededError:
-            raise
-        except RelayError as error:
-            self.notes.append(f"read-back failed ({error.error_class}): {len(everyone)} rows per contact")
-            self._fall_back_persons(everyone)
+        stored = self._try(
+            lambda: read_back(self.client, {p.email for p in everyone}, since.replace("+00:00", "Z")),
+            partial(self._instead, "read-back", everyone, None),
+        )
+        if stored is None:
             return
         verified: list[tuple[Person, str, dict[str, Any]]] = []
         failed: list[Person] = []
@@ -274,11 +242,11 @@ class _Run:
         for tag_ids, members in by_tags.items():
             for start in range(0, len(members), TAGGING_BATCH):
                 batch = members[start : start + TAGGING_BATCH]
-                try:
-                    self._metered(partial(self.client.add_taggings, [c for _, c in batch], tag_ids))
-                except QuotaExceededError:
-                    raise
-                except RelayError:
+                tagged = self._try(
+                    partial(self.client.add_taggings, [c for _, c in batch], tag_ids),
+                    partial(self._instead, "tagging", [], None),  # the caller sends them per contact
+                )
+                if tagged is None:
                     failed |= {email for email, _ in batch}
         return failed
 
@@ -296,28 +264,35 @@ class _Run:
 
     # --- names ---
 
-    def _field_name(self, field_id: str) -> str | None:
-        """A custom field's API name (what `cf:` takes), from one listing, reloaded once when an id is new."""
-        if self._field_names is None or field_id not in self._field_names:
-            fields = self._metered(self.client.list_custom_fields)
-            self._field_names = {str(f.get("custom_field_id")): str(f.get("name") or "") for f in fields}
-        return self._field_names.get(field_id) or None
+    @cached_property
+    def _evidence_field(self) -> tuple[str, str] | None:
+        """The evidence field's (name, id), created when missing; None when it cannot be had. Looked up once."""
 
-    def _consent(self) -> tuple[str, str] | None:
-        """The evidence field's (name, id), created when missing; None when it cannot be had."""
-        if self._consent_field is False:
-            try:
-                found = self._metered(
-                    lambda: self.names.resolve_custom_field_ids([CONSENT_FIELD_LABEL], create_missing=True)
-                )
-                field_id = found.ids.get(CONSENT_FIELD_LABEL)
-                name = self._field_name(field_id) if field_id else None
-                self._consent_field = (name, field_id) if name and field_id else None
-            except QuotaExceededError:
-                raise
-            except RelayError:
-                self._consent_field = None
-        return self._consent_field if isinstance(self._consent_field, tuple) else None
+        def lookup() -> tuple[str, str] | None:
+            found = self.names.resolve_custom_field_ids([CONSENT_FIELD_LABEL], create_missing=True)
+            field_id = found.ids.get(CONSENT_FIELD_LABEL)
+            name = self.names.custom_field_name(field_id) if field_id else None
+            return (name, field_id) if name and field_id else None
+
+        return self._try(lookup, partial(self._instead, "consent evidence field lookup", [], None))
+
+    # --- calls ---
+
+    def _try(self, call: Callable[[], T], instead: Callable[[RelayError], U]) -> T | U:
+        """`call`, metered; when it fails short of the quota, `instead(error)`. A quota error stops the run."""
+        try:
+            return self._metered(call)
+        except QuotaExceededError:
+            raise
+        except RelayError as error:
+            return instead(error)
+
+    def _instead(self, what: str, persons: Sequence[Person], answer: U, error: RelayError) -> U:
+        """After `what` failed: note it, apply `persons` per contact, and carry on with `answer`."""
+        sent = f": {len(persons)} rows per contact" if persons else ""
+        self.notes.append(f"{what} failed ({error.error_class}){sent}")
+        self._fall_back_persons(persons)
+        return answer
 
     def _metered(self, call: Callable[[], T]) -> T:
         """Run `call`, counting its Constant Contact calls once (phases nest: only the outermost adds)."""

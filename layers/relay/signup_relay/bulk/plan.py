@@ -68,11 +68,10 @@ def plan_import(
     signups: Sequence[Signup],
     *,
     names: UpsertNames,
-    field_name: Callable[[str], str | None],
     consent_field: Callable[[], tuple[str, str] | None],
 ) -> Plan:
-    """Split the run; `field_name(id)` gives a custom field's API name, `consent_field()` the evidence field's
-    (name, id) (both called only when some person can be imported)."""
+    """Split the run; `consent_field()` gives the evidence field's (name, id) (called only when some person can be
+    imported with evidence)."""
     per_contact: dict[int, str] = {}
     by_person: dict[str, list[int]] = {}
     for index, signup in enumerate(signups):
@@ -86,7 +85,7 @@ def plan_import(
                 per_contact.setdefault(i, "another sign-up of the same person goes per contact")
             continue
         try:
-            persons.append(_person(email, [signups[i] for i in indices], indices, names, field_name, consent_field))
+            persons.append(_person(email, [signups[i] for i in indices], indices, names, consent_field))
         except RowRefused as refused:
             for i in indices:
                 per_contact[i] = str(refused)
@@ -98,7 +97,6 @@ def _person(
     signups: Sequence[Signup],
     indices: list[int],
     names: UpsertNames,
-    field_name: Callable[[str], str | None],
     consent_field: Callable[[], tuple[str, str] | None],
 ) -> Person:
     list_ids: dict[str, None] = {}
@@ -117,7 +115,7 @@ def _person(
         tag_ids |= dict.fromkeys(tags.id_list)
         named: dict[str, str] = {}
         for name, value in wanted.items():
-            if (api_name := field_name(fields.ids[name.strip()])) is None:
+            if (api_name := names.custom_field_name(fields.ids[name.strip()])) is None:
                 raise RowRefused(f"custom field {name!r} has no API name to import it by")
             named[api_name] = value
             field_ids[api_name] = fields.ids[name.strip()]

@@ -7,10 +7,11 @@ are compared by the normalised address, as the policy does.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from signup_relay.emails import normalize_email
+from signup_relay.errors import RelayError
 from signup_relay.upsert.policy import ContactState, contact_state
 
 PAGE = 500  # GET /contacts takes limit 1-500
@@ -20,8 +21,18 @@ class ContactPages(Protocol):
     def iter_contacts(self, params: Mapping[str, str | int]) -> Iterator[dict[str, Any]]: ...
 
 
-class TooManyToScan(Exception):
+class TooManyToScan(RelayError):
     """The account holds more deleted and unsubscribed contacts than the scan may read."""
+
+    error_class = "too_many_to_scan"
+
+
+def of_addresses(contacts: Iterable[dict[str, Any]], emails: set[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(normalised address, contact) for each of `contacts` whose normalised address is one of `emails`."""
+    for contact in contacts:
+        email = normalize_email(str((contact.get("email_address") or {}).get("address") or ""))
+        if email in emails:
+            yield email, contact
 
 
 def opted_out_or_deleted(client: ContactPages, emails: set[str], *, max_pages: int) -> dict[str, ContactState]:
@@ -29,12 +40,13 @@ def opted_out_or_deleted(client: ContactPages, emails: set[str], *, max_pages: i
 
     Raises TooManyToScan after `max_pages` pages: the caller then applies the run per contact.
     """
-    found: dict[str, ContactState] = {}
     params: dict[str, str | int] = {"status": "deleted,unsubscribed", "limit": PAGE}
-    for seen, contact in enumerate(client.iter_contacts(params), start=1):
-        if seen > max_pages * PAGE:
-            raise TooManyToScan(f"more than {max_pages * PAGE} deleted or unsubscribed contacts")
-        email = normalize_email(str((contact.get("email_address") or {}).get("address") or ""))
-        if email in emails:
-            found[email] = contact_state(contact)
-    return found
+    contacts = _at_most(client.iter_contacts(params), max_pages * PAGE)
+    return {email: contact_state(contact) for email, contact in of_addresses(contacts, emails)}
+
+
+def _at_most(contacts: Iterable[dict[str, Any]], limit: int) -> Iterator[dict[str, Any]]:
+    for seen, contact in enumerate(contacts, start=1):
+        if seen > limit:
+            raise TooManyToScan(f"more than {limit} deleted or unsubscribed contacts")
+        yield contact

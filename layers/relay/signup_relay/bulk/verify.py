@@ -14,8 +14,7 @@ from typing import Any
 
 from signup_relay.bulk.plan import Person
 from signup_relay.bulk.rows import ADDRESS_KEYS
-from signup_relay.bulk.state import PAGE, ContactPages
-from signup_relay.emails import normalize_email
+from signup_relay.bulk.state import PAGE, ContactPages, of_addresses
 from signup_relay.models import Outcome
 from signup_relay.upsert.bodies import TEXT_FIELDS
 from signup_relay.upsert.decisions import parse_time
@@ -27,12 +26,7 @@ INCLUDE = "custom_fields,list_memberships,phone_numbers,street_addresses,tagging
 def read_back(client: ContactPages, emails: set[str], since: str) -> dict[str, dict[str, Any]]:
     """The contacts updated since `since` (ISO-8601, Constant Contact's clock) whose address is in `emails`."""
     params: dict[str, str | int] = {"updated_after": since, "status": "all", "include": INCLUDE, "limit": PAGE}
-    found: dict[str, dict[str, Any]] = {}
-    for contact in client.iter_contacts(params):
-        email = normalize_email(str((contact.get("email_address") or {}).get("address") or ""))
-        if email in emails:
-            found[email] = contact
-    return found
+    return dict(of_addresses(client.iter_contacts(params), emails))
 
 
 def mismatch(person: Person, contact: Mapping[str, Any] | None) -> str | None:

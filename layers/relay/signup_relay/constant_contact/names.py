@@ -4,7 +4,8 @@ Routes name things the way people see them in Constant Contact; the API wants UU
 in full on first use (one call for up to 1,000 lists / 500 tags / 100 custom fields per page), and reloaded
 at most once per `resolve_*` call when a name is missing, so a list created in the UI a minute ago is found
 without restarting the container. A name still missing after that is created when the caller allows it,
-otherwise it is reported back as missing (the policy turns that into a `rejected` reason).
+otherwise it is reported back as missing (the policy turns that into a `rejected` reason). The same cache
+gives a custom field's API name by id (what an import's `cf:` key takes).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class _Catalog:
         self._min_reload_seconds = min_reload_seconds
         self._exact: dict[str, str] = {}
         self._folded: dict[str, str | None] = {}  # casefolded name -> id, None when ambiguous
+        self._items: dict[str, dict[str, Any]] = {}  # id -> the item as listed or created
         self._loaded_at: float | None = None
         self._lock = threading.Lock()
 
@@ -85,6 +87,15 @@ class _Catalog:
             ids = {name: found for name in wanted if (found := self._lookup(name)) is not None}
         return Resolution(ids=ids, missing=tuple(missing))
 
+    def item(self, item_id: str) -> dict[str, Any] | None:
+        """The item with this id, as listed or created; an unknown id reloads a stale cache once."""
+        with self._lock:
+            if self._loaded_at is None:
+                self._reload()
+            if item_id not in self._items and self._is_stale():
+                self._reload()
+            return self._items.get(item_id)
+
     def invalidate(self) -> None:
         with self._lock:
             self._loaded_at = None
@@ -104,6 +115,7 @@ class _Catalog:
     def _reload(self) -> None:
         self._exact.clear()
         self._folded.clear()
+        self._items.clear()
         for item in self._load():
             self._index(item)
         self._loaded_at = self._clock()
@@ -112,6 +124,7 @@ class _Catalog:
         item_id = item.get(self._id_key)
         if not item_id or item.get("deleted_at"):
             return
+        self._items[item_id] = item
         for key in self._name_keys:
             value = item.get(key)
             if not isinstance(value, str) or not value:
@@ -167,6 +180,11 @@ class NameDirectory:
 
     def resolve_tag_ids(self, names: Iterable[str], *, create_missing: bool = True) -> Resolution:
         return self._tags.resolve(names, create_missing=create_missing)
+
+    def custom_field_name(self, field_id: str) -> str | None:
+        """A custom field's API name (`name`, derived from its label), None when the id is unknown."""
+        item = self._custom_fields.item(field_id)
+        return str(item.get("name") or "") or None if item else None
 
     def invalidate(self) -> None:
         """Forget everything (e.g. after a 404 on an id that was cached)."""

@@ -83,13 +83,15 @@ class UpsertClient(Protocol):
 
 
 class UpsertNames(Protocol):
-    """The slice of `NameDirectory` the policy uses."""
+    """The slice of `NameDirectory` the policy (and the bulk path) uses."""
 
     def resolve_list_ids(self, names: Iterable[str], *, create_missing: bool = False) -> Resolution: ...
 
     def resolve_custom_field_ids(self, names: Iterable[str], *, create_missing: bool = False) -> Resolution: ...
 
     def resolve_tag_ids(self, names: Iterable[str], *, create_missing: bool = True) -> Resolution: ...
+
+    def custom_field_name(self, field_id: str) -> str | None: ...
 
 
 # --- state ---------------------------------------------------------------------------------------------
