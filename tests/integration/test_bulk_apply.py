@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from local.cc_sandbox import Sandbox
-from signup_relay.bulk import BulkPath, apply_in_bulk
+from signup_relay.bulk import BulkPath, BulkRun, apply_in_bulk
 from signup_relay.bulk.apply import BulkLimits
 from signup_relay.bulk.rows import CONSENT_FIELD_LABEL
 from signup_relay.errors import PermanentError
@@ -39,6 +39,17 @@ def no_sleep(seconds: float) -> None:
     pass
 
 
+def bulk_apply(account: Account, backlog: list[Signup], **overrides: Any) -> BulkRun:
+    """`apply_in_bulk` over the account's own client, names and per-contact path, without sleeping."""
+    wiring: dict[str, Any] = {
+        "client": account.client,
+        "names": account.names,
+        "per_contact": per_contact_of(account),
+        "sleep": no_sleep,
+    }
+    return apply_in_bulk(backlog, **{**wiring, **overrides})
+
+
 def test_a_mixed_backlog_ends_as_the_per_contact_path_leaves_it(twins: tuple[Sandbox, Sandbox]) -> None:
     # Given two accounts holding the same people (rich, deleted, unsubscribed, deleted and unsubscribed)
     reference, bulk = twins
@@ -48,13 +59,7 @@ def test_a_mixed_backlog_ends_as_the_per_contact_path_leaves_it(twins: tuple[San
     # When one applies the backlog per contact and the other in bulk
     ref_account, bulk_account = connect(reference), connect(bulk)
     expected = [per_contact_of(ref_account)(one) for one in backlog]
-    run = apply_in_bulk(
-        backlog,
-        client=bulk_account.client,
-        names=bulk_account.names,
-        per_contact=per_contact_of(bulk_account),
-        sleep=no_sleep,
-    )
+    run = bulk_apply(bulk_account, backlog)
     # Then every contact is stored alike
     assert differences(reference, bulk, [s.email for s in backlog]) == {}
     # And every sign-up has the outcome the per-contact path names
@@ -81,9 +86,7 @@ def test_outcomes_of_imported_rows_are_truthful(twins: tuple[Sandbox, Sandbox]) 
     account = connect(bulk)
     backlog = [signup(f"t-{kind}-0@example.com") for kind in ("new", "rich", "deleted", "unsub")]
     # When they sign up implicitly in bulk
-    run = apply_in_bulk(
-        backlog, client=account.client, names=account.names, per_contact=per_contact_of(account), sleep=no_sleep
-    )
+    run = bulk_apply(account, backlog)
     # Then each is imported with the outcome the per-contact path would name
     assert [r.path for r in run.results] == [BulkPath.IMPORTED] * 4
     assert [r.outcome for r in run.results] == [
@@ -126,13 +129,7 @@ def test_a_row_the_import_drops_is_applied_per_contact(twins: tuple[Sandbox, San
         return per_contact_of(account)(one)
 
     # When the backlog is applied in bulk
-    run = apply_in_bulk(
-        backlog,
-        client=DroppingClient(account, {lost}),
-        names=account.names,  # type: ignore[arg-type]
-        per_contact=per_contact,
-        sleep=no_sleep,
-    )
+    run = bulk_apply(account, backlog, client=DroppingClient(account, {lost}), per_contact=per_contact)
     # Then the dropped row was not taken as applied: it went per contact and is stored
     assert calls == [lost]
     assert [r.path for r in run.results] == [BulkPath.IMPORTED, BulkPath.PER_CONTACT]
@@ -151,9 +148,7 @@ def test_two_submissions_of_one_person_the_last_wins(twins: tuple[Sandbox, Sandb
         signup("twice@example.com", first_name="New", lists=("Events",)),
     ]
     # When applied in bulk
-    run = apply_in_bulk(
-        backlog, client=account.client, names=account.names, per_contact=per_contact_of(account), sleep=no_sleep
-    )
+    run = bulk_apply(account, backlog)
     # Then one row carried both: the later name wins, the earlier company stays, the lists add up
     assert [r.path for r in run.results] == [BulkPath.MERGED, BulkPath.IMPORTED]
     stored = bulk.contact_by_email("twice@example.com")
@@ -169,9 +164,7 @@ def test_the_bulk_path_costs_a_fraction_of_the_per_contact_calls(twins: tuple[Sa
     account = connect(bulk)
     backlog = [signup(f"n{n}@example.com", first_name="N") for n in range(60)]
     # When applied in bulk
-    run = apply_in_bulk(
-        backlog, client=account.client, names=account.names, per_contact=per_contact_of(account), sleep=no_sleep
-    )
+    run = bulk_apply(account, backlog)
     # Then all are imported in one activity, for well under one call a sign-up (per contact: 2 each)
     assert {r.path for r in run.results} == {BulkPath.IMPORTED}
     assert len(run.activity_ids) == 1
@@ -193,9 +186,7 @@ def test_custom_field_names_come_from_the_name_directorys_listing(
     backlog = [signup(f"f{n}@example.com", custom_fields={"Favourite colour": "blue"}) for n in range(5)]
     # When sign-ups that set the field and bring consent evidence are applied in bulk
     bulk.clear_request_log()
-    run = apply_in_bulk(
-        backlog, client=account.client, names=account.names, per_contact=per_contact_of(account), sleep=no_sleep
-    )
+    run = bulk_apply(account, backlog)
     # Then the custom fields were listed once: their API names come from the directory's listing (or creation)
     log = [(r["method"], r["path"]) for r in bulk.request_log]
     assert log.count(("GET", "/v3/contact_custom_fields")) == 1
@@ -252,13 +243,7 @@ def test_a_call_that_fails_sends_its_rows_per_contact_and_nothing_is_lost(
         method, prefix = fault
         bulk.inject_faults(status=400, count=1, path_prefix=prefix, method=method)
     # When applied in bulk
-    run = apply_in_bulk(
-        backlog,
-        client=FailingReadBack(account) if fault is None else account.client,
-        names=account.names,
-        per_contact=per_contact_of(account),
-        sleep=no_sleep,
-    )
+    run = bulk_apply(account, backlog, client=FailingReadBack(account) if fault is None else account.client)
     # Then the run went on: every sign-up took the expected path and is stored, tagged, as sent
     assert [r.path for r in run.results] == [path] * 3 and not run.quota_exceeded
     for n in range(3):
@@ -278,14 +263,7 @@ def test_more_deleted_and_unsubscribed_contacts_than_the_scan_reads_send_the_run
     account = connect(bulk)
     backlog = [signup(f"s{n}@example.com", first_name=f"S{n}") for n in range(2)]
     # When applied in bulk
-    run = apply_in_bulk(
-        backlog,
-        client=account.client,
-        names=account.names,
-        per_contact=per_contact_of(account),
-        sleep=no_sleep,
-        limits=BulkLimits(state_scan_max_pages=0),
-    )
+    run = bulk_apply(account, backlog, limits=BulkLimits(state_scan_max_pages=0))
     # Then nothing was imported: both went per contact and are stored, and the note says why
     assert [r.path for r in run.results] == [BulkPath.PER_CONTACT] * 2 and run.activity_ids == ()
     assert all(bulk.contact_by_email(f"s{n}@example.com") for n in range(2))
@@ -303,9 +281,7 @@ def test_contacts_stored_with_another_case_are_found_by_the_scan_and_the_read_ba
     account = connect(bulk)
     backlog = [signup("una.sub@example.com", first_name="Una"), signup("del.eted@example.com", first_name="Del")]
     # When they sign up again in lower case, in bulk
-    run = apply_in_bulk(
-        backlog, client=account.client, names=account.names, per_contact=per_contact_of(account), sleep=no_sleep
-    )
+    run = bulk_apply(account, backlog)
     # Then both were imported and matched by their normalised address before and after the import
     assert [r.path for r in run.results] == [BulkPath.IMPORTED] * 2
     assert [r.outcome for r in run.results] == [Outcome.KEPT_UNSUBSCRIBED, Outcome.REVIVED]
