@@ -211,9 +211,11 @@ def test_a_lost_post_answer_ends_in_a_conflict_the_caller_resolves() -> None:
         (409, [{"error_key": "contacts.api.conflict", "error_message": "Email already exists"}]),
     )
     # Then the 409 surfaces (the policy looks the contact up), never a second contact
-    with pytest.raises(ConflictError):
+    with client.meter() as meter, pytest.raises(ConflictError):
         client.create_contact({"email_address": {"address": "a@example.com"}})
     assert len(adapter.sent) == 2
+    # And the meter tells the caller the 409 answered a resend (the first send may have created the contact)
+    assert (meter.calls, meter.resent) == (2, 1)
 
 
 def test_a_resubscribe_whose_answer_was_lost_is_sent_again_and_meets_the_409() -> None:

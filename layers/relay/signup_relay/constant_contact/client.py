@@ -111,6 +111,9 @@ class CallMeter:
     """Constant Contact calls made while the meter was open (each try of a retried call counts)."""
 
     calls: int = 0
+    # Sends whose outcome was unknown (a 5xx, a dropped connection or a lost answer) and that were sent again. The
+    # first send may have been applied, so a 409 or an `updated` that answers the resend can be that send's doing.
+    resent: int = 0
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,10 @@ class ApiTransport:
         for meter in self._local.__dict__.get("meters", []):
             meter.calls += 1
 
+    def _count_resend(self) -> None:
+        for meter in self._local.__dict__.get("meters", []):
+            meter.resent += 1
+
     # --- transport ---------------------------------------------------------------------------------
 
     def _url(self, path_or_url: str) -> str:
@@ -228,6 +235,7 @@ class ApiTransport:
                 if failed >= self._server_retries:
                     raise
                 failed += 1
+                self._count_resend()
                 self._sleep(self._jitter(0, self._server_backoff * 2 ** (failed - 1)))
                 continue
             if response.status < 300:
@@ -246,6 +254,7 @@ class ApiTransport:
                 continue
             if response.status >= 500 and failed < self._server_retries:
                 failed += 1
+                self._count_resend()
                 self._sleep(self._jitter(0, self._server_backoff * 2 ** (failed - 1)))
                 continue
             raise self._error_for(operation, response.status, details)

@@ -11,8 +11,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from msgspec.structs import replace
+
 from signup_relay.constant_contact.limits import MAX_EMAIL
-from signup_relay.models import Consent, Signup
+from signup_relay.models import Consent, Outcome, Signup, UpsertResult
 
 
 class ContactState(StrEnum):
@@ -74,6 +76,17 @@ def newer_opt_out_reason(opted_out: datetime, submitted_at: datetime, done: str)
         f"the opt-out ({iso(opted_out)}) is newer than this submission ({iso(submitted_at)}): "
         f"not resubscribed, no resubscribe email; {done}"
     )
+
+
+def after_own_create(result: UpsertResult, *, resent: bool) -> UpsertResult:
+    """The outcome after a POST's 409 led to a lookup and an update: `created` when the POST had been sent again.
+
+    Its first send went unanswered but was applied (the contact did not exist: the lookup before the POST found
+    none), so the resend met the contact that send created. Without a resend, the 409 was someone else's contact.
+    """
+    if resent and result.outcome is Outcome.UPDATED:
+        return replace(result, outcome=Outcome.CREATED, reason="created; the answer was lost and the resend met it")
+    return result
 
 
 def parse_time(value: object) -> datetime | None:

@@ -50,6 +50,7 @@ from signup_relay.upsert.decisions import (
     OPTED_OUT,
     ContactState,
     Rejected,
+    after_own_create,
     check_may_create,
     check_signup,
     missing_names,
@@ -206,7 +207,8 @@ class _Upsert:
         return self._without_explicit_consent(state, existing, after_conflict=after_conflict)
 
     def _sign_up_form(self, state: ContactState, existing: dict[str, Any] | None) -> UpsertResult:
-        answer = self.client.sign_up_form(build_sign_up_form_body(self.signup, self.email, self.ids))
+        with self.client.meter() as sent:
+            answer = self.client.sign_up_form(build_sign_up_form_body(self.signup, self.email, self.ids))
         contact_id = str(answer.get("contact_id") or (existing or {}).get("contact_id") or "")
         outcome, reason = {
             ContactState.NONE: (Outcome.CREATED, None),
@@ -221,8 +223,9 @@ class _Upsert:
                 "was deleted and unsubscribed; explicit consent on this form, sign_up_form restored it as explicit",
             ),
         }[state]
-        if state is ContactState.NONE and answer.get("action") == "updated":
-            outcome = Outcome.UPDATED  # created by a concurrent writer between our lookup and this call
+        if state is ContactState.NONE and answer.get("action") == "updated" and not sent.resent:
+            # Created by a concurrent writer between our lookup and this call (after a resend: by our first send).
+            outcome = Outcome.UPDATED
         known_tags = set((existing or {}).get("taggings") or [])
         if self.note and self.options.consent_note_on_sign_up_form and contact_id:
             # sign_up_form takes no notes or tags: one GET + merged PUT adds both (2 calls, opt-in).
@@ -322,16 +325,18 @@ class _Upsert:
 
     def _create(self, permission: str, *, after_conflict: bool) -> UpsertResult:
         body = build_create_body(self.signup, self.email, self.ids, permission=permission, note=self.note)
-        try:
-            created = self.client.create_contact(body)
-        except ConflictError:
-            # "Email already exists", typically a deleted contact the lookup raced with: look it up again.
-            if after_conflict:
-                raise
-            existing = self._lookup()
-            if existing is None:
-                raise
-            return self._apply(existing, after_conflict=True)
+        with self.client.meter() as sent:
+            try:
+                created = self.client.create_contact(body)
+            except ConflictError:
+                # "Email already exists": a deleted contact the lookup raced with, or our own lost answer. Look again.
+                if after_conflict:
+                    raise
+                resent = sent.resent > 0
+                existing = self._lookup()
+                if existing is None:
+                    raise
+                return after_own_create(self._apply(existing, after_conflict=True), resent=resent)
         return UpsertResult(outcome=Outcome.CREATED, contact_id=created.get("contact_id"))
 
     def _put(

@@ -35,6 +35,7 @@ from signup_relay.upsert.bodies import build_consent_note, clean_text
 from signup_relay.upsert.decisions import (
     ContactState,
     Rejected,
+    after_own_create,
     check_may_create,
     check_signup,
     missing_names,
@@ -211,15 +212,17 @@ class _V2Upsert:
 
     def _create(self, *, after_conflict: bool) -> UpsertResult:
         body = build_v2_create_body(self.signup, self.email, self.list_ids, self.custom_fields, self.note)
-        try:
-            created = self.client.create_contact(body, action_by=self._action_by())
-        except ConflictError:
-            if after_conflict:
-                raise
-            existing = self._lookup()
-            if existing is not None:  # a concurrent writer, or our own POST whose answer was lost
-                return self._apply(existing, after_conflict=True)
-            return self._invisible_conflict()
+        with self.client.meter() as sent:
+            try:
+                created = self.client.create_contact(body, action_by=self._action_by())
+            except ConflictError:
+                if after_conflict:
+                    raise
+                resent = sent.resent > 0
+                existing = self._lookup()
+                if existing is not None:  # a concurrent writer, or our own POST whose answer was lost
+                    return after_own_create(self._apply(existing, after_conflict=True), resent=resent)
+                return self._invisible_conflict()
         return UpsertResult(outcome=Outcome.CREATED, contact_id=str(created.get("id") or "") or None)
 
     def _invisible_conflict(self) -> UpsertResult:
