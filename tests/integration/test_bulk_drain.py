@@ -30,6 +30,7 @@ from signup_relay.routes import Consent, UpsertOptions
 from signup_relay.upsert.wiring import get_upserter
 from tests.integration.relay_fixtures import dlq_records
 from tests.oauth_secret import seed_oauth_secret
+from tests.sandbox_fixtures import point_engine_at
 from tests.v2_account import seed_v2_secret
 
 SECRET_ID = "signup-relay/constant-contact"
@@ -40,11 +41,7 @@ def account(relay_aws: LocalResources, monkeypatch: pytest.MonkeyPatch) -> Itera
     with Sandbox(rate_limit_per_second=0) as sandbox:
         sandbox.seed_list("News")
         seed_oauth_secret(sandbox, SECRET_ID)
-        monkeypatch.setenv("CC_API_BASE_URL", sandbox.base_url)
-        monkeypatch.setenv("CC_TOKEN_URL", sandbox.token_url)
-        monkeypatch.setenv("CC_RATE_LIMIT_PER_SECOND", "0")
-        monkeypatch.delenv("TOKEN_REFRESH_FUNCTION", raising=False)
-        reset_relay_caches()
+        point_engine_at(sandbox, monkeypatch, SECRET_ID, rate_limit_per_second=0)
         yield sandbox
 
 

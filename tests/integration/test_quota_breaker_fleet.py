@@ -22,7 +22,7 @@ from signup_relay.models import Consent, QueuedSignup, Signup, to_json
 from signup_relay.routes import UpsertOptions
 from tests.integration.relay_fixtures import dlq_records
 from tests.oauth_secret import seed_oauth_secret
-from tests.sandbox_fixtures import v2_session
+from tests.sandbox_fixtures import point_engine_at, v2_session
 from tests.v2_account import seed_v2_secret
 
 V2_ACCOUNT = "signup-relay/constant-contact/legacy"
@@ -36,9 +36,7 @@ def fleet(
     sandbox as the account, with the Newsletter list."""
     sandbox = cc_sandbox_unthrottled
     seed_oauth_secret(sandbox, relay_aws.cc_secret_id)
-    monkeypatch.setenv("CC_API_BASE_URL", sandbox.base_url)
-    monkeypatch.setenv("CC_TOKEN_URL", sandbox.token_url)
-    reset_relay_caches()
+    point_engine_at(sandbox, monkeypatch, relay_aws.cc_secret_id)
     sandbox.seed_list("Newsletter")
     yield relay_aws, sandbox, create_event_source_mappings(relay_aws)
 
