@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -20,19 +19,17 @@ from local.cc_sandbox import Sandbox
 from signup_relay.clock import utc_now
 from signup_relay.constant_contact.client import SERVER_RETRIES
 from signup_relay.errors import ConflictError, ServerError
-from signup_relay.models import Address, ConsentEvidence, Outcome, Signup
+from signup_relay.models import Address, Outcome
 from signup_relay.routes import Consent, UpsertOptions
 from signup_relay.tokens import refreshers
 from signup_relay.upsert import wiring as engine
 from tests.engine_support import WiredEngine
 from tests.oauth_secret import seed_oauth_secret
 from tests.sandbox_fixtures import point_engine_at
+from tests.signups import signup
 
 SECRET_ID = "signup-relay/constant-contact"
 LONG_EMAIL = "a-rather-long-local-part-for-testing-purposes@subdomain.example.com"  # 67 characters
-EVIDENCE = ConsentEvidence(
-    at=datetime(2026, 11, 26, 9, 30, tzinfo=UTC), source="tally", form="Newsletter", ip="203.0.113.9"
-)
 
 
 def _wire(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, *, requests_per_second: float) -> Iterator[WiredEngine]:
@@ -47,19 +44,6 @@ def _wire(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, *, requests_per_sec
 def cc(cc_sandbox_unthrottled: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[WiredEngine]:
     """The engine against a sandbox without the per-second limit (these tests are not about pacing)."""
     yield from _wire(cc_sandbox_unthrottled, monkeypatch, requests_per_second=0)
-
-
-def signup(email: str, consent: Consent = Consent.IMPLICIT, **fields: Any) -> Signup:
-    values: dict[str, Any] = {
-        "email": email,
-        "lists": ("News",),
-        "consent": consent,
-        "consent_evidence": EVIDENCE,
-        "source": "tally",
-        "route": "newsletter",
-    }
-    values.update(fields)
-    return Signup(**values)
 
 
 def permission_changes(sandbox: Sandbox, contact: dict[str, Any]) -> list[str]:

@@ -20,6 +20,7 @@ from signup_relay.errors import ReauthorizationRequiredError
 from signup_relay.models import Address, ConsentEvidence, Outcome, Signup
 from signup_relay.routes import Consent, Route, parse_routes
 from signup_relay.upsert import wiring as engine
+from tests import signups
 from tests.engine_support import WiredEngine
 from tests.oauth_secret import seed_oauth_secret
 from tests.sandbox_fixtures import point_engine_at
@@ -46,18 +47,9 @@ def v2(cc_sandbox_unthrottled: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iter
 
 
 def signup(email: str, consent: Consent = Consent.IMPLICIT, **fields: Any) -> Signup:
-    values: dict[str, Any] = {
-        "email": email,
-        "lists": ("News",),
-        "consent": consent,
-        "consent_evidence": EVIDENCE,
-        "source": "tally",
-        "route": "legacy",
-        "account": LEGACY,
-        "submitted_at": datetime.now(UTC),
-    }
-    values.update(fields)
-    return Signup(**values)
+    """A sign-up for the V2 account (evidence without an IP), submitted now."""
+    legacy = {"consent_evidence": EVIDENCE, "route": "legacy", "account": LEGACY, "submitted_at": datetime.now(UTC)}
+    return signups.signup(email, consent, **(legacy | fields))
 
 
 # --- new -----------------------------------------------------------------------------------------------
