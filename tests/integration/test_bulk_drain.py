@@ -193,8 +193,7 @@ def test_a_v2_keys_spent_quota_holds_only_its_signups_in_the_per_contact_pass(
     # delivered before (so the drain applies them per contact, the V2 one first)
     v2_account = "signup-relay/constant-contact/legacy-v2"
     seed_v2_secret(account, v2_account, cc_secret_id=SECRET_ID)
-    monkeypatch.setenv("CC_V2_API_BASE_URL", account.v2_base_url)
-    reset_relay_caches()
+    point_engine_at(account, monkeypatch, SECRET_ID, v2=True, rate_limit_per_second=0)
     account.v2_daily_quota = 0
     queue("legacy@example.com", account=v2_account)
     queue("seen0@example.com", first_name="Seen")

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from functions.upsert import app as upsert_app
-from local.aws_resources import LocalResources, create_event_source_mappings, reset_relay_caches, run_mapping_schedule
+from local.aws_resources import LocalResources, create_event_source_mappings, run_mapping_schedule
 from local.cc_sandbox import Sandbox
 from local.functions import sqs_event
 from local.template import mapping_schedules
@@ -194,8 +194,7 @@ def test_a_v2_keys_quota_day_holds_only_its_signups_while_v3_flows(fleet, lambda
     # queued (the V2 ones first)
     resources, sandbox, uuids = fleet
     seed_v2_secret(sandbox, V2_ACCOUNT, cc_secret_id=resources.cc_secret_id)
-    monkeypatch.setenv("CC_V2_API_BASE_URL", sandbox.v2_base_url)
-    reset_relay_caches()
+    point_engine_at(sandbox, monkeypatch, resources.cc_secret_id, v2=True)
     spend_v2_quota(sandbox, 20)
     v2_before = len(api_calls(sandbox, "v2"))
     v2_emails = [f"legacy{n}@example.com" for n in range(3)]
