@@ -15,6 +15,7 @@ from signup_relay.constant_contact.client import ConstantContactClient, Pacer
 from signup_relay.constant_contact.names import NameDirectory
 from signup_relay.models import Address, ConsentEvidence, Signup
 from signup_relay.routes import Consent, UpsertOptions
+from tests import signups
 
 EVIDENCE = ConsentEvidence(
     at=datetime(2026, 11, 26, 9, 30, tzinfo=UTC), source="tally", form="Launch", ip="203.0.113.9"
@@ -51,17 +52,9 @@ def connect(sandbox: Sandbox, *, requests_per_second: float = 0) -> Account:
 
 
 def signup(email: str, consent: Consent = Consent.IMPLICIT, **fields: Any) -> Signup:
-    values: dict[str, Any] = {
-        "email": email,
-        "lists": ("News",),
-        "consent": consent,
-        "consent_evidence": EVIDENCE,
-        "options": OPTIONS,
-        "source": "tally",
-        "route": "launch",
-    }
-    values.update(fields)
-    return Signup(**values)
+    """A sign-up for the launch route (which creates missing custom fields), with the launch form's evidence."""
+    launch = {"consent_evidence": EVIDENCE, "options": OPTIONS, "route": "launch"}
+    return signups.signup(email, consent, **(launch | fields))
 
 
 def seed_people(sandbox: Sandbox, prefix: str, count: int) -> None:

@@ -490,12 +490,12 @@ class Sandbox(BackgroundServer):
     def permission_history(self, contact_id: str) -> list[dict[str, Any]]:
         """Every permission_to_send change of a contact: {at, from, to, via, source}, creation first."""
         with self.store.lock:
-            return [dict(h) for h in self.store._contact(contact_id).permission_history]
+            return [dict(h) for h in self.store.contact(contact_id).permission_history]
 
     def resubscribe_request(self, contact_id: str) -> dict[str, Any] | None:
         """The pending one-time resubscribe email recorded by PUT /contacts/resubscribe/{id}, if any."""
         with self.store.lock:
-            request = self.store._contact(contact_id).resubscribe_request
+            request = self.store.contact(contact_id).resubscribe_request
             return dict(request) if request else None
 
     def confirm_resubscribe(self, contact_id: str) -> None:

@@ -217,8 +217,10 @@ class AccountStore:
             contact = self.contacts.get(contact_id)
             return contact.address.lower() if contact else None
 
-    def _contact(self, contact_id: str) -> StoredContact:
-        contact = self.contacts.get(contact_id)
+    def contact(self, contact_id: str) -> StoredContact:
+        """The stored record (deleted too), or the API's 404 for an unknown or malformed id. Read it under `lock`."""
+        with self.lock:
+            contact = self.contacts.get(contact_id)
         if contact is None:
             if not is_uuid(contact_id):
                 raise not_found("contact_id is in an invalid format.")
@@ -391,7 +393,7 @@ class AccountStore:
     def get_contact(self, contact_id: str, query: dict[str, str]) -> dict[str, Any]:
         with self.lock:
             include = self._include(query)
-            return self.render_contact(self._contact(contact_id), include)
+            return self.render_contact(self.contact(contact_id), include)
 
     @staticmethod
     def _include(query: dict[str, str]) -> list[str]:
@@ -466,7 +468,7 @@ class AccountStore:
     def put_contact(self, contact_id: str, body: Any) -> dict[str, Any]:
         """PUT /contacts/{id}: core properties omitted or blank become null; omitted subresources are kept."""
         with self.lock:
-            c = self._contact(contact_id)
+            c = self.contact(contact_id)
             data = contact_body(body, self.catalog, is_put=True)
             assert data.address is not None and data.source is not None  # guaranteed by contact_body
             other = self.find_by_email(data.address)
@@ -519,7 +521,7 @@ class AccountStore:
     def delete_contact(self, contact_id: str) -> None:
         """DELETE /contacts/{id}: a soft delete. Lists are dropped; permission is kept. Already deleted -> 404."""
         with self.lock:
-            c = self._contact(contact_id)
+            c = self.contact(contact_id)
             if c.deleted_at is not None:
                 raise not_found(f"Contact {contact_id} was not found.")
             c.deleted_at = self.clock.time()
@@ -570,7 +572,7 @@ class AccountStore:
     def resubscribe(self, contact_id: str, body: Any) -> None:
         """PUT /contacts/resubscribe/{id}: records a one-time resubscribe email; permission is NOT changed."""
         with self.lock:
-            c = self._contact(contact_id)
+            c = self.contact(contact_id)
             problems = Problems()
             if not isinstance(body, dict):
                 raise validation_error("The request body must be a JSON object.")
@@ -594,7 +596,7 @@ class AccountStore:
     def confirm_resubscribe(self, contact_id: str) -> None:
         """Simulate the contact clicking the resubscribe email: explicit again and added to the requested lists."""
         with self.lock:
-            c = self._contact(contact_id)
+            c = self.contact(contact_id)
             request = c.resubscribe_request
             if request is None or request["confirmed"]:
                 raise ValueError(f"contact {contact_id} has no pending resubscribe request")
@@ -800,7 +802,7 @@ class AccountStore:
 
     def unsubscribe(self, contact_id: str, source: str, reason: str | None) -> None:
         with self.lock:
-            c = self._contact(contact_id)
+            c = self.contact(contact_id)
             if c.permission != "unsubscribed":
                 self.set_permission(c, "unsubscribed", via="unsubscribe (test helper)", source=source, reason=reason)
             else:

@@ -9,7 +9,6 @@ sandbox, whose HTTP server answers on its own threads.
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from collections import defaultdict
@@ -19,11 +18,11 @@ from datetime import UTC, datetime
 
 from moto import mock_aws
 
-from local.aws_resources import reset_relay_caches
 from local.cc_sandbox import Sandbox
 from signup_relay.models import ConsentEvidence, Signup
 from signup_relay.routes import Consent
 from signup_relay.upsert import wiring as engine
+from tests.bench.engine_env import point_engine_env
 from tests.oauth_secret import seed_oauth_secret
 
 SIGNUPS = 1000
@@ -102,20 +101,8 @@ def _build(sandbox: Sandbox) -> list[tuple[Case, Signup]]:
 
 
 def run(report: Callable[[str], None] = print) -> dict[str, float]:
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        os.environ.setdefault(key, "bench")
     with Sandbox(rate_limit_per_second=0) as sandbox:
-        os.environ.update(
-            {
-                "CC_API_BASE_URL": sandbox.base_url,
-                "CC_TOKEN_URL": sandbox.token_url,
-                "CC_SECRET_ID": SECRET_ID,
-                "CC_RATE_LIMIT_PER_SECOND": "0",
-                "SECRET_MAX_AGE_SECONDS": "3600",
-            }
-        )
-        reset_relay_caches()
+        point_engine_env(sandbox, SECRET_ID)
         # moto only while the secret is created and first read: its HTTP interception (`responses`) would
         # otherwise sit in every engine request and be measured as engine CPU. The token stays cached.
         with mock_aws():

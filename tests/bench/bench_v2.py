@@ -8,7 +8,6 @@ contact deleted in the UI is measured with and without the account's V3 app (`v3
 
 from __future__ import annotations
 
-import os
 import statistics
 from collections import defaultdict
 from collections.abc import Callable
@@ -17,11 +16,11 @@ from datetime import UTC, datetime
 
 from moto import mock_aws
 
-from local.aws_resources import reset_relay_caches
 from local.cc_sandbox import Sandbox
 from signup_relay.models import ConsentEvidence, Signup
 from signup_relay.routes import Consent
 from signup_relay.upsert import wiring as engine
+from tests.bench.engine_env import point_engine_env
 from tests.oauth_secret import seed_oauth_secret
 from tests.v2_account import seed_v2_secret
 
@@ -67,21 +66,8 @@ def _seed(sandbox: Sandbox, case: Case, email: str) -> None:
 
 
 def run(report: Callable[[str], None] = print) -> dict[str, float]:
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        os.environ.setdefault(key, "bench")
     with Sandbox(rate_limit_per_second=0) as sandbox:
-        os.environ.update(
-            {
-                "CC_API_BASE_URL": sandbox.base_url,
-                "CC_V2_API_BASE_URL": sandbox.v2_base_url,
-                "CC_TOKEN_URL": sandbox.token_url,
-                "CC_SECRET_ID": V3_ACCOUNT,
-                "CC_RATE_LIMIT_PER_SECOND": "0",
-                "SECRET_MAX_AGE_SECONDS": "3600",
-            }
-        )
-        reset_relay_caches()
+        point_engine_env(sandbox, V3_ACCOUNT, v2=True)
         with mock_aws():  # only while the secrets are written and first read (see bench_engine.py)
             seed_oauth_secret(sandbox, V3_ACCOUNT)
             seed_v2_secret(sandbox, V2_ACCOUNT, cc_secret_id=V3_ACCOUNT)

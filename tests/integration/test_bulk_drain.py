@@ -30,6 +30,7 @@ from signup_relay.routes import Consent, UpsertOptions
 from signup_relay.upsert.wiring import get_upserter
 from tests.integration.relay_fixtures import dlq_records
 from tests.oauth_secret import seed_oauth_secret
+from tests.sandbox_fixtures import point_engine_at
 from tests.v2_account import seed_v2_secret
 
 SECRET_ID = "signup-relay/constant-contact"
@@ -40,11 +41,7 @@ def account(relay_aws: LocalResources, monkeypatch: pytest.MonkeyPatch) -> Itera
     with Sandbox(rate_limit_per_second=0) as sandbox:
         sandbox.seed_list("News")
         seed_oauth_secret(sandbox, SECRET_ID)
-        monkeypatch.setenv("CC_API_BASE_URL", sandbox.base_url)
-        monkeypatch.setenv("CC_TOKEN_URL", sandbox.token_url)
-        monkeypatch.setenv("CC_RATE_LIMIT_PER_SECOND", "0")
-        monkeypatch.delenv("TOKEN_REFRESH_FUNCTION", raising=False)
-        reset_relay_caches()
+        point_engine_at(sandbox, monkeypatch, SECRET_ID, rate_limit_per_second=0)
         yield sandbox
 
 
@@ -196,8 +193,7 @@ def test_a_v2_keys_spent_quota_holds_only_its_signups_in_the_per_contact_pass(
     # delivered before (so the drain applies them per contact, the V2 one first)
     v2_account = "signup-relay/constant-contact/legacy-v2"
     seed_v2_secret(account, v2_account, cc_secret_id=SECRET_ID)
-    monkeypatch.setenv("CC_V2_API_BASE_URL", account.v2_base_url)
-    reset_relay_caches()
+    point_engine_at(account, monkeypatch, SECRET_ID, v2=True, rate_limit_per_second=0)
     account.v2_daily_quota = 0
     queue("legacy@example.com", account=v2_account)
     queue("seen0@example.com", first_name="Seen")

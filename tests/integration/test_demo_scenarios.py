@@ -19,7 +19,7 @@ import pytest
 
 from functions.receive import app as receive_app
 from functions.upsert import app as upsert_app
-from local.aws_resources import LocalResources, reset_relay_caches
+from local.aws_resources import LocalResources
 from local.cc_sandbox import Sandbox
 from local.events.scenarios import SCENARIOS
 from local.events.seed import (
@@ -37,6 +37,7 @@ from local.sandbox_seed import DEMO_SEED_FILE, apply_seed, load_seed
 from tests.conftest import load_event
 from tests.integration.relay_fixtures import dlq_records
 from tests.oauth_secret import seed_oauth_secret
+from tests.sandbox_fixtures import point_engine_at
 
 EXPECTED = {scenario.file: scenario.expected for scenario in SCENARIOS}
 
@@ -57,9 +58,7 @@ def demo_account(
     sandbox = cc_sandbox_unthrottled
     contact_ids = apply_seed(sandbox, load_seed(DEMO_SEED_FILE))
     seed_oauth_secret(sandbox, relay_aws.cc_secret_id)
-    monkeypatch.setenv("CC_API_BASE_URL", sandbox.base_url)
-    monkeypatch.setenv("CC_TOKEN_URL", sandbox.token_url)
-    reset_relay_caches()
+    point_engine_at(sandbox, monkeypatch, relay_aws.cc_secret_id)
     recorder = OutcomeRecorder()  # the outcome per queued id, read off the service's log lines as the demo does
     logging.getLogger(SERVICE_LOGGER).addHandler(recorder)
     try:

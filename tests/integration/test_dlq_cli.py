@@ -25,6 +25,7 @@ from signup_relay.ops.dlq.cli import main
 from tests.cloudformation_stub import stubbed_stack
 from tests.conftest import load_event
 from tests.integration.relay_fixtures import dlq_records
+from tests.sandbox_fixtures import point_engine_at
 
 # The generic route may not create lists: a sign-up choosing "events" is rejected while the list is missing.
 STRICT_ROUTES = """
@@ -56,10 +57,8 @@ def relay(
     )
     routes_file = tmp_path / "routes.yaml"
     routes_file.write_text(STRICT_ROUTES)
-    monkeypatch.setenv("CC_API_BASE_URL", cc_sandbox.base_url)
-    monkeypatch.setenv("CC_TOKEN_URL", cc_sandbox.token_url)
     monkeypatch.setenv("ROUTES_FILE", str(routes_file))
-    reset_relay_caches()
+    point_engine_at(cc_sandbox, monkeypatch, relay_aws.cc_secret_id)
     cc_sandbox.seed_list("Newsletter")
     yield relay_aws, cc_sandbox, routes_file
 

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from functions.upsert import app as upsert_app
-from local.aws_resources import LocalResources, create_event_source_mappings, reset_relay_caches, run_mapping_schedule
+from local.aws_resources import LocalResources, create_event_source_mappings, run_mapping_schedule
 from local.cc_sandbox import Sandbox
 from local.functions import sqs_event
 from local.template import mapping_schedules
@@ -22,7 +22,7 @@ from signup_relay.models import Consent, QueuedSignup, Signup, to_json
 from signup_relay.routes import UpsertOptions
 from tests.integration.relay_fixtures import dlq_records
 from tests.oauth_secret import seed_oauth_secret
-from tests.sandbox_fixtures import v2_session
+from tests.sandbox_fixtures import point_engine_at, v2_session
 from tests.v2_account import seed_v2_secret
 
 V2_ACCOUNT = "signup-relay/constant-contact/legacy"
@@ -36,9 +36,7 @@ def fleet(
     sandbox as the account, with the Newsletter list."""
     sandbox = cc_sandbox_unthrottled
     seed_oauth_secret(sandbox, relay_aws.cc_secret_id)
-    monkeypatch.setenv("CC_API_BASE_URL", sandbox.base_url)
-    monkeypatch.setenv("CC_TOKEN_URL", sandbox.token_url)
-    reset_relay_caches()
+    point_engine_at(sandbox, monkeypatch, relay_aws.cc_secret_id)
     sandbox.seed_list("Newsletter")
     yield relay_aws, sandbox, create_event_source_mappings(relay_aws)
 
@@ -196,8 +194,7 @@ def test_a_v2_keys_quota_day_holds_only_its_signups_while_v3_flows(fleet, lambda
     # queued (the V2 ones first)
     resources, sandbox, uuids = fleet
     seed_v2_secret(sandbox, V2_ACCOUNT, cc_secret_id=resources.cc_secret_id)
-    monkeypatch.setenv("CC_V2_API_BASE_URL", sandbox.v2_base_url)
-    reset_relay_caches()
+    point_engine_at(sandbox, monkeypatch, resources.cc_secret_id, v2=True)
     spend_v2_quota(sandbox, 20)
     v2_before = len(api_calls(sandbox, "v2"))
     v2_emails = [f"legacy{n}@example.com" for n in range(3)]

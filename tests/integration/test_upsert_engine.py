@@ -8,11 +8,9 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
@@ -21,66 +19,31 @@ from local.cc_sandbox import Sandbox
 from signup_relay.clock import utc_now
 from signup_relay.constant_contact.client import SERVER_RETRIES
 from signup_relay.errors import ConflictError, ServerError
-from signup_relay.models import Address, ConsentEvidence, Outcome, Signup
+from signup_relay.models import Address, Outcome
 from signup_relay.routes import Consent, UpsertOptions
 from signup_relay.tokens import refreshers
 from signup_relay.upsert import wiring as engine
+from tests.engine_support import WiredEngine
 from tests.oauth_secret import seed_oauth_secret
 from tests.sandbox_fixtures import point_engine_at
+from tests.signups import signup
 
 SECRET_ID = "signup-relay/constant-contact"
 LONG_EMAIL = "a-rather-long-local-part-for-testing-purposes@subdomain.example.com"  # 67 characters
-EVIDENCE = ConsentEvidence(
-    at=datetime(2026, 11, 26, 9, 30, tzinfo=UTC), source="tally", form="Newsletter", ip="203.0.113.9"
-)
 
 
-class Engine:
-    """The wired engine plus the sandbox and the secret it reads."""
-
-    def __init__(self, sandbox: Sandbox, secrets: Any) -> None:
-        self.sandbox = sandbox
-        self.secrets = secrets
-        self.news = sandbox.seed_list("News")
-        self.events = sandbox.seed_list("Events")
-
-    def upsert(self, signup: Signup) -> Any:
-        return engine.get_upserter(signup.account).upsert(signup)
-
-    def stored(self, email: str) -> dict[str, Any]:
-        contact = self.sandbox.contact_by_email(email)
-        assert contact is not None, f"the sandbox holds no contact for {email}"
-        return contact
-
-    def secret(self) -> dict[str, Any]:
-        return json.loads(self.secrets.get_secret_value(SecretId=SECRET_ID)["SecretString"])
-
-
-def _wire(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, *, requests_per_second: float) -> Iterator[Engine]:
+def _wire(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, *, requests_per_second: float) -> Iterator[WiredEngine]:
     with mock_aws():
         seed_oauth_secret(sandbox, SECRET_ID)
         point_engine_at(sandbox, monkeypatch, SECRET_ID, rate_limit_per_second=requests_per_second)
-        yield Engine(sandbox, boto3.client("secretsmanager"))
+        yield WiredEngine(sandbox, SECRET_ID)
         reset_relay_caches()
 
 
 @pytest.fixture
-def cc(cc_sandbox_unthrottled: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+def cc(cc_sandbox_unthrottled: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[WiredEngine]:
     """The engine against a sandbox without the per-second limit (these tests are not about pacing)."""
     yield from _wire(cc_sandbox_unthrottled, monkeypatch, requests_per_second=0)
-
-
-def signup(email: str, consent: Consent = Consent.IMPLICIT, **fields: Any) -> Signup:
-    values: dict[str, Any] = {
-        "email": email,
-        "lists": ("News",),
-        "consent": consent,
-        "consent_evidence": EVIDENCE,
-        "source": "tally",
-        "route": "newsletter",
-    }
-    values.update(fields)
-    return Signup(**values)
 
 
 def permission_changes(sandbox: Sandbox, contact: dict[str, Any]) -> list[str]:
@@ -90,7 +53,7 @@ def permission_changes(sandbox: Sandbox, contact: dict[str, Any]) -> list[str]:
 # --- new contacts ---------------------------------------------------------------------------------------
 
 
-def test_new_contact_with_explicit_consent_is_created_by_sign_up_form(cc: Engine) -> None:
+def test_new_contact_with_explicit_consent_is_created_by_sign_up_form(cc: WiredEngine) -> None:
     # Given nobody with that address
     # When an explicit sign-up arrives
     result = cc.upsert(signup("new@example.com", Consent.EXPLICIT, first_name="Grace"))
@@ -106,7 +69,7 @@ def test_new_contact_with_explicit_consent_is_created_by_sign_up_form(cc: Engine
     assert contact["list_memberships"] == [cc.news]
 
 
-def test_new_contact_with_implicit_consent_is_posted_with_the_consent_note(cc: Engine) -> None:
+def test_new_contact_with_implicit_consent_is_posted_with_the_consent_note(cc: WiredEngine) -> None:
     # Given nobody with that address
     # When an implicit sign-up with a phone and an address arrives
     result = cc.upsert(
@@ -122,7 +85,7 @@ def test_new_contact_with_implicit_consent_is_posted_with_the_consent_note(cc: E
     assert "203.0.113.9" in contact["notes"][0]["content"]
 
 
-def test_no_consent_and_no_permission_to_create_leaves_nothing_behind(cc: Engine) -> None:
+def test_no_consent_and_no_permission_to_create_leaves_nothing_behind(cc: WiredEngine) -> None:
     result = cc.upsert(signup("noconsent@example.com", Consent.NONE))
     assert result.outcome is Outcome.REJECTED
     assert "consent" in (result.reason or "")
@@ -132,7 +95,7 @@ def test_no_consent_and_no_permission_to_create_leaves_nothing_behind(cc: Engine
 # --- existing active contacts ------------------------------------------------------------------------------
 
 
-def seed_rich_contact(cc: Engine, email: str) -> str:
+def seed_rich_contact(cc: WiredEngine, email: str) -> str:
     cc.sandbox.seed_custom_field("Favourite colour")
     return cc.sandbox.seed_contact(
         email,
@@ -150,7 +113,7 @@ def seed_rich_contact(cc: Engine, email: str) -> str:
     )
 
 
-def test_put_preserves_everything_the_form_did_not_send(cc: Engine) -> None:
+def test_put_preserves_everything_the_form_did_not_send(cc: WiredEngine) -> None:
     # Given a contact with job title, phone, address, birthday, a custom field and another list
     contact_id = seed_rich_contact(cc, "ada@example.com")
     before = cc.stored("ada@example.com")
@@ -171,7 +134,7 @@ def test_put_preserves_everything_the_form_did_not_send(cc: Engine) -> None:
     assert after["update_source"] == "Contact"
 
 
-def test_existing_active_contact_with_explicit_consent_goes_through_sign_up_form(cc: Engine) -> None:
+def test_existing_active_contact_with_explicit_consent_goes_through_sign_up_form(cc: WiredEngine) -> None:
     # Given an implicit contact on Events
     seed_rich_contact(cc, "ada@example.com")
     # When an explicit sign-up for News arrives
@@ -187,7 +150,7 @@ def test_existing_active_contact_with_explicit_consent_goes_through_sign_up_form
 # --- deleted contacts ----------------------------------------------------------------------------------
 
 
-def test_deleted_contact_the_409_trap_ends_revived_and_on_the_list(cc: Engine) -> None:
+def test_deleted_contact_the_409_trap_ends_revived_and_on_the_list(cc: WiredEngine) -> None:
     # Given a contact deleted in the UI
     contact_id = cc.sandbox.seed_contact("gone@example.com", first_name="Gone", lists=["Events"])
     cc.sandbox.delete_contact(contact_id)
@@ -214,7 +177,7 @@ def test_deleted_contact_the_409_trap_ends_revived_and_on_the_list(cc: Engine) -
     assert contact["first_name"] == "Gone"
 
 
-def test_deleted_contact_with_explicit_consent_is_revived_by_sign_up_form(cc: Engine) -> None:
+def test_deleted_contact_with_explicit_consent_is_revived_by_sign_up_form(cc: WiredEngine) -> None:
     contact_id = cc.sandbox.seed_contact("gone@example.com", lists=["Events"])
     cc.sandbox.delete_contact(contact_id)
     result = cc.upsert(signup("gone@example.com", Consent.EXPLICIT))
@@ -225,7 +188,7 @@ def test_deleted_contact_with_explicit_consent_is_revived_by_sign_up_form(cc: En
     assert contact["email_address"]["permission_to_send"] == "explicit"
 
 
-def test_deleted_and_unsubscribed_contact_is_not_revived_without_explicit_consent(cc: Engine) -> None:
+def test_deleted_and_unsubscribed_contact_is_not_revived_without_explicit_consent(cc: WiredEngine) -> None:
     contact_id = cc.sandbox.seed_contact("both@example.com", lists=["Events"])
     cc.sandbox.unsubscribe_contact(contact_id)
     cc.sandbox.delete_contact(contact_id)
@@ -239,7 +202,7 @@ def test_deleted_and_unsubscribed_contact_is_not_revived_without_explicit_consen
 # --- unsubscribed contacts -----------------------------------------------------------------------------
 
 
-def test_unsubscribed_contact_without_explicit_consent_is_never_silently_resubscribed(cc: Engine) -> None:
+def test_unsubscribed_contact_without_explicit_consent_is_never_silently_resubscribed(cc: WiredEngine) -> None:
     # Given a contact who unsubscribed themselves
     contact_id = cc.sandbox.seed_contact("left@example.com", job_title="Analyst", lists=["Events"])
     cc.sandbox.unsubscribe_contact(contact_id)
@@ -256,7 +219,7 @@ def test_unsubscribed_contact_without_explicit_consent_is_never_silently_resubsc
     assert "explicit" not in permission_changes(cc.sandbox, after)
 
 
-def test_unsubscribed_contact_gets_the_resubscribe_email_once_when_the_route_enables_it(cc: Engine) -> None:
+def test_unsubscribed_contact_gets_the_resubscribe_email_once_when_the_route_enables_it(cc: WiredEngine) -> None:
     contact_id = cc.sandbox.seed_contact("left@example.com", lists=["Events"])
     cc.sandbox.unsubscribe_contact(contact_id)
     options = UpsertOptions(send_resubscribe_email=True)
@@ -269,7 +232,7 @@ def test_unsubscribed_contact_gets_the_resubscribe_email_once_when_the_route_ena
     assert cc.stored("left@example.com")["email_address"]["permission_to_send"] == "unsubscribed"
 
 
-def test_unsubscribed_contact_with_explicit_consent_is_resubscribed(cc: Engine) -> None:
+def test_unsubscribed_contact_with_explicit_consent_is_resubscribed(cc: WiredEngine) -> None:
     # Given a contact who unsubscribed
     contact_id = cc.sandbox.seed_contact("back@example.com", lists=["Events"])
     cc.sandbox.unsubscribe_contact(contact_id)
@@ -283,7 +246,7 @@ def test_unsubscribed_contact_with_explicit_consent_is_resubscribed(cc: Engine) 
     assert cc.news in contact["list_memberships"]
 
 
-def test_a_replayed_explicit_sign_up_older_than_the_opt_out_leaves_the_contact_unsubscribed(cc: Engine) -> None:
+def test_a_replayed_explicit_sign_up_older_than_the_opt_out_leaves_the_contact_unsubscribed(cc: WiredEngine) -> None:
     # Given a person who subscribed with explicit consent, then unsubscribed themselves
     earlier = signup("replayed@example.com", Consent.EXPLICIT, first_name="Ada", submitted_at=utc_now())
     assert cc.upsert(earlier).outcome is Outcome.CREATED
@@ -303,7 +266,7 @@ def test_a_replayed_explicit_sign_up_older_than_the_opt_out_leaves_the_contact_u
     assert [r["path"] for r in cc.sandbox.request_log].count("/v3/contacts/sign_up_form") == 1
 
 
-def test_an_explicit_sign_up_made_after_the_opt_out_resubscribes(cc: Engine) -> None:
+def test_an_explicit_sign_up_made_after_the_opt_out_resubscribes(cc: WiredEngine) -> None:
     # Given a person who subscribed, then unsubscribed themselves
     assert cc.upsert(signup("again@example.com", Consent.EXPLICIT, submitted_at=utc_now())).outcome is Outcome.CREATED
     contact_id = cc.stored("again@example.com")["contact_id"]
@@ -317,7 +280,7 @@ def test_an_explicit_sign_up_made_after_the_opt_out_resubscribes(cc: Engine) -> 
     assert permission_changes(cc.sandbox, contact) == ["explicit", "unsubscribed", "explicit"]
 
 
-def test_public_form_asks_an_unsubscribed_contact_to_confirm_by_email(cc: Engine) -> None:
+def test_public_form_asks_an_unsubscribed_contact_to_confirm_by_email(cc: WiredEngine) -> None:
     # Given a public form's route, and a contact on Events who unsubscribed themselves
     options = UpsertOptions(confirm_resubscribe_by_email=True)
     contact_id = cc.sandbox.seed_contact("public@example.com", lists=["Events"])
@@ -341,7 +304,7 @@ def test_public_form_asks_an_unsubscribed_contact_to_confirm_by_email(cc: Engine
     assert cc.news in contact["list_memberships"]
 
 
-def test_public_form_still_subscribes_a_new_address_through_sign_up_form(cc: Engine) -> None:
+def test_public_form_still_subscribes_a_new_address_through_sign_up_form(cc: WiredEngine) -> None:
     options = UpsertOptions(confirm_resubscribe_by_email=True)
     result = cc.upsert(signup("fresh@example.com", Consent.EXPLICIT, options=options, submitted_at=utc_now()))
     assert result.outcome is Outcome.CREATED
@@ -351,7 +314,7 @@ def test_public_form_still_subscribes_a_new_address_through_sign_up_form(cc: Eng
 # --- long addresses ---------------------------------------------------------------------------------------
 
 
-def test_email_of_51_to_80_characters_is_created_explicit_without_sign_up_form(cc: Engine) -> None:
+def test_email_of_51_to_80_characters_is_created_explicit_without_sign_up_form(cc: WiredEngine) -> None:
     result = cc.upsert(signup(LONG_EMAIL, Consent.EXPLICIT))
     assert result.outcome is Outcome.CREATED
     contact = cc.stored(LONG_EMAIL)
@@ -361,7 +324,7 @@ def test_email_of_51_to_80_characters_is_created_explicit_without_sign_up_form(c
     assert not [r for r in cc.sandbox.request_log if r["path"] == "/v3/contacts/sign_up_form"]
 
 
-def test_long_email_unsubscribed_contact_gets_the_confirmation_email_and_stays_unsubscribed(cc: Engine) -> None:
+def test_long_email_unsubscribed_contact_gets_the_confirmation_email_and_stays_unsubscribed(cc: WiredEngine) -> None:
     contact_id = cc.sandbox.seed_contact(LONG_EMAIL, lists=["Events"])
     cc.sandbox.unsubscribe_contact(contact_id)
     result = cc.upsert(signup(LONG_EMAIL, Consent.EXPLICIT))
@@ -372,7 +335,7 @@ def test_long_email_unsubscribed_contact_gets_the_confirmation_email_and_stays_u
     assert "explicit" not in permission_changes(cc.sandbox, contact)
 
 
-def test_long_email_deleted_contact_with_explicit_consent_is_revived_by_put(cc: Engine) -> None:
+def test_long_email_deleted_contact_with_explicit_consent_is_revived_by_put(cc: WiredEngine) -> None:
     # Given a deleted contact with a 67-character address
     contact_id = cc.sandbox.seed_contact(LONG_EMAIL, job_title="Analyst", lists=["Events"])
     cc.sandbox.delete_contact(contact_id)
@@ -388,7 +351,7 @@ def test_long_email_deleted_contact_with_explicit_consent_is_revived_by_put(cc: 
     assert contact["job_title"] == "Analyst"
 
 
-def test_consent_note_and_tags_on_the_sign_up_form_path_when_the_route_asks(cc: Engine) -> None:
+def test_consent_note_and_tags_on_the_sign_up_form_path_when_the_route_asks(cc: WiredEngine) -> None:
     # Given a route that wants the consent note even on the sign_up_form path
     options = UpsertOptions(consent_note_on_sign_up_form=True)
     # When an explicit sign-up with a tag arrives
@@ -401,7 +364,7 @@ def test_consent_note_and_tags_on_the_sign_up_form_path_when_the_route_asks(cc: 
     assert contact["email_address"]["permission_to_send"] == "explicit"
 
 
-def test_tags_after_sign_up_form_arrive_through_the_taggings_activity(cc: Engine) -> None:
+def test_tags_after_sign_up_form_arrive_through_the_taggings_activity(cc: WiredEngine) -> None:
     vip = cc.sandbox.seed_tag("vip")
     result = cc.upsert(signup("tagged@example.com", Consent.EXPLICIT, tags=("vip",)))
     assert result.outcome is Outcome.CREATED
@@ -409,7 +372,7 @@ def test_tags_after_sign_up_form_arrive_through_the_taggings_activity(cc: Engine
     assert cc.stored("tagged@example.com")["taggings"] == [vip]
 
 
-def test_bulk_json_import_and_its_activity_status(cc: Engine) -> None:
+def test_bulk_json_import_and_its_activity_status(cc: WiredEngine) -> None:
     # Given an unsubscribed contact, and the client the engine uses
     cc.sandbox.seed_contact("gone@example.com", lists=["Events"], permission_to_send="unsubscribed")
     client = engine.get_upserter().client
@@ -429,14 +392,14 @@ def test_bulk_json_import_and_its_activity_status(cc: Engine) -> None:
 # --- names ----------------------------------------------------------------------------------------------
 
 
-def test_unknown_list_is_rejected_and_nothing_is_written(cc: Engine) -> None:
+def test_unknown_list_is_rejected_and_nothing_is_written(cc: WiredEngine) -> None:
     result = cc.upsert(signup("who@example.com", lists=("News", "No Such List")))
     assert result.outcome is Outcome.REJECTED
     assert "'No Such List'" in (result.reason or "")
     assert cc.sandbox.contact_by_email("who@example.com") is None
 
 
-def test_missing_list_is_created_when_the_route_allows_it_and_names_are_cached(cc: Engine) -> None:
+def test_missing_list_is_created_when_the_route_allows_it_and_names_are_cached(cc: WiredEngine) -> None:
     options = UpsertOptions(create_missing_lists=True)
     first = cc.upsert(signup("one@example.com", lists=("Brand New",), options=options))
     second = cc.upsert(signup("two@example.com", lists=("Brand New",), options=options, tags=("vip",)))
@@ -450,7 +413,7 @@ def test_missing_list_is_created_when_the_route_allows_it_and_names_are_cached(c
 # --- tokens, limits, faults ---------------------------------------------------------------------------
 
 
-def test_expired_access_token_mid_run_costs_exactly_one_refresh(cc: Engine) -> None:
+def test_expired_access_token_mid_run_costs_exactly_one_refresh(cc: WiredEngine) -> None:
     # Given a warm engine
     assert cc.upsert(signup("first@example.com")).outcome is Outcome.CREATED
     old = cc.secret()
@@ -482,7 +445,7 @@ class RefreshFunctionStandIn:
 
 
 def test_upsert_never_calls_the_token_endpoint_when_a_refresh_function_is_set(
-    cc: Engine, monkeypatch: pytest.MonkeyPatch
+    cc: WiredEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given upsert wired as deployed (TOKEN_REFRESH_FUNCTION set), warm, and then every access token expired
     function = RefreshFunctionStandIn(cc.sandbox)
@@ -506,7 +469,7 @@ def test_upsert_never_calls_the_token_endpoint_when_a_refresh_function_is_set(
     assert cc.sandbox.token_requests == []
 
 
-def test_a_single_server_error_is_absorbed_inside_the_attempt(cc: Engine) -> None:
+def test_a_single_server_error_is_absorbed_inside_the_attempt(cc: WiredEngine) -> None:
     # Given the contacts endpoint failing once with 503
     cc.sandbox.inject_faults(status=503, count=1, path_prefix="/v3/contacts")
     # When the sign-up is upserted, Then the call is sent again and the contact is created in this attempt
@@ -514,7 +477,7 @@ def test_a_single_server_error_is_absorbed_inside_the_attempt(cc: Engine) -> Non
     assert cc.stored("once@example.com")["list_memberships"] == [cc.news]
 
 
-def test_server_errors_that_last_are_transient_and_a_retry_succeeds(cc: Engine) -> None:
+def test_server_errors_that_last_are_transient_and_a_retry_succeeds(cc: WiredEngine) -> None:
     # Given the contacts endpoint failing with 503 more often than the client resends
     cc.sandbox.inject_faults(status=503, count=1 + SERVER_RETRIES, path_prefix="/v3/contacts")
     # When the sign-up is upserted, Then it fails transiently and nothing is stored
@@ -526,7 +489,7 @@ def test_server_errors_that_last_are_transient_and_a_retry_succeeds(cc: Engine) 
     assert cc.stored("retry@example.com")["list_memberships"] == [cc.news]
 
 
-def test_sign_up_form_concurrent_write_409_is_transient_and_a_retry_succeeds(cc: Engine) -> None:
+def test_sign_up_form_concurrent_write_409_is_transient_and_a_retry_succeeds(cc: WiredEngine) -> None:
     # Given sign_up_form answering its "simultaneous requests" 409 once
     cc.sandbox.inject_faults(status=409, count=1, path_prefix="/v3/contacts/sign_up_form")
     # When an explicit sign-up is upserted, Then it is a transient conflict
@@ -538,12 +501,12 @@ def test_sign_up_form_concurrent_write_409_is_transient_and_a_retry_succeeds(cc:
 
 
 @pytest.fixture
-def cc_throttled_unpaced(cc_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+def cc_throttled_unpaced(cc_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[WiredEngine]:
     """The engine without its own pacing against a sandbox enforcing 4 requests/s: it will be throttled."""
     yield from _wire(cc_sandbox, monkeypatch, requests_per_second=0)
 
 
-def test_throttled_429_backs_off_and_every_sign_up_still_lands(cc_throttled_unpaced: Engine) -> None:
+def test_throttled_429_backs_off_and_every_sign_up_still_lands(cc_throttled_unpaced: WiredEngine) -> None:
     cc = cc_throttled_unpaced
     # When six sign-ups (12 calls) are sent as fast as possible at a 4 requests/s limit
     results = [cc.upsert(signup(f"burst{i}@example.com")) for i in range(6)]
@@ -554,11 +517,11 @@ def test_throttled_429_backs_off_and_every_sign_up_still_lands(cc_throttled_unpa
 
 
 @pytest.fixture
-def cc_paced(cc_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+def cc_paced(cc_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[WiredEngine]:
     yield from _wire(cc_sandbox, monkeypatch, requests_per_second=4)
 
 
-def test_pacing_keeps_one_container_under_the_limit(cc_paced: Engine) -> None:
+def test_pacing_keeps_one_container_under_the_limit(cc_paced: WiredEngine) -> None:
     # When five sign-ups run through an engine paced at 4 requests/s against a 4 requests/s sandbox
     results = [cc_paced.upsert(signup(f"paced{i}@example.com")) for i in range(5)]
     # Then no call was throttled

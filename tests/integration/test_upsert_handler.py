@@ -17,6 +17,7 @@ from local.functions import sqs_event
 from tests.conftest import load_event
 from tests.integration.relay_fixtures import dlq_records
 from tests.oauth_secret import seed_oauth_secret
+from tests.sandbox_fixtures import point_engine_at
 
 
 @pytest.fixture
@@ -26,9 +27,7 @@ def relay(
     """moto queues + secrets, and the sandbox as the Constant Contact account (the routes' lists exist)."""
     sandbox = cc_sandbox_unthrottled
     seed_oauth_secret(sandbox, relay_aws.cc_secret_id)
-    monkeypatch.setenv("CC_API_BASE_URL", sandbox.base_url)
-    monkeypatch.setenv("CC_TOKEN_URL", sandbox.token_url)
-    reset_relay_caches()
+    point_engine_at(sandbox, monkeypatch, relay_aws.cc_secret_id)
     sandbox.seed_list("Newsletter")
     yield relay_aws, sandbox
 

@@ -17,9 +17,11 @@ from moto import mock_aws
 from local.aws_resources import reset_relay_caches
 from local.cc_sandbox import Sandbox
 from signup_relay.errors import ReauthorizationRequiredError
-from signup_relay.models import Address, ConsentEvidence, Outcome, Signup, UpsertResult
+from signup_relay.models import Address, ConsentEvidence, Outcome, Signup
 from signup_relay.routes import Consent, Route, parse_routes
 from signup_relay.upsert import wiring as engine
+from tests import signups
+from tests.engine_support import WiredEngine
 from tests.oauth_secret import seed_oauth_secret
 from tests.sandbox_fixtures import point_engine_at
 from tests.v2_account import seed_v2_secret
@@ -30,29 +32,8 @@ LEGACY_WITH_V3 = f"{V3_ACCOUNT}/legacy-v3"  # the same account, with `v3_account
 EVIDENCE = ConsentEvidence(at=datetime(2026, 11, 26, 9, 30, tzinfo=UTC), source="tally", form="Newsletter")
 
 
-class V2Engine:
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
-        self.news = sandbox.seed_list("News")
-        self.events = sandbox.seed_list("Events")
-
-    def upsert(self, signup: Signup) -> UpsertResult:
-        return engine.get_upserter(signup.account).upsert(signup)
-
-    def stored(self, email: str) -> dict[str, Any]:
-        contact = self.sandbox.contact_by_email(email)
-        assert contact is not None, f"the sandbox holds no contact for {email}"
-        return contact
-
-    def v2_view(self, email: str) -> dict[str, Any]:
-        return self.sandbox.v2_contact(self.sandbox.v2_contact_id(self.stored(email)["contact_id"]))
-
-    def writes(self) -> list[str]:
-        return [f"{r['method']} {r['path']}" for r in self.sandbox.request_log if r["method"] != "GET"]
-
-
 @pytest.fixture
-def v2(cc_sandbox_unthrottled: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[V2Engine]:
+def v2(cc_sandbox_unthrottled: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[WiredEngine]:
     """A V2 account (and the same account's V3 app under CC_SECRET_ID) against a sandbox without the per-second
     limit (these tests are not about pacing)."""
     sandbox = cc_sandbox_unthrottled
@@ -61,29 +42,20 @@ def v2(cc_sandbox_unthrottled: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iter
         seed_v2_secret(sandbox, LEGACY, cc_secret_id=V3_ACCOUNT)
         seed_v2_secret(sandbox, LEGACY_WITH_V3, cc_secret_id=V3_ACCOUNT, v3_account=V3_ACCOUNT)
         point_engine_at(sandbox, monkeypatch, V3_ACCOUNT, v2=True, rate_limit_per_second=0)
-        yield V2Engine(sandbox)
+        yield WiredEngine(sandbox, V3_ACCOUNT)
         reset_relay_caches()
 
 
 def signup(email: str, consent: Consent = Consent.IMPLICIT, **fields: Any) -> Signup:
-    values: dict[str, Any] = {
-        "email": email,
-        "lists": ("News",),
-        "consent": consent,
-        "consent_evidence": EVIDENCE,
-        "source": "tally",
-        "route": "legacy",
-        "account": LEGACY,
-        "submitted_at": datetime.now(UTC),
-    }
-    values.update(fields)
-    return Signup(**values)
+    """A sign-up for the V2 account (evidence without an IP), submitted now."""
+    legacy = {"consent_evidence": EVIDENCE, "route": "legacy", "account": LEGACY, "submitted_at": datetime.now(UTC)}
+    return signups.signup(email, consent, **(legacy | fields))
 
 
 # --- new -----------------------------------------------------------------------------------------------
 
 
-def test_a_new_address_is_created_by_the_visitor_on_the_list(v2: V2Engine) -> None:
+def test_a_new_address_is_created_by_the_visitor_on_the_list(v2: WiredEngine) -> None:
     # Given nobody with that address, and a V2 account (chosen by its secret: the sign-up names no api)
     # When an explicit sign-up with a phone, an address and a V2 custom field arrives
     result = v2.upsert(
@@ -115,7 +87,7 @@ def test_a_new_address_is_created_by_the_visitor_on_the_list(v2: V2Engine) -> No
     assert v2.writes() == ["POST /v2/contacts"]
 
 
-def test_a_second_sign_up_costs_two_calls_and_implicit_consent_is_not_made_explicit(v2: V2Engine) -> None:
+def test_a_second_sign_up_costs_two_calls_and_implicit_consent_is_not_made_explicit(v2: WiredEngine) -> None:
     v2.upsert(signup("first@example.com"))
     assert v2.upsert(signup("second@example.com")).calls == 2
     # implicit consent: posted by the account (ACTION_BY_OWNER), so V3 sees implicit, never explicit
@@ -125,7 +97,7 @@ def test_a_second_sign_up_costs_two_calls_and_implicit_consent_is_not_made_expli
 # --- existing, rich profile ------------------------------------------------------------------------------
 
 
-def test_an_existing_rich_profile_loses_nothing_to_the_put(v2: V2Engine) -> None:
+def test_an_existing_rich_profile_loses_nothing_to_the_put(v2: WiredEngine) -> None:
     # Given a contact with every kind of data, some of it only V2 can see
     contact_id = v2.sandbox.seed_contact(
         "rich@example.com",
@@ -174,7 +146,7 @@ def test_an_existing_rich_profile_loses_nothing_to_the_put(v2: V2Engine) -> None
 # --- removed (on no list) ----------------------------------------------------------------------------------
 
 
-def test_a_removed_contact_comes_back_on_the_routes_lists(v2: V2Engine) -> None:
+def test_a_removed_contact_comes_back_on_the_routes_lists(v2: WiredEngine) -> None:
     # Given a contact on no list (V2: REMOVED)
     v2.sandbox.seed_contact("removed@example.com", first_name="Rem")
     assert v2.v2_view("removed@example.com")["status"] == "REMOVED"
@@ -190,7 +162,7 @@ def test_a_removed_contact_comes_back_on_the_routes_lists(v2: V2Engine) -> None:
 # --- deleted in the UI: the 409 trap ---------------------------------------------------------------------
 
 
-def test_a_contact_deleted_in_the_ui_without_a_v3_app_is_rejected_with_what_to_do(v2: V2Engine) -> None:
+def test_a_contact_deleted_in_the_ui_without_a_v3_app_is_rejected_with_what_to_do(v2: WiredEngine) -> None:
     # Given a contact deleted in the UI (V2's lookup cannot see it; V2's POST answers 409)
     contact_id = v2.sandbox.seed_contact("gone@example.com", first_name="Gone", lists=["Events"])
     v2.sandbox.delete_contact(contact_id)
@@ -205,7 +177,7 @@ def test_a_contact_deleted_in_the_ui_without_a_v3_app_is_rejected_with_what_to_d
     assert "deleted_at" in v2.sandbox.contact(contact_id)  # type: ignore[operator]
 
 
-def test_a_contact_deleted_in_the_ui_is_revived_through_the_v3_app(v2: V2Engine) -> None:
+def test_a_contact_deleted_in_the_ui_is_revived_through_the_v3_app(v2: WiredEngine) -> None:
     # Given the same trap, and the V2 account's secret naming the account's V3 app
     contact_id = v2.sandbox.seed_contact("gone@example.com", first_name="Gone", job_title="Pilot", lists=["Events"])
     v2.sandbox.delete_contact(contact_id)
@@ -222,7 +194,7 @@ def test_a_contact_deleted_in_the_ui_is_revived_through_the_v3_app(v2: V2Engine)
     assert result.calls == 7
 
 
-def test_the_v2_custom_fields_of_a_contact_revived_through_v3_are_written_through_v2(v2: V2Engine) -> None:
+def test_the_v2_custom_fields_of_a_contact_revived_through_v3_are_written_through_v2(v2: WiredEngine) -> None:
     # Given the trap, and a sign-up carrying a V2 custom field (V3 has no such field)
     contact_id = v2.sandbox.seed_contact("gone@example.com", first_name="Gone", lists=["Events"])
     v2.sandbox.delete_contact(contact_id)
@@ -236,7 +208,7 @@ def test_the_v2_custom_fields_of_a_contact_revived_through_v3_are_written_throug
     assert result.calls == 9  # the 7 above, then V2 lookup + PUT
 
 
-def test_without_consent_a_contact_v2_cannot_see_is_looked_up_through_v3(v2: V2Engine) -> None:
+def test_without_consent_a_contact_v2_cannot_see_is_looked_up_through_v3(v2: WiredEngine) -> None:
     # Given a contact deleted in the UI, and a sign-up that may not create a contact (consent none)
     contact_id = v2.sandbox.seed_contact("quiet@example.com", first_name="Quiet", lists=["Events"])
     v2.sandbox.delete_contact(contact_id)
@@ -256,7 +228,7 @@ def test_without_consent_a_contact_v2_cannot_see_is_looked_up_through_v3(v2: V2E
 # --- opted out ------------------------------------------------------------------------------------------
 
 
-def test_an_opted_out_contact_without_explicit_consent_is_kept_and_not_written(v2: V2Engine) -> None:
+def test_an_opted_out_contact_without_explicit_consent_is_kept_and_not_written(v2: WiredEngine) -> None:
     contact_id = v2.sandbox.seed_contact("left@example.com", lists=["Events"], permission_to_send="unsubscribed")
     result = v2.upsert(signup("left@example.com", first_name="New"))
     assert (result.outcome, result.calls) == (Outcome.KEPT_UNSUBSCRIBED, 2)  # lists + lookup
@@ -265,7 +237,7 @@ def test_an_opted_out_contact_without_explicit_consent_is_kept_and_not_written(v
     assert v2.writes() == []
 
 
-def test_explicit_consent_on_this_form_brings_an_opted_out_contact_back(v2: V2Engine) -> None:
+def test_explicit_consent_on_this_form_brings_an_opted_out_contact_back(v2: WiredEngine) -> None:
     contact_id = v2.sandbox.seed_contact(
         "back@example.com", first_name="Keep", lists=["Events"], permission_to_send="unsubscribed"
     )
@@ -277,7 +249,7 @@ def test_explicit_consent_on_this_form_brings_an_opted_out_contact_back(v2: V2En
     assert stored["first_name"] == "Keep"
 
 
-def test_an_opt_out_newer_than_the_submission_stands(v2: V2Engine) -> None:
+def test_an_opt_out_newer_than_the_submission_stands(v2: WiredEngine) -> None:
     # Given a sign-up submitted an hour ago, and the person opted out since
     contact_id = v2.sandbox.seed_contact("late@example.com", lists=["Events"], permission_to_send="unsubscribed")
     old = signup("late@example.com", Consent.EXPLICIT, submitted_at=datetime.now(UTC) - timedelta(hours=1))
@@ -291,7 +263,7 @@ def test_an_opt_out_newer_than_the_submission_stands(v2: V2Engine) -> None:
 # --- unknown list ------------------------------------------------------------------------------------------
 
 
-def test_an_unknown_list_is_rejected_naming_it_and_nothing_is_created(v2: V2Engine) -> None:
+def test_an_unknown_list_is_rejected_naming_it_and_nothing_is_created(v2: WiredEngine) -> None:
     result = v2.upsert(signup("who@example.com", lists=("Nope",)))
     assert result.outcome is Outcome.REJECTED and "'Nope'" in (result.reason or "")
     assert v2.sandbox.contact_by_email("who@example.com") is None
@@ -303,7 +275,7 @@ def v2_route(**options: Any) -> Route:
     return parse_routes({"routes": {"legacy": body}}).get("legacy")
 
 
-def test_a_v2_route_creating_missing_lists_creates_the_list_and_puts_the_contact_on_it(v2: V2Engine) -> None:
+def test_a_v2_route_creating_missing_lists_creates_the_list_and_puts_the_contact_on_it(v2: WiredEngine) -> None:
     # Given a V2 route with create_missing_lists, and a list the account does not have
     route = v2_route(create_missing_lists=True)
     assert v2.sandbox.list_id("Fresh") is None
@@ -328,7 +300,7 @@ def test_a_v2_route_creating_missing_lists_creates_the_list_and_puts_the_contact
     assert v2.stored("again@example.com")["list_memberships"] == [fresh]
 
 
-def test_a_v2_route_without_create_missing_lists_rejects_an_unknown_list_naming_it(v2: V2Engine) -> None:
+def test_a_v2_route_without_create_missing_lists_rejects_an_unknown_list_naming_it(v2: WiredEngine) -> None:
     route = v2_route()
     result = engine.get_upserter(LEGACY, route.api).upsert(
         signup("fresh@example.com", lists=route.lists, options=route.options)
@@ -342,7 +314,7 @@ def test_a_v2_route_without_create_missing_lists_rejects_an_unknown_list_naming_
 # --- the route chooses V2 ------------------------------------------------------------------------------------
 
 
-def test_a_route_with_api_v2_uses_v2_for_the_account_it_names(v2: V2Engine) -> None:
+def test_a_route_with_api_v2_uses_v2_for_the_account_it_names(v2: WiredEngine) -> None:
     upserter = engine.get_upserter(LEGACY, "v2")
     assert isinstance(upserter, engine.V2AccountUpserter)
     assert isinstance(engine.get_upserter(V3_ACCOUNT), engine.AccountUpserter)
@@ -351,7 +323,7 @@ def test_a_route_with_api_v2_uses_v2_for_the_account_it_names(v2: V2Engine) -> N
 # --- tokens -------------------------------------------------------------------------------------------------
 
 
-def test_a_revoked_token_is_final_with_the_command_to_run(v2: V2Engine) -> None:
+def test_a_revoked_token_is_final_with_the_command_to_run(v2: WiredEngine) -> None:
     # Given the account's V2 token was revoked
     v2.sandbox.revoke_v2_token()
     v2.sandbox.clear_request_log()
@@ -361,7 +333,7 @@ def test_a_revoked_token_is_final_with_the_command_to_run(v2: V2Engine) -> None:
     assert len(v2.sandbox.request_log) == 1
 
 
-def test_a_pair_replaced_by_connect_is_used_after_the_401(v2: V2Engine) -> None:
+def test_a_pair_replaced_by_connect_is_used_after_the_401(v2: WiredEngine) -> None:
     # Given the container read the pair, then the token was revoked and `connect --api v2` stored another app's pair
     v2.upsert(signup("first@example.com"))
     old_token = v2.sandbox.v2_access_token

@@ -5,19 +5,18 @@ The table is docs/architecture.md §2.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from signup_relay.constant_contact.client import CallMeter
 from signup_relay.constant_contact.names import Resolution
 from signup_relay.errors import ConflictError
 from signup_relay.models import ConsentEvidence, Outcome, Signup
 from signup_relay.routes import Consent, UpsertOptions
 from signup_relay.upsert.policy import upsert_contact
+from tests.unit.recording_client import RecordingClient
 
 LIST_ID = "list-0000-0000-0000-0000-000000000001"
 TAG_ID = "tag-0000-0000-0000-0000-000000000001"
@@ -25,38 +24,8 @@ CONTACT_ID = "c0000000-0000-0000-0000-000000000001"
 LONG_EMAIL = "a-rather-long-local-part-for-testing-purposes@subdomain.example.com"  # 67 characters
 
 
-class RecordingClient:
-    """Answers lookups from a script and records every write the policy makes."""
-
-    def __init__(self, *lookups: dict[str, Any] | None, conflict_on: Iterable[str] = ()) -> None:
-        self._lookups = [[c] if c else [] for c in lookups] or [[]]
-        self._conflict_on = set(conflict_on)
-        self.calls: list[tuple[str, Any]] = []
-        self._meters: list[CallMeter] = []
-
-    @contextmanager
-    def meter(self) -> Iterator[CallMeter]:
-        meter = CallMeter()
-        self._meters.append(meter)
-        yield meter
-
-    def _call(self, operation: str, payload: Any) -> None:
-        self.calls.append((operation, payload))
-        for meter in self._meters:
-            meter.calls += 1
-        if operation in self._conflict_on:
-            raise ConflictError(f"{operation}: 409")
-
-    @property
-    def operations(self) -> list[str]:
-        return [op for op, _ in self.calls]
-
-    def payload(self, operation: str) -> Any:
-        return next(payload for op, payload in self.calls if op == operation)
-
-    def find_contacts_by_email(self, email: str) -> list[dict[str, Any]]:
-        self._call("find", email)
-        return self._lookups.pop(0) if len(self._lookups) > 1 else self._lookups[0]
+class RecordingV3Client(RecordingClient):
+    """The V3 client: answers lookups from a script and records every write the policy makes."""
 
     def get_contact(self, contact_id: str) -> dict[str, Any]:
         self._call("get", contact_id)
@@ -133,7 +102,7 @@ def signup(consent: Consent = Consent.IMPLICIT, email: str = "ada@example.com", 
 
 def test_new_contact_with_explicit_consent_is_one_lookup_and_one_sign_up_form() -> None:
     # Given nobody with that address
-    client = RecordingClient(None)
+    client = RecordingV3Client(None)
     # When an explicit sign-up arrives
     result = upsert_contact(signup(Consent.EXPLICIT), client=client, names=NAMES)
     # Then it is created through sign_up_form in two calls
@@ -144,22 +113,22 @@ def test_new_contact_with_explicit_consent_is_one_lookup_and_one_sign_up_form() 
 
 
 def test_unsubscribed_contact_with_explicit_consent_is_resubscribed_by_sign_up_form() -> None:
-    client = RecordingClient(stored("unsubscribed"))
+    client = RecordingV3Client(stored("unsubscribed"))
     result = upsert_contact(signup(Consent.EXPLICIT), client=client, names=NAMES)
     assert result.outcome is Outcome.RESUBSCRIBED
     assert client.operations == ["find", "sign_up_form"]
 
 
 def test_deleted_contact_with_explicit_consent_is_revived_by_sign_up_form() -> None:
-    client = RecordingClient(stored(deleted=True))
+    client = RecordingV3Client(stored(deleted=True))
     result = upsert_contact(signup(Consent.EXPLICIT), client=client, names=NAMES)
     assert result.outcome is Outcome.REVIVED
 
 
 def test_tags_follow_sign_up_form_as_one_taggings_activity_unless_already_there() -> None:
     # Given one contact without the tag and one that has it
-    untagged = RecordingClient(stored())
-    tagged = RecordingClient(stored(taggings=[TAG_ID]))
+    untagged = RecordingV3Client(stored())
+    tagged = RecordingV3Client(stored(taggings=[TAG_ID]))
     # When explicit sign-ups with that tag arrive
     upsert_contact(signup(Consent.EXPLICIT, tags=("vip",)), client=untagged, names=NAMES)
     upsert_contact(signup(Consent.EXPLICIT, tags=("vip",)), client=tagged, names=NAMES)
@@ -173,7 +142,7 @@ def test_consent_note_on_the_sign_up_form_path_only_when_the_route_asks() -> Non
     # Given consent evidence and a route that wants the note even on the sign_up_form path
     evidence = ConsentEvidence(at=datetime(2026, 11, 26, tzinfo=UTC), source="tally")
     options = UpsertOptions(consent_note_on_sign_up_form=True)
-    client = RecordingClient(stored())
+    client = RecordingV3Client(stored())
     # When the explicit sign-up is upserted
     upsert_contact(signup(Consent.EXPLICIT, consent_evidence=evidence, options=options), client=client, names=NAMES)
     # Then a GET + merged PUT carries the note
@@ -182,13 +151,13 @@ def test_consent_note_on_the_sign_up_form_path_only_when_the_route_asks() -> Non
 
 
 def test_sign_up_form_concurrent_write_409_is_transient() -> None:
-    client = RecordingClient(stored(), conflict_on={"sign_up_form"})
+    client = RecordingV3Client(stored(), conflict_on={"sign_up_form"})
     with pytest.raises(ConflictError):
         upsert_contact(signup(Consent.EXPLICIT), client=client, names=NAMES)
 
 
 def test_new_contact_without_explicit_consent_is_posted_implicit_from_the_contact() -> None:
-    client = RecordingClient(None)
+    client = RecordingV3Client(None)
     result = upsert_contact(signup(Consent.IMPLICIT), client=client, names=NAMES)
     assert result.outcome is Outcome.CREATED
     assert client.operations == ["find", "create"]
@@ -199,8 +168,8 @@ def test_new_contact_without_explicit_consent_is_posted_implicit_from_the_contac
 
 def test_no_consent_creates_nobody_unless_the_route_allows_it() -> None:
     # Given a sign-up without consent for an unknown address
-    refused = RecordingClient(None)
-    allowed = RecordingClient(None)
+    refused = RecordingV3Client(None)
+    allowed = RecordingV3Client(None)
     # When the route does not / does allow creating without consent
     no = upsert_contact(signup(Consent.NONE), client=refused, names=NAMES)
     yes = upsert_contact(
@@ -214,7 +183,7 @@ def test_no_consent_creates_nobody_unless_the_route_allows_it() -> None:
 
 
 def test_active_contact_gets_a_merged_put_keeping_its_permission() -> None:
-    client = RecordingClient(stored())
+    client = RecordingV3Client(stored())
     result = upsert_contact(signup(Consent.IMPLICIT, last_name="Lovelace"), client=client, names=NAMES)
     assert result.outcome is Outcome.UPDATED
     body = client.payload("update")
@@ -225,7 +194,7 @@ def test_active_contact_gets_a_merged_put_keeping_its_permission() -> None:
 
 
 def test_deleted_contact_is_revived_with_update_source_account_and_lists() -> None:
-    client = RecordingClient(stored(deleted=True))
+    client = RecordingV3Client(stored(deleted=True))
     result = upsert_contact(signup(Consent.IMPLICIT), client=client, names=NAMES)
     assert result.outcome is Outcome.REVIVED
     body = client.payload("update")
@@ -235,7 +204,7 @@ def test_deleted_contact_is_revived_with_update_source_account_and_lists() -> No
 
 def test_post_409_is_resolved_by_looking_up_again_never_by_parsing_the_message() -> None:
     # Given a lookup that misses (a race) and a POST that answers 409, then a lookup that finds a deleted contact
-    client = RecordingClient(None, stored(deleted=True), conflict_on={"create"})
+    client = RecordingV3Client(None, stored(deleted=True), conflict_on={"create"})
     # When the implicit sign-up is upserted
     result = upsert_contact(signup(Consent.IMPLICIT), client=client, names=NAMES)
     # Then the contact is revived with a merged PUT
@@ -246,7 +215,7 @@ def test_post_409_is_resolved_by_looking_up_again_never_by_parsing_the_message()
 
 def test_a_lookup_row_for_another_address_is_never_updated() -> None:
     # Given a lookup that answers with someone else's contact (a fuzzy match)
-    client = RecordingClient(stored(email="grace@example.com"))
+    client = RecordingV3Client(stored(email="grace@example.com"))
     # When Ada's implicit sign-up is upserted
     result = upsert_contact(signup(Consent.IMPLICIT), client=client, names=NAMES)
     # Then Grace's contact is left alone and Ada's is created
@@ -257,7 +226,7 @@ def test_a_lookup_row_for_another_address_is_never_updated() -> None:
 
 def test_unsubscribed_contact_without_consent_keeps_permission_and_lists() -> None:
     # Given an unsubscribed contact
-    client = RecordingClient(stored("unsubscribed"))
+    client = RecordingV3Client(stored("unsubscribed"))
     # When an implicit sign-up arrives
     result = upsert_contact(signup(Consent.IMPLICIT, job_title="Engineer"), client=client, names=NAMES)
     # Then only the profile is updated: permission as it was, no list_memberships sent, no resubscribe
@@ -272,8 +241,8 @@ def test_unsubscribed_contact_without_consent_keeps_permission_and_lists() -> No
 def test_unsubscribed_contact_gets_one_resubscribe_email_when_the_route_enables_it() -> None:
     # Given a route that sends the resubscribe email, and one contact that already got it (409)
     options = UpsertOptions(send_resubscribe_email=True)
-    first = RecordingClient(stored("unsubscribed"))
-    already = RecordingClient(stored("unsubscribed"), conflict_on={"resubscribe"})
+    first = RecordingV3Client(stored("unsubscribed"))
+    already = RecordingV3Client(stored("unsubscribed"), conflict_on={"resubscribe"})
     # When implicit sign-ups arrive
     sent = upsert_contact(signup(Consent.IMPLICIT, options=options), client=first, names=NAMES)
     again = upsert_contact(signup(Consent.IMPLICIT, options=options), client=already, names=NAMES)
@@ -284,14 +253,14 @@ def test_unsubscribed_contact_gets_one_resubscribe_email_when_the_route_enables_
 
 
 def test_deleted_and_unsubscribed_contact_is_not_revived_without_explicit_consent() -> None:
-    client = RecordingClient(stored("unsubscribed", deleted=True))
+    client = RecordingV3Client(stored("unsubscribed", deleted=True))
     result = upsert_contact(signup(Consent.IMPLICIT), client=client, names=NAMES)
     assert result.outcome is Outcome.KEPT_UNSUBSCRIBED
     assert client.operations == ["find"]
 
 
 def test_long_email_with_explicit_consent_is_posted_explicit() -> None:
-    client = RecordingClient(None)
+    client = RecordingV3Client(None)
     result = upsert_contact(signup(Consent.EXPLICIT, email=LONG_EMAIL), client=client, names=NAMES)
     assert result.outcome is Outcome.CREATED
     assert client.operations == ["find", "create"]
@@ -299,14 +268,14 @@ def test_long_email_with_explicit_consent_is_posted_explicit() -> None:
 
 
 def test_long_email_active_contact_with_explicit_consent_becomes_explicit_by_put() -> None:
-    client = RecordingClient(stored(email=LONG_EMAIL))
+    client = RecordingV3Client(stored(email=LONG_EMAIL))
     result = upsert_contact(signup(Consent.EXPLICIT, email=LONG_EMAIL), client=client, names=NAMES)
     assert result.outcome is Outcome.UPDATED
     assert client.payload("update")["email_address"]["permission_to_send"] == "explicit"
 
 
 def test_long_email_unsubscribed_contact_gets_the_resubscribe_email_not_a_silent_opt_in() -> None:
-    client = RecordingClient(stored("unsubscribed", email=LONG_EMAIL))
+    client = RecordingV3Client(stored("unsubscribed", email=LONG_EMAIL))
     result = upsert_contact(signup(Consent.EXPLICIT, email=LONG_EMAIL), client=client, names=NAMES)
     assert result.outcome is Outcome.KEPT_UNSUBSCRIBED
     assert client.operations == ["find", "update", "resubscribe"]
@@ -315,7 +284,7 @@ def test_long_email_unsubscribed_contact_gets_the_resubscribe_email_not_a_silent
 
 
 def test_a_sign_up_on_no_list_is_rejected_before_any_call() -> None:
-    client = RecordingClient(None)
+    client = RecordingV3Client(None)
     result = upsert_contact(signup(lists=()), client=client, names=NAMES)
     assert result.outcome is Outcome.REJECTED
     assert "no list" in (result.reason or "")
@@ -323,7 +292,7 @@ def test_a_sign_up_on_no_list_is_rejected_before_any_call() -> None:
 
 
 def test_an_unknown_list_is_rejected_with_its_name() -> None:
-    client = RecordingClient(None)
+    client = RecordingV3Client(None)
     result = upsert_contact(signup(lists=("News", "Nope")), client=client, names=NAMES)
     assert result.outcome is Outcome.REJECTED
     assert "'Nope'" in (result.reason or "")
@@ -331,7 +300,7 @@ def test_an_unknown_list_is_rejected_with_its_name() -> None:
 
 
 def test_an_address_over_80_characters_is_rejected() -> None:
-    result = upsert_contact(signup(email="x" * 75 + "@example.com"), client=RecordingClient(None), names=NAMES)
+    result = upsert_contact(signup(email="x" * 75 + "@example.com"), client=RecordingV3Client(None), names=NAMES)
     assert result.outcome is Outcome.REJECTED
 
 
@@ -350,7 +319,7 @@ def opted_out(at: str, *, deleted: bool = False, email: str = "ada@example.com")
 
 def test_explicit_consent_older_than_the_opt_out_never_resubscribes() -> None:
     # Given a contact who unsubscribed five minutes after this explicit sign-up was submitted
-    client = RecordingClient(opted_out(OPTED_OUT_AFTER))
+    client = RecordingV3Client(opted_out(OPTED_OUT_AFTER))
     # When the sign-up arrives late (a redelivery, a replay)
     result = upsert_contact(
         signup(Consent.EXPLICIT, job_title="Engineer", submitted_at=SUBMITTED), client=client, names=NAMES
@@ -368,7 +337,7 @@ def test_explicit_consent_older_than_the_opt_out_never_resubscribes() -> None:
 
 
 def test_explicit_consent_newer_than_the_opt_out_resubscribes() -> None:
-    client = RecordingClient(opted_out(OPTED_OUT_BEFORE))
+    client = RecordingV3Client(opted_out(OPTED_OUT_BEFORE))
     result = upsert_contact(signup(Consent.EXPLICIT, submitted_at=SUBMITTED), client=client, names=NAMES)
     assert result.outcome is Outcome.RESUBSCRIBED
     assert client.operations == ["find", "sign_up_form"]
@@ -385,7 +354,7 @@ def test_explicit_consent_newer_than_the_opt_out_resubscribes() -> None:
 def test_an_opt_out_newer_than_the_submission_gets_no_resubscribe_email(
     consent: Consent, email: str, options: UpsertOptions
 ) -> None:
-    client = RecordingClient(opted_out(OPTED_OUT_AFTER, email=email))
+    client = RecordingV3Client(opted_out(OPTED_OUT_AFTER, email=email))
     result = upsert_contact(
         signup(consent, email=email, options=options, submitted_at=SUBMITTED), client=client, names=NAMES
     )
@@ -394,7 +363,7 @@ def test_an_opt_out_newer_than_the_submission_gets_no_resubscribe_email(
 
 
 def test_a_deleted_contact_whose_opt_out_is_newer_is_left_untouched() -> None:
-    client = RecordingClient(opted_out(OPTED_OUT_AFTER, deleted=True))
+    client = RecordingV3Client(opted_out(OPTED_OUT_AFTER, deleted=True))
     result = upsert_contact(signup(Consent.EXPLICIT, submitted_at=SUBMITTED), client=client, names=NAMES)
     assert result.outcome is Outcome.KEPT_UNSUBSCRIBED
     assert client.operations == ["find"]
@@ -402,14 +371,14 @@ def test_a_deleted_contact_whose_opt_out_is_newer_is_left_untouched() -> None:
 
 
 def test_an_opt_out_at_the_very_time_of_the_submission_stands() -> None:
-    client = RecordingClient(opted_out("2026-03-01T09:00:00.000Z"))
+    client = RecordingV3Client(opted_out("2026-03-01T09:00:00.000Z"))
     result = upsert_contact(signup(Consent.EXPLICIT, submitted_at=SUBMITTED), client=client, names=NAMES)
     assert result.outcome is Outcome.KEPT_UNSUBSCRIBED
 
 
 def test_the_409_path_checks_the_opt_out_of_the_contact_found_on_the_second_lookup() -> None:
     # Given a lookup that misses, a POST that answers 409, then an unsubscribed contact whose opt-out is newer
-    client = RecordingClient(None, opted_out(OPTED_OUT_AFTER, email=LONG_EMAIL), conflict_on={"create"})
+    client = RecordingV3Client(None, opted_out(OPTED_OUT_AFTER, email=LONG_EMAIL), conflict_on={"create"})
     # When a long-address explicit sign-up (POST, not sign_up_form) is upserted
     result = upsert_contact(
         signup(Consent.EXPLICIT, email=LONG_EMAIL, submitted_at=SUBMITTED), client=client, names=NAMES
@@ -422,7 +391,7 @@ def test_the_409_path_checks_the_opt_out_of_the_contact_found_on_the_second_look
 
 def test_without_an_opt_out_date_the_consent_decides_as_before() -> None:
     # Given an unsubscribed contact the API shows without opt_out_date (nothing to compare)
-    client = RecordingClient(stored("unsubscribed"))
+    client = RecordingV3Client(stored("unsubscribed"))
     result = upsert_contact(signup(Consent.EXPLICIT, submitted_at=SUBMITTED), client=client, names=NAMES)
     assert result.outcome is Outcome.RESUBSCRIBED
 
@@ -434,7 +403,7 @@ CONFIRM = UpsertOptions(confirm_resubscribe_by_email=True)
 
 def test_public_form_sends_the_confirmation_email_instead_of_resubscribing() -> None:
     # Given a route that confirms re-subscriptions by email, and a contact who unsubscribed before this sign-up
-    client = RecordingClient(opted_out(OPTED_OUT_BEFORE))
+    client = RecordingV3Client(opted_out(OPTED_OUT_BEFORE))
     # When they tick the consent box
     result = upsert_contact(
         signup(Consent.EXPLICIT, options=CONFIRM, submitted_at=SUBMITTED), client=client, names=NAMES
@@ -448,7 +417,7 @@ def test_public_form_sends_the_confirmation_email_instead_of_resubscribing() -> 
 
 
 def test_public_form_deleted_and_unsubscribed_contact_gets_only_the_email() -> None:
-    client = RecordingClient(stored("unsubscribed", deleted=True))
+    client = RecordingV3Client(stored("unsubscribed", deleted=True))
     result = upsert_contact(signup(Consent.EXPLICIT, options=CONFIRM), client=client, names=NAMES)
     assert result.outcome is Outcome.KEPT_UNSUBSCRIBED
     assert client.operations == ["find", "resubscribe"]
@@ -460,14 +429,14 @@ def test_public_form_deleted_and_unsubscribed_contact_gets_only_the_email() -> N
 def test_public_form_still_uses_sign_up_form_for_everyone_else(
     existing: dict[str, Any] | None, outcome: Outcome
 ) -> None:
-    client = RecordingClient(existing)
+    client = RecordingV3Client(existing)
     result = upsert_contact(signup(Consent.EXPLICIT, options=CONFIRM), client=client, names=NAMES)
     assert result.outcome is outcome
     assert client.operations == ["find", "sign_up_form"]
 
 
 def test_public_form_sends_no_email_when_the_opt_out_is_newer_than_the_sign_up() -> None:
-    client = RecordingClient(opted_out(OPTED_OUT_AFTER))
+    client = RecordingV3Client(opted_out(OPTED_OUT_AFTER))
     result = upsert_contact(
         signup(Consent.EXPLICIT, options=CONFIRM, submitted_at=SUBMITTED), client=client, names=NAMES
     )

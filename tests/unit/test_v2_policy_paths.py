@@ -6,19 +6,17 @@ tests/integration/test_v2_engine.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from signup_relay.constant_contact.client import CallMeter
 from signup_relay.constant_contact.names import Resolution
-from signup_relay.errors import ConflictError
 from signup_relay.models import Outcome, Signup, UpsertResult
 from signup_relay.routes import Consent, UpsertOptions
 from signup_relay.upsert.v2_policy import upsert_contact_v2
+from tests.unit.recording_client import RecordingClient
 
 EMAIL = "ada@example.com"
 NEVER_OPTED_OUT = "1969-12-31T19:00:00.000Z"
@@ -34,36 +32,14 @@ def contact(status: str, opt_out_date: str = NEVER_OPTED_OUT, **fields: Any) -> 
     }
 
 
-class RecordingV2Client:
+class RecordingV2Client(RecordingClient):
+    """The V2 client: records each write with its `action_by`; with `conflict`, every POST answers 409."""
+
     def __init__(self, *lookups: dict[str, Any] | None, conflict: bool = False) -> None:
-        self._lookups = [[c] if c else [] for c in lookups] or [[]]
-        self._conflict = conflict
-        self.calls: list[tuple[str, Any, str | None]] = []
-        self._meters: list[CallMeter] = []
-
-    @contextmanager
-    def meter(self) -> Iterator[CallMeter]:
-        meter = CallMeter()
-        self._meters.append(meter)
-        yield meter
-
-    def _call(self, operation: str, payload: Any, action_by: str | None = None) -> None:
-        self.calls.append((operation, payload, action_by))
-        for meter in self._meters:
-            meter.calls += 1
-
-    @property
-    def operations(self) -> list[str]:
-        return [op for op, _, _ in self.calls]
-
-    def find_contacts_by_email(self, email: str) -> list[dict[str, Any]]:
-        self._call("find", email)
-        return self._lookups.pop(0) if len(self._lookups) > 1 else self._lookups[0]
+        super().__init__(*lookups, conflict_on={"create"} if conflict else ())
 
     def create_contact(self, body: Mapping[str, Any], *, action_by: str) -> dict[str, Any]:
         self._call("create", body, action_by)
-        if self._conflict:
-            raise ConflictError("v2.contacts.create: Constant Contact answered 409")
         return {"id": "43"}
 
     def update_contact(self, contact_id: str, body: Mapping[str, Any], *, action_by: str) -> dict[str, Any]:
