@@ -14,6 +14,18 @@ from signup_relay.routes import Route, Routes, load_routes
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL = ROOT / "tests" / "fixtures" / "real"
+# The events/ samples of the senders that sign their deliveries, one per signing scheme.
+SIGNED_SAMPLES = (
+    "typeform_signup.json",
+    "tally_signup.json",
+    "webflow_signup.json",
+    "formstack_signup.json",
+    "framer_signup.json",
+    "formspree_signup.json",
+    "wpforms_signup.json",
+    "hubspot_contact.json",
+    "standard_webhooks_signup.json",
+)
 
 
 @cache

@@ -13,19 +13,8 @@ from signup_relay.errors import SignatureError
 from signup_relay.receive.intake import receive_submission
 from signup_relay.receive.sources import SOURCE_NAMES, get_source
 from signup_relay.receive.sources._common import parse_datetime
-from tests.unit.sources_support import now, request_from_event, sample
+from tests.unit.sources_support import SIGNED_SAMPLES, now, request_from_event, sample
 
-SIGNED_SAMPLES = [
-    "typeform_signup.json",
-    "tally_signup.json",
-    "webflow_signup.json",
-    "formstack_signup.json",
-    "framer_signup.json",
-    "formspree_signup.json",
-    "wpforms_signup.json",
-    "hubspot_contact.json",
-    "standard_webhooks_signup.json",
-]
 # Source -> (header carrying the timestamp, how to read it as unix seconds) for the time-windowed schemes.
 WINDOWED = {
     "webflow_signup.json": lambda h: int(h["x-webflow-timestamp"]) / 1000,
