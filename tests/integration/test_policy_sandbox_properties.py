@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -23,10 +23,11 @@ from moto import mock_aws
 
 from local.aws_resources import reset_relay_caches
 from local.cc_sandbox import Sandbox
-from signup_relay.models import ConsentEvidence, Outcome, Signup
+from signup_relay.models import Outcome, Signup
 from signup_relay.routes import Consent, UpsertOptions
 from signup_relay.upsert import wiring as engine
 from tests.oauth_secret import seed_oauth_secret
+from tests.property_support import CONSENTS, EVIDENCE, names, values
 from tests.sandbox_fixtures import point_engine_at
 
 SECRET_ID = "signup-relay/constant-contact"
@@ -35,13 +36,6 @@ FIELDS = ("Colour", "Tier")
 TAGS = ("vip", "donor")
 CORE_TEXT = ("first_name", "last_name", "job_title", "company_name", "anniversary")
 PRIORS = ("none", "active", "deleted", "self_unsubscribed", "account_unsubscribed", "deleted_unsubscribed")
-CONSENTS = {  # name -> (consent, allow_create_without_consent)
-    "explicit": (Consent.EXPLICIT, False),
-    "implicit": (Consent.IMPLICIT, False),
-    "none": (Consent.NONE, False),
-    "none_allowed": (Consent.NONE, True),
-}
-EVIDENCE = ConsentEvidence(at=datetime(2026, 11, 26, 9, 30, tzinfo=UTC), source="tally", form="Newsletter")
 SUBSCRIBED = {"explicit", "implicit", "pending_confirmation", "not_set", "temp_hold"}
 _serial = itertools.count()
 
@@ -64,8 +58,6 @@ def sandbox() -> Iterator[Sandbox]:
 
 # --- strategies ---------------------------------------------------------------------------------------
 
-values = st.none() | st.sampled_from(["", "  "]) | st.text("abcdefghij ", min_size=1, max_size=20)
-names = st.text("ABCDEFGHIJabcdefghij", min_size=1, max_size=20)
 anniversaries = st.dates(min_value=datetime(1960, 1, 1).date(), max_value=datetime(2025, 12, 31).date()).map(
     lambda d: d.isoformat()
 )

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -25,10 +24,11 @@ from moto import mock_aws
 
 from local.aws_resources import reset_relay_caches
 from local.cc_sandbox import Sandbox
-from signup_relay.models import Address, ConsentEvidence, Outcome, Signup
+from signup_relay.models import Address, Outcome, Signup
 from signup_relay.routes import Consent, UpsertOptions
 from signup_relay.upsert import wiring as engine
 from tests.oauth_secret import seed_oauth_secret
+from tests.property_support import CONSENTS, EVIDENCE, names, values
 from tests.sandbox_fixtures import point_engine_at
 from tests.v2_account import seed_v2_secret
 
@@ -39,13 +39,6 @@ V2_FIELDS = ("CustomField1", "CustomField2", "CustomField3")
 CORE_TEXT = ("first_name", "last_name", "job_title", "company_name")
 V2_KEPT = ("prefix_name", "fax", "home_phone", "work_phone", "cell_phone")
 PRIORS = ("none", "active", "removed", "deleted", "self_unsubscribed", "deleted_unsubscribed")
-CONSENTS = {
-    "explicit": (Consent.EXPLICIT, False),
-    "implicit": (Consent.IMPLICIT, False),
-    "none": (Consent.NONE, False),
-    "none_allowed": (Consent.NONE, True),
-}
-EVIDENCE = ConsentEvidence(at=datetime(2026, 11, 26, 9, 30, tzinfo=UTC), source="tally", form="Newsletter")
 _serial = itertools.count()
 
 
@@ -63,8 +56,6 @@ def sandbox() -> Iterator[Sandbox]:
 
 # --- strategies ---------------------------------------------------------------------------------------
 
-values = st.none() | st.sampled_from(["", "  "]) | st.text("abcdefghij ", min_size=1, max_size=20)
-names = st.text("ABCDEFGHIJabcdefghij", min_size=1, max_size=20)
 phones = st.from_regex(r"\+1 555 0[0-9]{3}", fullmatch=True)
 
 
