@@ -16,7 +16,7 @@ import pytest
 
 from functions.receive import app as receive_app
 from functions.upsert import app as upsert_app
-from local.aws_resources import LocalResources, constant_contact_secret, peek_messages, put_secret, reset_relay_caches
+from local.aws_resources import LocalResources, peek_messages, reset_relay_caches
 from local.cc_sandbox import Sandbox
 from local.demo import send
 from local.functions import sqs_event
@@ -25,6 +25,7 @@ from signup_relay.ops.dlq.cli import main
 from tests.cloudformation_stub import stubbed_stack
 from tests.conftest import load_event
 from tests.integration.relay_fixtures import dlq_records
+from tests.oauth_secret import seed_oauth_secret
 from tests.sandbox_fixtures import point_engine_at
 
 # The generic route may not create lists: a sign-up choosing "events" is rejected while the list is missing.
@@ -45,16 +46,7 @@ def relay(
     relay_aws: LocalResources, cc_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[LocalResources, Sandbox, Path]]:
     """moto queues + secrets, the sandbox as the Constant Contact account, and a routes file the test can edit."""
-    tokens = cc_sandbox.issue_tokens()
-    put_secret(
-        relay_aws.cc_secret_id,
-        constant_contact_secret(
-            client_id=cc_sandbox.client_id,
-            client_secret=cc_sandbox.client_secret,
-            access_token=tokens["access_token"],
-            refresh_token=tokens["refresh_token"],
-        ),
-    )
+    seed_oauth_secret(cc_sandbox, relay_aws.cc_secret_id)
     routes_file = tmp_path / "routes.yaml"
     routes_file.write_text(STRICT_ROUTES)
     monkeypatch.setenv("ROUTES_FILE", str(routes_file))
