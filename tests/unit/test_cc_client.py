@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import urllib3
-from urllib3.exceptions import NewConnectionError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
 
 from signup_relay.constant_contact.client import (
     SERVER_BACKOFF_SECONDS,
@@ -216,6 +216,27 @@ def test_a_lost_post_answer_ends_in_a_conflict_the_caller_resolves() -> None:
     assert len(adapter.sent) == 2
     # And the meter tells the caller the 409 answered a resend (the first send may have created the contact)
     assert (meter.calls, meter.resent) == (2, 1)
+
+
+@pytest.mark.parametrize(
+    ("first", "resent"),
+    [
+        (REFUSED, 0),
+        (MaxRetryError(None, BASE, reason=REFUSED), 0),  # type: ignore[arg-type]  # as urllib3 raises it
+        (MaxRetryError(None, BASE, reason=DROPPED), 1),  # type: ignore[arg-type]
+    ],
+)
+def test_a_post_that_never_connected_is_no_resend(first: Exception, resent: int) -> None:
+    # Given a POST whose first try never reached the server (refused), then a 409 from someone else's contact
+    client, adapter, _, _ = make_client(
+        first,
+        (409, [{"error_key": "contacts.api.conflict", "error_message": "Email already exists"}]),
+    )
+    with client.meter() as meter, pytest.raises(ConflictError):
+        client.create_contact({"email_address": {"address": "a@example.com"}})
+    # Then both tries count as calls, but only a try the server may have seen makes the second one a resend
+    assert len(adapter.sent) == 2
+    assert (meter.calls, meter.resent) == (2, resent)
 
 
 def test_a_resubscribe_whose_answer_was_lost_is_sent_again_and_meets_the_409() -> None:

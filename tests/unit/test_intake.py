@@ -125,6 +125,18 @@ def test_accepted_signup_is_queued_under_the_contact_group_and_delivery_id():
     assert queued.signup.delivery_id == "generic:d-1"
 
 
+def test_a_lone_surrogate_escape_is_queued_as_a_replacement_character():
+    # Given JSON whose first name ends in half an emoji (a JavaScript substring split it), its last name a whole one
+    queue = FakeQueue()
+    body = b'{"email": "ada@example.com", "first_name": "Ada \\ud83d", "last_name": "\\ud83d\\ude00"}'
+    # When accepted
+    accept(delivery(body), queue=queue)
+    # Then the half becomes U+FFFD, the whole emoji is kept, and the message decodes
+    [sent] = queue.sent
+    queued = decode(sent["body"], QueuedSignup)
+    assert (queued.signup.first_name, queued.signup.last_name) == ("Ada \ufffd", "\U0001f600")
+
+
 @pytest.mark.parametrize(
     ("content_type", "body", "error"),
     [

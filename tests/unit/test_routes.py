@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 import yaml
+from pydantic import ValidationError, create_model
 
 from signup_relay.errors import ConfigError, UnknownRouteError
 from signup_relay.receive.sources import SOURCE_NAMES, get_source
-from signup_relay.routes import Consent, ConsentField, get_routes, load_routes, parse_routes
+from signup_relay.routes import Consent, ConsentField, get_routes, load_routes, parse_routes, pydantic_fields
 from tests.unit.sources_support import ROOT, example_routes
 
 
@@ -172,3 +174,18 @@ def test_get_routes_reads_routes_file_once(tmp_path, monkeypatch):
         assert "typeform-newsletter" in first
     finally:
         get_routes.cache_clear()
+
+
+class _Options(msgspec.Struct, kw_only=True):
+    needed: bool
+    names: tuple[str, ...] = ()
+    extra: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+def test_option_fields_keep_required_and_factory_defaults_as_route_keys() -> None:
+    # Given a Struct with a required field, a plain default and a default factory, as route keys
+    model = create_model("Model", **pydantic_fields(_Options))
+    # Then a missing required key is an error, and the defaults are the Struct's own (never msgspec's NODEFAULT)
+    with pytest.raises(ValidationError):
+        model()
+    assert model(needed=True).model_dump() == {"needed": True, "names": (), "extra": {}}

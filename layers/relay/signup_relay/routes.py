@@ -150,12 +150,22 @@ class EvidenceFields(_Strict):
     text: str | None = None
 
 
+def pydantic_fields(struct: type[msgspec.Struct]) -> dict[str, Any]:
+    """A Struct's fields as `create_model` takes them: with their default, their default factory, or required."""
+    fields: dict[str, Any] = {}
+    for field in msgspec.structs.fields(struct):
+        if field.default is not msgspec.NODEFAULT:
+            fields[field.name] = (field.type, field.default)
+        elif field.default_factory is not msgspec.NODEFAULT:
+            fields[field.name] = (field.type, Field(default_factory=field.default_factory))
+        else:
+            fields[field.name] = (field.type, ...)
+    return fields
+
+
 # A route's upsert option keys (create_missing_lists, ...) are the fields of `UpsertOptions` (models.py), declared
 # there once; this base validates them as keys of the routes file.
-_OPTION_FIELDS: dict[str, Any] = {
-    field.name: (field.type, field.default) for field in msgspec.structs.fields(UpsertOptions)
-}
-_RouteOptions = create_model("_RouteOptions", __base__=_Strict, **_OPTION_FIELDS)
+_RouteOptions = create_model("_RouteOptions", __base__=_Strict, **pydantic_fields(UpsertOptions))
 
 
 class Route(_RouteOptions):

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import urllib3
-from urllib3.exceptions import HTTPError
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, MaxRetryError
 from urllib3.util.retry import Retry
 
 from signup_relay.caches import per_container
@@ -113,6 +113,7 @@ class CallMeter:
     calls: int = 0
     # Sends whose outcome was unknown (a 5xx, a dropped connection or a lost answer) and that were sent again. The
     # first send may have been applied, so a 409 or an `updated` that answers the resend can be that send's doing.
+    # A connection that was never made is not counted: the server saw nothing.
     resent: int = 0
 
 
@@ -231,11 +232,12 @@ class ApiTransport:
         while True:
             try:
                 response = self._send(operation, method, url, params, json_body, token)
-            except ServerError:
+            except ServerError as error:
                 if failed >= self._server_retries:
                     raise
                 failed += 1
-                self._count_resend()
+                if not _never_connected(error.__cause__):
+                    self._count_resend()
                 self._sleep(self._jitter(0, self._server_backoff * 2 ** (failed - 1)))
                 continue
             if response.status < 300:
@@ -311,6 +313,12 @@ class ApiTransport:
     def _collect(self, operation: str, path: str, key: str, params: Mapping[str, str | int]) -> list[dict[str, Any]]:
         """Every item of a cursor-paginated collection."""
         return list(self._pages(operation, path, key, params))
+
+
+def _never_connected(error: BaseException | None) -> bool:
+    """A connection refused, unresolved or timed out while connecting (urllib3's own retries spent): nothing sent."""
+    reason = error.reason if isinstance(error, MaxRetryError) else error
+    return isinstance(reason, ConnectTimeoutError)  # NewConnectionError and NameResolutionError are ones too
 
 
 class ConstantContactClient(ApiTransport):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any
 
 from signup_relay.constant_contact.limits import CUSTOM_FIELD_VALUE_LENGTH, FIELD_LENGTHS, NAME_LENGTH
 from signup_relay.emails import InvalidEmailError, validated_email
@@ -104,14 +103,7 @@ def map_submission(submission: Submission, route: Route, *, now: datetime, secre
             text=consent_text,
         )
         custom_fields.update(_evidence_fields(m, evidence))
-    signup_fields: dict[str, Any] = {
-        "first_name": first_name,
-        "last_name": last_name,
-        "job_title": m.text("job_title"),
-        "company_name": m.text("company_name"),
-        "phone": phone,
-        "address": _address(m),
-    }
+    job_title, company_name, address = m.text("job_title"), m.text("company_name"), _address(m)
     if m.errors or email is None:
         raise SubmissionInvalidError(
             "the submission has no usable email or invalid fields",
@@ -121,7 +113,12 @@ def map_submission(submission: Submission, route: Route, *, now: datetime, secre
         )
     return Signup(
         email=email,
-        **signup_fields,
+        first_name=first_name,
+        last_name=last_name,
+        job_title=job_title,
+        company_name=company_name,
+        phone=phone,
+        address=address,
         phone_kind=route.phone_kind,
         birthday_month=birthday[0] if birthday else None,
         birthday_day=birthday[1] if birthday else None,

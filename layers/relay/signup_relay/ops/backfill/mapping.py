@@ -180,7 +180,7 @@ class RowMapper:
         except SubmissionInvalidError as error:
             details = "; ".join(f"{name}: {why}" for name, why in error.field_errors.items())
             raise RowError(mask_emails_in(f"{error.message}: {details}" if details else error.message)) from None
-        except ValueError as error:  # a value the Signup model refuses: this row's problem, never the run's
+        except ValueError as error:  # any other value mapping cannot use: this row's problem, never the run's
             raise RowError(mask_emails_in(f"unusable value: {str(error).splitlines()[0]}")) from None
 
     def _jsonl(self, row: Row) -> Submission:

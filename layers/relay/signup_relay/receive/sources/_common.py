@@ -7,6 +7,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -198,11 +199,28 @@ def decode_json(request: RawRequest) -> Any:
     return loads_json(decode_text(request.body), "body")
 
 
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # json.loads joins each escaped pair into one character
+
+
 def loads_json(text: str, what: str) -> Any:
     try:
-        return json.loads(text)
+        data = json.loads(text)
+        # A \uD800-\uDFFF escape without its pair (JavaScript's substring can split an emoji) decodes to text that
+        # UTF-8 cannot hold, so the queue message could not be written: each becomes U+FFFD, as a browser shows it.
+        return _without_lone_surrogates(data) if SURROGATE_ESCAPE.search(text) else data
     except (ValueError, RecursionError):
         raise UndecodableBodyError(f"{what} is not valid JSON") from None
+
+
+def _without_lone_surrogates(data: Any) -> Any:
+    if isinstance(data, str):
+        return LONE_SURROGATE.sub("\ufffd", data)
+    if isinstance(data, list):
+        return [_without_lone_surrogates(item) for item in data]
+    if isinstance(data, dict):
+        return {_without_lone_surrogates(key): _without_lone_surrogates(value) for key, value in data.items()}
+    return data
 
 
 def decode_form(body: bytes) -> list[tuple[str, str]]:
