@@ -92,7 +92,10 @@ def test_a_post_whose_answer_was_lost_is_reported_created(sandbox: Sandbox, monk
     # Then the resend met the contact the first send created (409), and the outcome says created
     assert pool.seen == [201]
     assert writes(sandbox, "/v3/contacts") == [201, 409]
-    assert (result.outcome, result.reason) == (Outcome.CREATED, "created; the answer was lost and the resend met it")
+    assert (result.outcome, result.reason) == (
+        Outcome.CREATED,
+        "created; the first send went unanswered (or failed) and its resend met the new contact",
+    )
     # And one contact is stored, with what the sign-up sent
     [stored] = [c for c in sandbox.all_contacts() if c["email_address"]["address"] == "lost.post@example.com"]
     assert stored["first_name"] == "Lost" and len(stored["list_memberships"]) == 1

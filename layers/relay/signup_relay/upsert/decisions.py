@@ -85,7 +85,11 @@ def after_own_create(result: UpsertResult, *, resent: bool) -> UpsertResult:
     none), so the resend met the contact that send created. Without a resend, the 409 was someone else's contact.
     """
     if resent and result.outcome is Outcome.UPDATED:
-        return replace(result, outcome=Outcome.CREATED, reason="created; the answer was lost and the resend met it")
+        return replace(
+            result,
+            outcome=Outcome.CREATED,
+            reason="created; the first send went unanswered (or failed) and its resend met the new contact",
+        )
     return result
 
 

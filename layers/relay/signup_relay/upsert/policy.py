@@ -337,7 +337,7 @@ class _Upsert:
                 if existing is None:
                     raise
                 return after_own_create(self._apply(existing, after_conflict=True), resent=resent)
-        return UpsertResult(outcome=Outcome.CREATED, contact_id=created.get("contact_id"))
+        return UpsertResult(outcome=Outcome.CREATED, contact_id=str(created.get("contact_id") or "") or None)
 
     def _put(
         self,
