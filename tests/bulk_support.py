@@ -11,8 +11,9 @@ from typing import Any
 
 from local.cc_sandbox import Sandbox
 from signup_relay.bulk.rows import CONSENT_FIELD_LABEL
-from signup_relay.constant_contact.client import ConstantContactClient, Pacer
+from signup_relay.constant_contact.client import ConstantContactClient
 from signup_relay.constant_contact.names import NameDirectory
+from signup_relay.constant_contact.transport import Pacer
 from signup_relay.models import Address, ConsentEvidence, Signup
 from signup_relay.routes import Consent, UpsertOptions
 from tests import signups

@@ -18,7 +18,7 @@ from urllib3.exceptions import ProtocolError
 
 from local.aws_resources import reset_relay_caches
 from local.cc_sandbox import Sandbox
-from signup_relay.constant_contact.client import connect_retry
+from signup_relay.constant_contact.transport import connect_retry
 from signup_relay.models import Outcome, Signup
 from signup_relay.routes import Consent, UpsertOptions
 from signup_relay.upsert import wiring

@@ -17,7 +17,7 @@ from moto import mock_aws
 from local.aws_resources import reset_relay_caches
 from local.cc_sandbox import Sandbox
 from signup_relay.clock import utc_now
-from signup_relay.constant_contact.client import SERVER_RETRIES
+from signup_relay.constant_contact.transport import SERVER_RETRIES
 from signup_relay.errors import ConflictError, ServerError
 from signup_relay.models import Address, Outcome
 from signup_relay.routes import Consent, UpsertOptions

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from signup_relay.constant_contact.client import CallMeter
+from signup_relay.constant_contact.transport import CallMeter
 from signup_relay.errors import ConflictError
 
 

@@ -10,13 +10,8 @@ import pytest
 import urllib3
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
 
-from signup_relay.constant_contact.client import (
-    SERVER_BACKOFF_SECONDS,
-    SERVER_RETRIES,
-    ConstantContactClient,
-    Pacer,
-    parse_error_body,
-)
+from signup_relay.constant_contact.client import ConstantContactClient
+from signup_relay.constant_contact.transport import SERVER_BACKOFF_SECONDS, SERVER_RETRIES, Pacer, parse_error_body
 from signup_relay.errors import (
     AuthError,
     ConflictError,

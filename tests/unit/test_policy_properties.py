@@ -19,7 +19,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from msgspec.structs import replace
 
-from signup_relay.constant_contact.client import CallMeter
 from signup_relay.constant_contact.limits import (
     MAX_ADDRESSES,
     MAX_CUSTOM_FIELDS,
@@ -31,6 +30,7 @@ from signup_relay.constant_contact.limits import (
     SIGN_UP_FORM_MAX_EMAIL,
 )
 from signup_relay.constant_contact.names import Resolution
+from signup_relay.constant_contact.transport import CallMeter
 from signup_relay.errors import ValidationError
 from signup_relay.models import Address, ConsentEvidence, Signup
 from signup_relay.routes import Consent, UpsertOptions

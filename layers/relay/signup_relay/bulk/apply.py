@@ -17,7 +17,7 @@ from signup_relay.bulk.rows import CONSENT_FIELD_LABEL
 from signup_relay.bulk.state import opted_out_or_deleted
 from signup_relay.bulk.verify import mismatch, outcome_of, read_back
 from signup_relay.clock import utc_now
-from signup_relay.constant_contact.client import CallMeter
+from signup_relay.constant_contact.transport import CallMeter
 from signup_relay.errors import QuotaExceededError, RelayError
 from signup_relay.models import Outcome, Signup, UpsertResult
 from signup_relay.upsert.decisions import parse_time

@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any, Literal, Protocol
 
-from signup_relay.constant_contact.client import AccessTokenSource, ApiErrorDetail, ApiTransport
+from signup_relay.constant_contact.transport import AccessTokenSource, ApiErrorDetail, ApiTransport
 from signup_relay.errors import QuotaExceededError, ReauthorizationRequiredError, ThrottledError, TransientError
 
 ActionBy = Literal["ACTION_BY_VISITOR", "ACTION_BY_OWNER"]

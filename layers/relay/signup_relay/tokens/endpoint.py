@@ -17,7 +17,7 @@ from requests.adapters import HTTPAdapter
 
 from signup_relay.caches import per_container
 from signup_relay.clock import Clock
-from signup_relay.constant_contact.client import connect_retry
+from signup_relay.constant_contact.transport import connect_retry
 from signup_relay.errors import TransientError
 from signup_relay.observability import logger
 

@@ -32,9 +32,9 @@ from typing import Any, Protocol
 
 from msgspec.structs import replace
 
-from signup_relay.constant_contact.client import CallMeter
 from signup_relay.constant_contact.limits import SIGN_UP_FORM_MAX_EMAIL
 from signup_relay.constant_contact.names import Resolution
+from signup_relay.constant_contact.transport import CallMeter
 from signup_relay.emails import normalize_email
 from signup_relay.errors import ConflictError
 from signup_relay.models import Consent, Outcome, Signup, UpsertResult

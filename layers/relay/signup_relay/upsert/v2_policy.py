@@ -23,9 +23,9 @@ from typing import Any, Protocol
 from msgspec.structs import replace
 
 from signup_relay.caches import per_container
-from signup_relay.constant_contact.client import CallMeter
 from signup_relay.constant_contact.limits import V2_CUSTOM_FIELD
 from signup_relay.constant_contact.names import Resolution
+from signup_relay.constant_contact.transport import CallMeter
 from signup_relay.constant_contact.v2_client import ActionBy
 from signup_relay.emails import normalize_email
 from signup_relay.errors import ConflictError

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from signup_relay.caches import per_container
 from signup_relay.config import Settings, get_settings
-from signup_relay.constant_contact.client import ConstantContactClient, Pacer, get_http
+from signup_relay.constant_contact.client import ConstantContactClient
 from signup_relay.constant_contact.names import ListDirectory, NameDirectory
+from signup_relay.constant_contact.transport import Pacer, get_http
 from signup_relay.constant_contact.v2_client import ConstantContactV2Client
 from signup_relay.errors import PermanentError
 from signup_relay.models import Signup, UpsertResult

@@ -124,8 +124,9 @@ def account_client(
 ) -> tuple[Any, Any]:
     """(ConstantContactClient, NameDirectory) for the run: a given token, or the account secret; says which."""
     from signup_relay.config import get_settings
-    from signup_relay.constant_contact.client import ConstantContactClient, get_http
+    from signup_relay.constant_contact.client import ConstantContactClient
     from signup_relay.constant_contact.names import NameDirectory
+    from signup_relay.constant_contact.transport import get_http
     from signup_relay.upsert.wiring import get_pacer
 
     settings = get_settings()
