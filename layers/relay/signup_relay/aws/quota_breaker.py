@@ -1,15 +1,14 @@
 """Quota circuit breaker: after a `quota_exceeded`, no call on that API key until the reset (docs/architecture.md §12).
 
-Public API, for every code path that calls Constant Contact (upsert, and any drain or backfill function):
+Public API, for every code path that calls Constant Contact (upsert, the bulk drain): the container's breaker
+from `get_quota_breaker()`, handed to the logic as a collaborator (`upsert/attempt.py`'s `Breaker`):
 
-    from signup_relay.aws import quota_breaker
-
-    if quota_breaker.is_open(now, key):  # now: an aware datetime (signup_relay.clock.utc_now()); key: below
-        ...                             # do not call Constant Contact; leave the work queued, untouched
+    if breaker.is_open(now, key):  # now: an aware datetime (signup_relay.clock.utc_now()); key: below
+        ...                        # do not call Constant Contact; leave the work queued, untouched
     try:
         ...call Constant Contact...
     except QuotaExceededError as error:
-        quota_breaker.trip(now, error.quota_key)
+        breaker.trip(now, error.quota_key)
 
 `key` None is the V3 app key, the fleet's: a trip on it stops everything, as follows. A V2 API key's id
 (`ConstantContactV2Client.quota_key`, carried by the error) stops only the work on that key, in this container,
@@ -196,14 +195,3 @@ def get_quota_breaker(*, fed_by_switch: bool = False) -> QuotaBreaker:
         sqs_client=get_sqs_client(),
     )
     return QuotaBreaker(switch, reads_switch=not fed_by_switch)
-
-
-def is_open(now: datetime, key: str | None = None) -> bool:
-    """Whether Constant Contact must not be called now on the app key (None) or a V2 key (this container's breaker)."""
-    return get_quota_breaker().is_open(now, key)
-
-
-def trip(now: datetime, key: str | None = None) -> None:
-    """After a `quota_exceeded` on `key` (the error's `quota_key`): stop calls on it until the reset; the app key's
-    (None) also switches the sign-up queue's consumer off."""
-    get_quota_breaker().trip(now, key)
