@@ -213,3 +213,20 @@ def test_a_v2_keys_spent_quota_holds_only_its_signups_in_the_per_contact_pass(
     assert account.contact_by_email("legacy@example.com") is None
     assert visible(relay_aws) == [] and held(relay_aws) == 1
     assert dlq_records(relay_aws.dlq_url) == []
+
+
+def test_a_persons_later_signup_follows_an_earlier_one_sent_again_for_the_quota(
+    account: Sandbox, relay_aws: LocalResources
+) -> None:
+    # Given one person's older sign-up on its last allowed delivery and a newer one behind it, and a spent quota
+    queue("pat@example.com", first_name="Older")
+    assert len(visible(relay_aws)) == 1  # the older one's first delivery
+    queue("pat@example.com", first_name="Newer")
+    account.daily_quota = account.quota_used()
+    # When the drain runs with MaxReceiveCount 2 (the older one meets the quota on its last delivery)
+    report = drain(threshold=2, max_attempts=2)
+    # Then both wait for the reset as new messages of the group, the older one still first: none held, none lost
+    assert report.applied_per_contact == 1 and report.left_for_quota == 1
+    assert [m["signup"].first_name for m in visible(relay_aws)] == ["Older", "Newer"]
+    assert held(relay_aws) == 0 and account.contact_by_email("pat@example.com") is None
+    assert dlq_records(relay_aws.dlq_url) == []
