@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 from msgspec.structs import replace
 
+from signup_relay.clock import parse_datetime
 from signup_relay.constant_contact.limits import SIGN_UP_FORM_MAX_EMAIL
 from signup_relay.constant_contact.names import Resolution
 from signup_relay.constant_contact.transport import CallMeter
@@ -57,7 +58,6 @@ from signup_relay.upsert.decisions import (
     newer_opt_out,
     newer_opt_out_reason,
     opts_back_in,
-    parse_time,
 )
 
 __all__ = ["ContactState", "contact_state", "opt_out_date", "pick_contact", "upsert_contact"]
@@ -117,7 +117,7 @@ def opt_out_date(contact: Mapping[str, Any]) -> datetime | None:
     """When the contact opted out, None when absent or unreadable: `email_address.opt_out_date`, an ISO-8601
     date-time the API shows only on unsubscribed contacts (the V3 `EmailAddress` schema,
     https://developer.constantcontact.com/api_reference/index.html)."""
-    return parse_time((contact.get("email_address") or {}).get("opt_out_date"))
+    return parse_datetime((contact.get("email_address") or {}).get("opt_out_date"))
 
 
 def pick_contact(contacts: Sequence[Mapping[str, Any]], email: str) -> dict[str, Any] | None:
