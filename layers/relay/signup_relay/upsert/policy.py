@@ -60,7 +60,7 @@ from signup_relay.upsert.decisions import (
     opts_back_in,
 )
 
-__all__ = ["ContactState", "contact_state", "opt_out_date", "pick_contact", "upsert_contact"]
+__all__ = ["ContactState", "contact_state", "opt_out_date", "pick_contact", "stored_email", "upsert_contact"]
 
 
 class UpsertClient(Protocol):
@@ -128,9 +128,14 @@ def pick_contact(contacts: Sequence[Mapping[str, Any]], email: str) -> dict[str,
     its 409 (if the address does exist) leads to a second lookup, then a retry.
     """
     for contact in contacts:
-        if normalize_email(str((contact.get("email_address") or {}).get("address") or "")) == email:
+        if stored_email(contact) == email:
             return dict(contact)
     return None
+
+
+def stored_email(contact: Mapping[str, Any]) -> str:
+    """The contact's address, normalised as a sign-up's is (so the two compare)."""
+    return normalize_email(str((contact.get("email_address") or {}).get("address") or ""))
 
 
 # --- orchestration --------------------------------------------------------------------------------------
