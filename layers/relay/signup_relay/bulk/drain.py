@@ -223,7 +223,12 @@ class _Drain:
         return False
 
     def hand_back(self, message: QueuedMessage) -> None:
-        self.queue.delay_retry(message.receipt_handle, 0)
+        """Visible again at once for UpsertFunction; one on its last delivery (made visible, the redrive would take
+        it to the DLQ untried) or behind one of its group sent again is sent again as a new message instead."""
+        if requeue_if_last(message, self.queue, self.max_attempts, self.requeued_groups):
+            self.queue.delete([message.receipt_handle])
+        else:
+            self.queue.delay_retry(message.receipt_handle, 0)
         self.released += 1
 
     def leave_for_quota(self, messages: list[QueuedMessage]) -> None:
