@@ -104,6 +104,8 @@ class QuotaBreaker:
         self._recheck = timedelta(seconds=recheck_seconds)
         self._lock = threading.Lock()
         self._open_until: datetime | None = None
+        # Until when this container's own trip holds although the switch reads on: its switch-off failed.
+        self._unswitched_until: datetime | None = None
         self._checked_at: datetime | None = None
         self._keys_open_until: dict[str, datetime] = {}
 
@@ -132,6 +134,8 @@ class QuotaBreaker:
             self._open_until = resumes_at
             self._checked_at = now
         switched_off = _unless_aws_fails(self._switch.turn_off) is not _FAILED
+        with self._lock:
+            self._unswitched_until = None if switched_off else resumes_at
         if not already_open:
             metrics.add_metric(name=TRIPPED_METRIC, unit="Count", value=1)
         logger.warning(
@@ -161,8 +165,9 @@ class QuotaBreaker:
         if off is _FAILED:  # unknown: keep what this container knows
             return
         # Off: nothing is consumed until the schedule switches it on after the reset. On: the reset has come (or
-        # the consumer was never switched off), whatever this container tripped before.
-        self._open_until = quota_resets_at(now) if off else None
+        # the consumer was never switched off), whatever this container tripped before, unless this container's
+        # own switch-off failed: it then stays open until the reset by its own clock.
+        self._open_until = quota_resets_at(now) if off else self._unswitched_until
 
 
 _FAILED = object()
