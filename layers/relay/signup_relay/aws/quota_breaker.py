@@ -24,9 +24,9 @@ consumer the switch feeds (`get_quota_breaker(fed_by_switch=True)`, UpsertFuncti
 switch is off Lambda does not invoke that consumer, so its own trip is all it needs, and it makes no AWS call until
 it trips. A trip puts the
 `QuotaBreakerTripped` metric, a V2 key's trip `V2QuotaBreakerTripped` (flushed by the handler's
-`metrics.log_metrics`). A function using it needs
-`QUEUE_URL`, `lambda:ListEventSourceMappings` (on "*"), `sqs:GetQueueAttributes` on the sign-up queue and
-`lambda:UpdateEventSourceMapping` on the mapping (template.yaml, `UpsertQuotaBreakerPolicy`).
+`metrics.log_metrics`). A function using it needs `QUEUE_URL`, `lambda:ListEventSourceMappings` (on "*"),
+`sqs:GetQueueAttributes` on the sign-up queue and `lambda:UpdateEventSourceMapping` on the mapping (template.yaml,
+`UpsertQuotaBreakerPolicy`, `BulkDrainQuotaBreakerPolicy`).
 """
 
 from __future__ import annotations
