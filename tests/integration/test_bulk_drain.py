@@ -213,3 +213,37 @@ def test_a_v2_keys_spent_quota_holds_only_its_signups_in_the_per_contact_pass(
     assert account.contact_by_email("legacy@example.com") is None
     assert visible(relay_aws) == [] and held(relay_aws) == 1
     assert dlq_records(relay_aws.dlq_url) == []
+
+
+def test_a_persons_later_signup_follows_an_earlier_one_sent_again_for_the_quota(
+    account: Sandbox, relay_aws: LocalResources
+) -> None:
+    # Given one person's older sign-up on its last allowed delivery and a newer one behind it, and a spent quota
+    queue("pat@example.com", first_name="Older")
+    assert len(visible(relay_aws)) == 1  # the older one's first delivery
+    queue("pat@example.com", first_name="Newer")
+    account.daily_quota = account.quota_used()
+    # When the drain runs with MaxReceiveCount 2 (the older one meets the quota on its last delivery)
+    report = drain(threshold=2, max_attempts=2)
+    # Then both wait for the reset as new messages of the group, the older one still first: none held, none lost
+    assert report.applied_per_contact == 1 and report.left_for_quota == 1
+    assert [m["signup"].first_name for m in visible(relay_aws)] == ["Older", "Newer"]
+    assert held(relay_aws) == 0 and account.contact_by_email("pat@example.com") is None
+    assert dlq_records(relay_aws.dlq_url) == []
+
+
+def test_a_message_on_its_last_delivery_handed_back_at_the_deadline_is_sent_again_not_redriven(
+    account: Sandbox, relay_aws: LocalResources
+) -> None:
+    # Given a sign-up received as often as the queue's redrive allows but once (the drain's receive is its last)
+    queue("late@example.com", first_name="Late")
+    for _ in range(relay_aws.max_receive_count - 1):
+        assert len(visible(relay_aws)) == 1
+    # When the drain runs past its deadline, so it hands the sign-up back untried
+    past = datetime.now(UTC).replace(year=2000)
+    report = drain(threshold=1, max_attempts=relay_aws.max_receive_count, deadline=past)
+    # Then it waits as a new message (its first delivery next), not redriven to the DLQ untried
+    assert report.released == 1 and report.applied_per_contact == 0
+    waiting = visible(relay_aws)
+    assert [(m["signup"].first_name, m["ApproximateReceiveCount"]) for m in waiting] == [("Late", "1")]
+    assert held(relay_aws) == 0 and dlq_records(relay_aws.dlq_url) == []

@@ -270,6 +270,19 @@ def test_collections_follow_the_next_link_and_calls_are_counted() -> None:
     assert [request.method for request in adapter.sent] == ["GET", "GET"]
 
 
+def test_a_meter_closed_inside_another_leaves_the_outer_one_counting() -> None:
+    # Given an outer meter and an inner one opened and closed before any call (both still at zero)
+    client, adapter, _, _ = make_client((200, {"tags": []}))
+    with client.meter() as outer:
+        with client.meter() as inner:
+            pass
+        # When a call is made after the inner one closed
+        client.list_tags()
+    # Then the outer meter counts it, the closed inner one does not
+    assert len(adapter.sent) == 1
+    assert (outer.calls, inner.calls) == (1, 0)
+
+
 def test_meter_counts_retries_as_calls() -> None:
     client, adapter, _, _ = make_client(UNAUTHORIZED, THROTTLED, (200, {}))
     with client.meter() as meter:

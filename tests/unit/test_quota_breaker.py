@@ -22,9 +22,10 @@ V2_KEY = "v2-0123456789ab"
 class FakeSwitch:
     """The sign-up queue's event source mapping, as the breaker sees it."""
 
-    def __init__(self, *, off: bool = False, broken: bool = False) -> None:
+    def __init__(self, *, off: bool = False, broken: bool = False, refuses_off: bool = False) -> None:
         self.off = off
         self.broken = broken
+        self.refuses_off = refuses_off  # readable, but switching it off is refused
         self.reads = 0
         self.turned_off = 0
 
@@ -39,6 +40,8 @@ class FakeSwitch:
 
     def turn_off(self) -> None:
         self._check()
+        if self.refuses_off:
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "UpdateEventSourceMapping")
         self.turned_off += 1
         self.off = True
 
@@ -110,6 +113,18 @@ def test_an_unreachable_switch_never_fails_a_trip_and_keeps_what_the_container_k
     assert breaker.is_open(NOW) is False
     breaker.trip(NOW)
     assert breaker.is_open(NOW + timedelta(hours=1)) is True
+    assert breaker.is_open(RESET) is False
+
+
+def test_a_trip_whose_switch_off_failed_holds_until_the_reset_though_the_switch_reads_on():
+    # Given a switch this container can read but not turn off
+    switch = FakeSwitch(refuses_off=True)
+    breaker = QuotaBreaker(switch, recheck_seconds=60)
+    # When it trips, and the switch is read again later (still on)
+    breaker.trip(NOW)
+    assert breaker.is_open(NOW + timedelta(minutes=5)) is True
+    # Then it stayed open by its own clock, having read the switch, and closes at the reset
+    assert switch.reads >= 1 and switch.off is False
     assert breaker.is_open(RESET) is False
 
 

@@ -53,7 +53,7 @@ INSIGHTS_ANSWER = {
 
 
 def test_the_template_saves_the_query_the_cli_runs_over_the_functions_log_groups():
-    # Given the template / Then its saved query is exactly the CLI's, over the receive and upsert log groups
+    # Given the template / Then its saved query is exactly the CLI's, over the receive, upsert and drain log groups
     resources = load_template()["Resources"]
     definition = resources["RecentSignupsQuery"]
     assert definition["Type"] == "AWS::Logs::QueryDefinition"
@@ -62,12 +62,14 @@ def test_the_template_saves_the_query_the_cli_runs_over_the_functions_log_groups
     assert [resources[g]["Properties"]["LogGroupName"] for g in groups] == [
         {"Fn::Sub": "/aws/lambda/${ReceiveFunction}"},
         {"Fn::Sub": "/aws/lambda/${UpsertFunction}"},
+        {"Fn::Sub": "/aws/lambda/${BulkDrainFunction}"},
     ]
     # ... and the Outputs the CLI reads name those same functions
     outputs = load_template()["Outputs"]
-    assert [outputs[name]["Value"] for name in recent.FUNCTION_OUTPUTS] == [
+    assert [outputs[name]["Value"] for name in (*recent.FUNCTION_OUTPUTS, recent.BURST_OUTPUT)] == [
         {"Ref": "ReceiveFunction"},
         {"Ref": "UpsertFunction"},
+        {"Ref": "BulkDrainFunction"},
     ]
 
 
@@ -137,6 +139,7 @@ def test_the_query_is_polled_until_complete_over_the_window_asked():
 FUNCTIONS = {
     "ReceiveFunctionName": "signup-relay-ReceiveFunction-AbC",
     "UpsertFunctionName": "signup-relay-UpsertFunction-DeF",
+    "BulkDrainFunctionName": "signup-relay-BulkDrainFunction-GhI",
 }
 
 
@@ -209,3 +212,10 @@ def test_an_unknown_stack_is_named_with_where_to_look_locally(
         assert recent.main(["--region", "eu-west-1"]) == 1
     err = capsys.readouterr().err
     assert "Stack with id signup-relay does not exist" in err and "make dev" in err
+
+
+def test_a_stack_from_before_burst_mode_is_read_from_its_two_log_groups():
+    # Given the Outputs of a stack deployed before the bulk drain existed / Then its two log groups are read
+    older = {name: FUNCTIONS[name] for name in recent.FUNCTION_OUTPUTS}
+    assert recent.log_groups(older) == [f"/aws/lambda/{name}" for name in older.values()]
+    assert recent.log_groups(FUNCTIONS)[-1] == f"/aws/lambda/{FUNCTIONS['BulkDrainFunctionName']}"

@@ -196,29 +196,19 @@ class Route(_RouteOptions):
             return None
         return _in_family(account, get_settings().cc_secret_id, "CC_SECRET_ID", "CcSecretId")
 
-    @field_validator("custom_fields")
+    @field_validator("custom_fields", "consent_custom_fields")
     @classmethod
-    def _v2_custom_field_names(cls, mapping: dict[str, str], info: ValidationInfo) -> dict[str, str]:
-        if info.data.get("api") == "v2":
-            bad = {field: name for field, name in mapping.items() if not V2_CUSTOM_FIELD.match(name)}
-            if bad:
-                raise ValueError(
-                    f"with api v2 each value must be CustomField1..CustomField15 (V2 has no other custom fields); "
-                    f"not {', '.join(f'{field!r}: {name!r}' for field, name in bad.items())}"
-                )
-        return mapping
-
-    @field_validator("consent_custom_fields")
-    @classmethod
-    def _v2_evidence_field_names(cls, fields: EvidenceFields | None, info: ValidationInfo) -> EvidenceFields | None:
-        if fields is not None and info.data.get("api") == "v2":
-            bad = {key: name for key, name in fields.model_dump().items() if name and not V2_CUSTOM_FIELD.match(name)}
-            if bad:
-                raise ValueError(
-                    f"with api v2 each value must be CustomField1..CustomField15; "
-                    f"not {', '.join(f'{key}: {name!r}' for key, name in bad.items())}"
-                )
-        return fields
+    def _v2_custom_field_names[T: (dict[str, str], EvidenceFields | None)](cls, value: T, info: ValidationInfo) -> T:
+        if value is None or info.data.get("api") != "v2":
+            return value
+        names = value.model_dump() if isinstance(value, EvidenceFields) else value
+        bad = {key: name for key, name in names.items() if name and not V2_CUSTOM_FIELD.match(name)}
+        if bad:
+            raise ValueError(
+                "with api v2 each value must be CustomField1..CustomField15 (V2 has no other custom fields); "
+                f"not {', '.join(f'{key}: {name!r}' for key, name in bad.items())}"
+            )
+        return value
 
     @field_validator("lists", "tags")
     @classmethod

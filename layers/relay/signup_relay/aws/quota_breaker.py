@@ -1,15 +1,14 @@
 """Quota circuit breaker: after a `quota_exceeded`, no call on that API key until the reset (docs/architecture.md §12).
 
-Public API, for every code path that calls Constant Contact (upsert, and any drain or backfill function):
+Public API, for every code path that calls Constant Contact (upsert, the bulk drain): the container's breaker
+from `get_quota_breaker()`, handed to the logic as a collaborator (`upsert/attempt.py`'s `Breaker`):
 
-    from signup_relay.aws import quota_breaker
-
-    if quota_breaker.is_open(now, key):  # now: an aware datetime (signup_relay.clock.utc_now()); key: below
-        ...                             # do not call Constant Contact; leave the work queued, untouched
+    if breaker.is_open(now, key):  # now: an aware datetime (signup_relay.clock.utc_now()); key: below
+        ...                        # do not call Constant Contact; leave the work queued, untouched
     try:
         ...call Constant Contact...
     except QuotaExceededError as error:
-        quota_breaker.trip(now, error.quota_key)
+        breaker.trip(now, error.quota_key)
 
 `key` None is the V3 app key, the fleet's: a trip on it stops everything, as follows. A V2 API key's id
 (`ConstantContactV2Client.quota_key`, carried by the error) stops only the work on that key, in this container,
@@ -25,9 +24,9 @@ consumer the switch feeds (`get_quota_breaker(fed_by_switch=True)`, UpsertFuncti
 switch is off Lambda does not invoke that consumer, so its own trip is all it needs, and it makes no AWS call until
 it trips. A trip puts the
 `QuotaBreakerTripped` metric, a V2 key's trip `V2QuotaBreakerTripped` (flushed by the handler's
-`metrics.log_metrics`). A function using it needs
-`QUEUE_URL`, `lambda:ListEventSourceMappings` (on "*"), `sqs:GetQueueAttributes` on the sign-up queue and
-`lambda:UpdateEventSourceMapping` on the mapping (template.yaml, `UpsertQuotaBreakerPolicy`).
+`metrics.log_metrics`). A function using it needs `QUEUE_URL`, `lambda:ListEventSourceMappings` (on "*"),
+`sqs:GetQueueAttributes` on the sign-up queue and `lambda:UpdateEventSourceMapping` on the mapping (template.yaml,
+`UpsertQuotaBreakerPolicy`, `BulkDrainQuotaBreakerPolicy`).
 """
 
 from __future__ import annotations
@@ -105,6 +104,8 @@ class QuotaBreaker:
         self._recheck = timedelta(seconds=recheck_seconds)
         self._lock = threading.Lock()
         self._open_until: datetime | None = None
+        # Until when this container's own trip holds although the switch reads on: its switch-off failed.
+        self._unswitched_until: datetime | None = None
         self._checked_at: datetime | None = None
         self._keys_open_until: dict[str, datetime] = {}
 
@@ -133,6 +134,8 @@ class QuotaBreaker:
             self._open_until = resumes_at
             self._checked_at = now
         switched_off = _unless_aws_fails(self._switch.turn_off) is not _FAILED
+        with self._lock:
+            self._unswitched_until = None if switched_off else resumes_at
         if not already_open:
             metrics.add_metric(name=TRIPPED_METRIC, unit="Count", value=1)
         logger.warning(
@@ -162,8 +165,9 @@ class QuotaBreaker:
         if off is _FAILED:  # unknown: keep what this container knows
             return
         # Off: nothing is consumed until the schedule switches it on after the reset. On: the reset has come (or
-        # the consumer was never switched off), whatever this container tripped before.
-        self._open_until = quota_resets_at(now) if off else None
+        # the consumer was never switched off), whatever this container tripped before, unless this container's
+        # own switch-off failed: it then stays open until the reset by its own clock.
+        self._open_until = quota_resets_at(now) if off else self._unswitched_until
 
 
 _FAILED = object()
@@ -196,14 +200,3 @@ def get_quota_breaker(*, fed_by_switch: bool = False) -> QuotaBreaker:
         sqs_client=get_sqs_client(),
     )
     return QuotaBreaker(switch, reads_switch=not fed_by_switch)
-
-
-def is_open(now: datetime, key: str | None = None) -> bool:
-    """Whether Constant Contact must not be called now on the app key (None) or a V2 key (this container's breaker)."""
-    return get_quota_breaker().is_open(now, key)
-
-
-def trip(now: datetime, key: str | None = None) -> None:
-    """After a `quota_exceeded` on `key` (the error's `quota_key`): stop calls on it until the reset; the app key's
-    (None) also switches the sign-up queue's consumer off."""
-    get_quota_breaker().trip(now, key)

@@ -16,11 +16,10 @@ from signup_relay.bulk.results import BulkPath, BulkResult, BulkRun
 from signup_relay.bulk.rows import CONSENT_FIELD_LABEL
 from signup_relay.bulk.state import opted_out_or_deleted
 from signup_relay.bulk.verify import mismatch, outcome_of, read_back
-from signup_relay.clock import utc_now
+from signup_relay.clock import parse_datetime, utc_now
 from signup_relay.constant_contact.transport import CallMeter
 from signup_relay.errors import QuotaExceededError, RelayError
 from signup_relay.models import Outcome, Signup, UpsertResult
-from signup_relay.upsert.decisions import parse_time
 from signup_relay.upsert.policy import ContactState, UpsertNames
 
 PerContact = Callable[[Signup], UpsertResult]
@@ -190,7 +189,7 @@ class _Run:
                     f"{len(done.errors)} activity_errors"
                 )
             finished.append((done, members))
-        starts = [parse_time(a.created_at) for a, _ in finished]
+        starts = [parse_datetime(a.created_at) for a, _ in finished]
         known = [s for s in starts if s is not None]
         imported_at = min(known) if known else self.clock() - timedelta(minutes=5)
         since = (imported_at - timedelta(seconds=1)).astimezone(UTC).isoformat(timespec="milliseconds")

@@ -21,7 +21,7 @@ from signup_relay.emails import normalize_email
 from signup_relay.errors import QuotaExceededError
 from signup_relay.models import InvalidModel, Outcome, QueuedSignup, Signup, UpsertResult, decode
 from signup_relay.observability import logger, mask_email, metrics
-from signup_relay.upsert.attempt import Breaker, QueuedMessage, RetryLater, Upserter, process_message
+from signup_relay.upsert.attempt import Breaker, QueuedMessage, RetryLater, Upserter, process_message, requeue_if_last
 from signup_relay.upsert.wiring import AccountUpserter
 
 if TYPE_CHECKING:
@@ -184,6 +184,8 @@ class _Drain:
         self.max_attempts = max_attempts
         self.clock = clock
         self.by_signup: dict[int, QueuedMessage] = {}
+        # The message groups sent again to wait for the reset: their later held messages follow, in order.
+        self.requeued_groups: set[str] = set()
         self.imported = self.released = self.applied = self.left_for_quota_count = 0
 
     def expect(self, items: list[tuple[QueuedMessage, QueuedSignup]]) -> None:
@@ -212,6 +214,7 @@ class _Drain:
                 dlq=self.dlq,
                 max_attempts=self.max_attempts,
                 breaker=self.breaker,
+                requeued_groups=self.requeued_groups,
                 clock=self.clock,
             )
         except RetryLater as later:
@@ -220,15 +223,20 @@ class _Drain:
         return False
 
     def hand_back(self, message: QueuedMessage) -> None:
-        self.queue.delay_retry(message.receipt_handle, 0)
+        """Visible again at once for UpsertFunction; one on its last delivery (made visible, the redrive would take
+        it to the DLQ untried) or behind one of its group sent again is sent again as a new message instead."""
+        if requeue_if_last(message, self.queue, self.max_attempts, self.requeued_groups):
+            self.queue.delete([message.receipt_handle])
+        else:
+            self.queue.delay_retry(message.receipt_handle, 0)
         self.released += 1
 
     def leave_for_quota(self, messages: list[QueuedMessage]) -> None:
         """Left held (the consumer is switched off until the reset), as the per-contact path leaves a message; one
-        on its last delivery is sent again as a new message of its group, so the quota never dead-letters it."""
+        on its last delivery, or behind one of its group sent again, is sent again as a new message of its group,
+        so the quota never dead-letters it nor reorders the person's sign-ups."""
         for message in messages:
-            if message.attempts >= self.max_attempts:
-                self.queue.send(message.body, group_id=message.group_id, dedupe_id=f"requeue-{message.message_id}")
+            if requeue_if_last(message, self.queue, self.max_attempts, self.requeued_groups):
                 self.queue.delete([message.receipt_handle])
         self.left_for_quota_count += len(messages)
         if messages:

@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
-from signup_relay.emails import normalize_email
 from signup_relay.errors import RelayError
-from signup_relay.upsert.policy import ContactState, contact_state
+from signup_relay.upsert.policy import ContactState, contact_state, stored_email
 
 PAGE = 500  # GET /contacts takes limit 1-500
 
@@ -30,7 +29,7 @@ class TooManyToScan(RelayError):
 def of_addresses(contacts: Iterable[dict[str, Any]], emails: set[str]) -> Iterator[tuple[str, dict[str, Any]]]:
     """(normalised address, contact) for each of `contacts` whose normalised address is one of `emails`."""
     for contact in contacts:
-        email = normalize_email(str((contact.get("email_address") or {}).get("address") or ""))
+        email = stored_email(contact)
         if email in emails:
             yield email, contact
 

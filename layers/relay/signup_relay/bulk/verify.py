@@ -15,9 +15,9 @@ from typing import Any
 from signup_relay.bulk.plan import Person
 from signup_relay.bulk.rows import ADDRESS_KEYS
 from signup_relay.bulk.state import PAGE, ContactPages, of_addresses
+from signup_relay.clock import parse_datetime
 from signup_relay.models import Outcome
 from signup_relay.upsert.bodies import TEXT_FIELDS
-from signup_relay.upsert.decisions import parse_time
 from signup_relay.upsert.policy import ContactState, contact_state
 
 INCLUDE = "custom_fields,list_memberships,phone_numbers,street_addresses,taggings"
@@ -68,7 +68,7 @@ def outcome_of(person: Person, contact: Mapping[str, Any], imported_at: datetime
         return Outcome.KEPT_UNSUBSCRIBED, "unsubscribed: profile updated by the import, permission and lists untouched"
     if person.prior is ContactState.DELETED:
         return Outcome.REVIVED, "was deleted; the import restored it onto the lists"
-    created = parse_time(contact.get("created_at"))
+    created = parse_datetime(contact.get("created_at"))
     if created is not None and created >= imported_at:
         return Outcome.CREATED, None
     return Outcome.UPDATED, None

@@ -103,7 +103,7 @@ class Pacer:
             self._sleep(start - now)
 
 
-@dataclass
+@dataclass(eq=False)  # each meter is itself: closing one must never drop an open meter with the same counts
 class CallMeter:
     """Constant Contact calls made while the meter was open (each try of a retried call counts)."""
 

@@ -1,7 +1,7 @@
 """`make recent`: the last sign-ups of a deployed stack and what happened to each, read from its structured logs.
 
-Runs QUERY, a CloudWatch Logs Insights query, over the receive and upsert functions' log groups (named by the
-stack's Outputs). The stack saves the same query as the `RecentSignupsQuery` query definition, for the console's
+Runs QUERY, a CloudWatch Logs Insights query, over the receive, upsert and bulk drain functions' log groups (named
+by the stack's Outputs). The stack saves the same query as the `RecentSignupsQuery` query definition, for the console's
 Logs Insights page; tests/unit/test_recent.py checks the template carries exactly QUERY.
 
 `python -m signup_relay.ops.recent [--since 1h] [--stack signup-relay] [--region R] [--json]`
@@ -20,9 +20,9 @@ from typing import Any
 
 from signup_relay.errors import ConfigError
 
-# The keys the functions log (receive/intake.py, upsert/attempt.py, functions/receive/app.py): an outcome line
-# ("sign-up upserted", "sign-up deferred", "sign-up dead-lettered") has `outcome`; a refused delivery has `status`
-# and a `path` instead of a `route`.
+# The keys the functions log (receive/intake.py, upsert/attempt.py, bulk/drain.py, functions/receive/app.py): an
+# outcome line ("sign-up upserted", "sign-up deferred", "sign-up dead-lettered") has `outcome`; a refused delivery
+# has `status` and a `path` instead of a `route`.
 FIELDS = ("outcome", "status", "route", "path", "email", "reason", "error_class", "queued_id")
 REFUSED_MESSAGE = "delivery refused"
 LIMIT = 200
@@ -32,8 +32,10 @@ QUERY = (
     "| sort @timestamp desc\n"
     f"| limit {LIMIT}\n"
 )
-# The stack Outputs that name the functions whose log groups hold those lines.
+# The stack Outputs that name the functions whose log groups hold those lines. The bulk drain (burst mode) logs the
+# outcomes of the sign-ups it applies; a stack deployed before it existed has no such output.
 FUNCTION_OUTPUTS = ("ReceiveFunctionName", "UpsertFunctionName")
+BURST_OUTPUT = "BulkDrainFunctionName"
 LOCAL_NOTE = (
     "the local stack (make dev) prints each sign-up's outcome line on its console, and GET /_local/status lists the "
     "outcomes by id: make recent reads a deployed stack's CloudWatch logs"
@@ -98,11 +100,12 @@ def format_table(signups: Sequence[RecentSignup]) -> str:
 
 
 def log_groups(outputs: dict[str, str]) -> list[str]:
-    """The receive and upsert functions' log groups, from the stack's Outputs."""
+    """The receive, upsert and (when the stack has it) bulk drain functions' log groups, from the stack's Outputs."""
     missing = [name for name in FUNCTION_OUTPUTS if not outputs.get(name)]
     if missing:
         raise ConfigError(f"the stack has no {' or '.join(missing)} output: deploy the current template.yaml")
-    return [f"/aws/lambda/{outputs[name]}" for name in FUNCTION_OUTPUTS]
+    names = [*FUNCTION_OUTPUTS, BURST_OUTPUT] if outputs.get(BURST_OUTPUT) else FUNCTION_OUTPUTS
+    return [f"/aws/lambda/{outputs[name]}" for name in names]
 
 
 def run_query(

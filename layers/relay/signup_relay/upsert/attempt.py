@@ -188,10 +188,7 @@ def _hand_back(
     of its group instead (and the item succeeds): quota days never use up its deliveries, so neither this module
     nor the queue's redrive can dead-letter it for the quota.
     """
-    requeue = message.attempts >= max_attempts or message.group_id in requeued_groups
-    if requeue:
-        queue.send(message.body, group_id=message.group_id, dedupe_id=f"requeue-{message.message_id}")
-        requeued_groups.add(message.group_id)
+    requeue = requeue_if_last(message, queue, max_attempts, requeued_groups)
     logger.warning(
         "sign-up deferred",
         extra={
@@ -208,6 +205,19 @@ def _hand_back(
     held = QuotaExceededError("the daily quota is spent: handed back until the reset")
     held.quota_key = quota_key  # a V2 key's quota leaves the app key's sign-ups flowing
     raise RetryLater(held, None)
+
+
+def requeue_if_last(message: QueuedMessage, queue: SignupQueue, max_attempts: int, requeued_groups: set[str]) -> bool:
+    """Send a held-back message again as a new message of its group when it is on its last allowed delivery or
+    behind one of its group sent again (`requeued_groups`, which it joins): the caller then deletes it. True if sent.
+
+    Quota days thus never use up its deliveries, and a person's later sign-ups follow the earlier one to the back
+    of the group, in order."""
+    if message.attempts < max_attempts and message.group_id not in requeued_groups:
+        return False
+    queue.send(message.body, group_id=message.group_id, dedupe_id=f"requeue-{message.message_id}")
+    requeued_groups.add(message.group_id)
+    return True
 
 
 def _failure(

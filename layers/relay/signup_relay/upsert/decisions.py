@@ -93,17 +93,6 @@ def after_own_create(result: UpsertResult, *, resent: bool) -> UpsertResult:
     return result
 
 
-def parse_time(value: object) -> datetime | None:
-    """An ISO-8601 date-time from the API (UTC when it names no zone), None when absent or unreadable."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def quoted_names(names: Iterable[str]) -> str:
     return ", ".join(repr(name) for name in names)
 

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 from msgspec.structs import replace
 
+from signup_relay.clock import parse_datetime
 from signup_relay.constant_contact.limits import SIGN_UP_FORM_MAX_EMAIL
 from signup_relay.constant_contact.names import Resolution
 from signup_relay.constant_contact.transport import CallMeter
@@ -57,10 +58,9 @@ from signup_relay.upsert.decisions import (
     newer_opt_out,
     newer_opt_out_reason,
     opts_back_in,
-    parse_time,
 )
 
-__all__ = ["ContactState", "contact_state", "opt_out_date", "pick_contact", "upsert_contact"]
+__all__ = ["ContactState", "contact_state", "opt_out_date", "pick_contact", "stored_email", "upsert_contact"]
 
 
 class UpsertClient(Protocol):
@@ -117,7 +117,7 @@ def opt_out_date(contact: Mapping[str, Any]) -> datetime | None:
     """When the contact opted out, None when absent or unreadable: `email_address.opt_out_date`, an ISO-8601
     date-time the API shows only on unsubscribed contacts (the V3 `EmailAddress` schema,
     https://developer.constantcontact.com/api_reference/index.html)."""
-    return parse_time((contact.get("email_address") or {}).get("opt_out_date"))
+    return parse_datetime((contact.get("email_address") or {}).get("opt_out_date"))
 
 
 def pick_contact(contacts: Sequence[Mapping[str, Any]], email: str) -> dict[str, Any] | None:
@@ -128,9 +128,14 @@ def pick_contact(contacts: Sequence[Mapping[str, Any]], email: str) -> dict[str,
     its 409 (if the address does exist) leads to a second lookup, then a retry.
     """
     for contact in contacts:
-        if normalize_email(str((contact.get("email_address") or {}).get("address") or "")) == email:
+        if stored_email(contact) == email:
             return dict(contact)
     return None
+
+
+def stored_email(contact: Mapping[str, Any]) -> str:
+    """The contact's address, normalised as a sign-up's is (so the two compare)."""
+    return normalize_email(str((contact.get("email_address") or {}).get("address") or ""))
 
 
 # --- orchestration --------------------------------------------------------------------------------------

@@ -134,10 +134,10 @@ def build_v2_merged_put(
     note, so the consent note is added only to a contact that has none (a stored note is never replaced).
     """
     body = copy.deepcopy(dict(existing))
-    body.update(_new_fields(signup))
-    for name in set(signup.clear_fields) & V2_CLEARABLE:
-        if name not in _new_fields(signup):
-            body[name] = ""
+    new_fields = _new_fields(signup)
+    body.update(new_fields)
+    for name in set(signup.clear_fields) & V2_CLEARABLE - new_fields.keys():
+        body[name] = ""
     body["addresses"] = merge_addresses(existing.get("addresses") or [], signup.address)
     body["custom_fields"] = merge_custom_fields(existing.get("custom_fields") or [], custom_fields)
     body["lists"] = merge_lists(existing.get("lists") or [], list_ids)

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from msgspec.structs import replace
 
 from signup_relay.caches import per_container
+from signup_relay.clock import parse_datetime
 from signup_relay.constant_contact.limits import V2_CUSTOM_FIELD
 from signup_relay.constant_contact.names import Resolution
 from signup_relay.constant_contact.transport import CallMeter
@@ -42,7 +43,6 @@ from signup_relay.upsert.decisions import (
     newer_opt_out,
     newer_opt_out_reason,
     opts_back_in,
-    parse_time,
 )
 from signup_relay.upsert.v2_bodies import build_v2_create_body, build_v2_merged_put, contact_email
 
@@ -86,7 +86,7 @@ def v2_opt_out_date(contact: Mapping[str, Any]) -> Any:
     only for opted-out ones."""
     if v2_state(contact) is not ContactState.UNSUBSCRIBED:
         return None
-    return parse_time(contact_email(contact).get("opt_out_date"))
+    return parse_datetime(contact_email(contact).get("opt_out_date"))
 
 
 def pick_v2_contact(contacts: Sequence[Mapping[str, Any]], email: str) -> dict[str, Any] | None:

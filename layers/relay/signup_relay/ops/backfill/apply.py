@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from typing import Literal, Protocol
 
 from signup_relay.bulk import BulkPath, apply_in_bulk
@@ -68,7 +69,7 @@ def _reason(error: RelayError) -> str:
 def per_contact_applier(client: ConstantContactClient, names: UpsertNames) -> Applier:
     """Each sign-up through the per-contact policy (`upsert_contact`), in order; the first quota error stops, and so
     does Ctrl-C, after answering for the sign-ups already applied (so the checkpoint records them)."""
-    upsert = guarded(lambda signup: upsert_contact(signup, client=client, names=names))
+    upsert = guarded(partial(upsert_contact, client=client, names=names))
 
     def apply(signups: Sequence[Signup]) -> list[Applied]:
         applied: list[Applied] = []
@@ -95,7 +96,7 @@ def bulk_applier(
 ) -> Applier:
     """The bulk core (`apply_in_bulk`): imports what the import can carry, the rest (explicit consent, ...) and
     every row the verification does not find as sent go per contact."""
-    per_contact = guarded(lambda signup: upsert_contact(signup, client=client, names=names))
+    per_contact = guarded(partial(upsert_contact, client=client, names=names))
 
     def apply(signups: Sequence[Signup]) -> list[Applied]:
         try:
@@ -103,7 +104,7 @@ def bulk_applier(
         # An import or read-back call failed for good: which rows landed is not known, so none is recorded and a
         # re-run applies the batch again (the upsert is idempotent).
         except RelayError as error:
-            reason = mask_emails_in(f"{error.error_class}: {error.message}; run the same command again to resume")
+            reason = f"{_reason(error)}; run the same command again to resume"
             return [Applied(Outcome.FAILED, Via.STOPPED, reason)] * len(signups)
         return [_applied(result.outcome, result.path, result.reason) for result in run.results]
 

@@ -36,6 +36,7 @@ from signup_relay.ops.backfill.report import (
     write_summary,
 )
 from signup_relay.ops.backfill.run import Backfill
+from signup_relay.ops.exits import exit_status
 
 # A drain run's size (BurstMaxSignups): a run's fixed ~10 calls over 2,000 rows, and an interruption re-applies at
 # most 2,000 rows (docs/architecture.md §11, §13).
@@ -228,19 +229,8 @@ def _with_progress(backfill: Backfill, total: int, *, enabled: bool) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
     try:
-        return run(args, env=os.environ, now=utc_now())
-    except (ConfigError, AuthError) as error:
-        print(f"error: {error.message}", file=sys.stderr)
-        return 2
-    except NoCredentialsError:
-        print("error: no AWS credentials: run `aws configure` or `aws sso login`, or set AWS_PROFILE", file=sys.stderr)
-        return 2
-    except (BotoCoreError, ClientError) as error:
-        print(f"AWS error: {error}", file=sys.stderr)
-        return 2
+        return exit_status(lambda: run(args, env=os.environ, now=utc_now()), refused=(ConfigError, AuthError))
     except KeyboardInterrupt:
         print("interrupted: run the same command again to resume from the checkpoint", file=sys.stderr)
         return 130

@@ -13,13 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from signup_relay.clock import parse_datetime
 from signup_relay.errors import ConfigError, ReceiveError, SubmissionInvalidError
 from signup_relay.models import Consent, RawRequest, Signup
 from signup_relay.observability import mask_emails_in
 from signup_relay.ops.backfill.reading import Row
 from signup_relay.receive.answers import label_key
 from signup_relay.receive.mapping import map_submission
-from signup_relay.receive.sources._common import parse_datetime
 from signup_relay.receive.submission import Answer, Submission
 from signup_relay.routes import ConsentField, FieldMap, Route
 

@@ -15,6 +15,7 @@ from signup_relay.ops.dlq.entries import Entry, iso_timestamp, mask_text
 from signup_relay.ops.dlq.purge import PurgeReport, purge_dead_letters
 from signup_relay.ops.dlq.replay import ReplayReport, replay_dead_letters
 from signup_relay.ops.dlq.selection import Listing, Selection, find_dead_letter, list_dead_letters
+from signup_relay.ops.exits import exit_status
 
 LOCAL_STACK_NOTE = (
     "The local stack (make dev) keeps its queues in moto inside its own process, so this CLI cannot reach them: "
@@ -323,19 +324,4 @@ def _default_region() -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
-    try:
-        return run(args)
-    except ConfigError as error:
-        print(f"error: {error.message}", file=sys.stderr)
-        return 2
-    except NoCredentialsError:
-        print(
-            "error: no AWS credentials found: run `aws configure` or `aws sso login`, or set AWS_PROFILE",
-            file=sys.stderr,
-        )
-        return 2
-    except (BotoCoreError, ClientError) as error:
-        print(f"AWS error: {error}", file=sys.stderr)
-        return 2
+    return exit_status(lambda: run(args), refused=(ConfigError,))

@@ -9,12 +9,13 @@ import hmac
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
 from multipart import MultipartError, MultipartSegment, PushMultipartParser, parse_options_header
 
+from signup_relay.clock import parse_datetime as parse_datetime  # the sources' one time parser
 from signup_relay.errors import SignatureError, UndecodableBodyError, UnsupportedMediaTypeError, quoted
 from signup_relay.models import RawRequest
 from signup_relay.receive.submission import (
@@ -431,20 +432,3 @@ def array(value: Any) -> list[Any]:
 def text_of(value: Any) -> str | None:
     text = scalar(value)
     return text if text else None
-
-
-def parse_datetime(value: Any) -> datetime | None:
-    """ISO 8601 text or epoch seconds/milliseconds -> aware datetime; None when absent or unreadable."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        if isinstance(value, int | float):
-            seconds = value / 1000 if value > 1e11 else value
-            return datetime.fromtimestamp(seconds, tz=UTC)
-        if isinstance(value, str) and value.strip():
-            text = value.strip().replace("Z", "+00:00")
-            parsed = datetime.fromisoformat(text)
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    except (ValueError, OverflowError, OSError):
-        return None
-    return None
