@@ -3,7 +3,6 @@ mapping feeds it (only while the mapping is enabled), the mapping and the queue'
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +17,7 @@ from local.functions import sqs_event
 from local.template import mapping_schedules
 from signup_relay.aws.queue import SignupQueue
 from signup_relay.aws.quota_breaker import get_quota_breaker
+from signup_relay.emails import contact_key
 from signup_relay.models import Consent, QueuedSignup, Signup, to_json
 from signup_relay.routes import UpsertOptions
 from tests.integration.relay_fixtures import dlq_records
@@ -57,7 +57,7 @@ def queue_signups(resources: LocalResources, emails: list[str], *, account: str 
             options=options,
         )
         body = to_json(QueuedSignup(id=f"generic:{email}", received_at=now, signup=signup))
-        queue.send(body, group_id=hashlib.sha256(email.encode()).hexdigest(), dedupe_id=f"generic:{email}")
+        queue.send(body, group_id=contact_key(email), dedupe_id=f"generic:{email}")
 
 
 def run_event_source_mapping(
