@@ -36,7 +36,7 @@ def fleet(
     sandbox as the account, with the Newsletter list."""
     sandbox = cc_sandbox_unthrottled
     seed_oauth_secret(sandbox, relay_aws.cc_secret_id)
-    point_engine_at(sandbox, monkeypatch, relay_aws.cc_secret_id)
+    point_engine_at(sandbox, monkeypatch, relay_aws.cc_secret_id, rate_limit_per_second=0)
     sandbox.seed_list("Newsletter")
     yield relay_aws, sandbox, create_event_source_mappings(relay_aws)
 
@@ -194,7 +194,7 @@ def test_a_v2_keys_quota_day_holds_only_its_signups_while_v3_flows(fleet, lambda
     # queued (the V2 ones first)
     resources, sandbox, uuids = fleet
     seed_v2_secret(sandbox, V2_ACCOUNT, cc_secret_id=resources.cc_secret_id)
-    point_engine_at(sandbox, monkeypatch, resources.cc_secret_id, v2=True)
+    point_engine_at(sandbox, monkeypatch, resources.cc_secret_id, v2=True, rate_limit_per_second=0)
     spend_v2_quota(sandbox, 20)
     v2_before = len(api_calls(sandbox, "v2"))
     v2_emails = [f"legacy{n}@example.com" for n in range(3)]
