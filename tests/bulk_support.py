@@ -58,14 +58,12 @@ def signup(email: str, consent: Consent = Consent.IMPLICIT, **fields: Any) -> Si
     return signups.signup(email, consent, **(launch | fields))
 
 
-def seed_people(sandbox: Sandbox, prefix: str, count: int) -> None:
-    """`count` people of each kind a live account holds: rich active, deleted, unsubscribed, deleted and
-    unsubscribed (addresses `<prefix>-<kind>-<n>@example.com`)."""
-    sandbox.seed_list("News")
-    sandbox.seed_list("Events")
-    for n in range(count):
+def seed_person(sandbox: Sandbox, email: str, kind: str) -> None:
+    """One person of a kind a live account holds: rich (active, every kind of data), deleted, unsubscribed, or gone
+    (deleted and unsubscribed). The account must have the Events list."""
+    if kind == "rich":
         sandbox.seed_contact(
-            f"{prefix}-rich-{n}@example.com",
+            email,
             first_name="Ada",
             last_name="Lovelace",
             company_name="Engines Ltd",
@@ -76,11 +74,23 @@ def seed_people(sandbox: Sandbox, prefix: str, count: int) -> None:
             lists=["Events"],
             tags=["VIP"],
         )
-        sandbox.seed_contact(f"{prefix}-deleted-{n}@example.com", first_name="Del", lists=["Events"], deleted=True)
-        sandbox.seed_contact(f"{prefix}-unsub-{n}@example.com", first_name="Uma", permission_to_send="unsubscribed")
-        sandbox.seed_contact(
-            f"{prefix}-gone-{n}@example.com", permission_to_send="unsubscribed", deleted=True, first_name="Gus"
-        )
+    elif kind == "deleted":
+        sandbox.seed_contact(email, first_name="Del", lists=["Events"], deleted=True)
+    elif kind == "unsubscribed":
+        sandbox.seed_contact(email, first_name="Uma", permission_to_send="unsubscribed")
+    elif kind == "gone":
+        sandbox.seed_contact(email, first_name="Gus", permission_to_send="unsubscribed", deleted=True)
+    else:
+        raise ValueError(f"no such kind of person: {kind!r}")
+
+
+def seed_people(sandbox: Sandbox, prefix: str, count: int) -> None:
+    """`count` people of each kind (`seed_person`), addressed `<prefix>-<rich|deleted|unsub|gone>-<n>@example.com`."""
+    sandbox.seed_list("News")
+    sandbox.seed_list("Events")
+    for n in range(count):
+        for kind, label in (("rich", "rich"), ("deleted", "deleted"), ("unsubscribed", "unsub"), ("gone", "gone")):
+            seed_person(sandbox, f"{prefix}-{label}-{n}@example.com", kind)
 
 
 def mixed_signups(prefix: str, count: int) -> list[Signup]:

@@ -20,7 +20,7 @@ from typing import Any
 
 from local.cc_sandbox import Sandbox
 from local.stack import LocalStack
-from tests.bulk_support import stored_view
+from tests.bulk_support import seed_person, stored_view
 
 GENERIC_TOKEN = "demo-generic-token-3f9a1c7e5b2d4f60"  # local/demo_secrets.json: demo routes only
 REAL_RATE = 4.0  # Constant Contact's requests/s per API key
@@ -55,28 +55,11 @@ def post(url: str, body: dict[str, str], delivery_id: str) -> tuple[int, str | N
 
 
 def seed_account(sandbox: Sandbox, people: dict[str, str]) -> None:
-    """`people`: email -> rich | deleted | unsubscribed | gone (deleted and unsubscribed); others are new."""
+    """`people`: email -> a kind of `seed_person` (rich, deleted, unsubscribed, gone); others are new."""
     sandbox.seed_list("Newsletter")
     sandbox.seed_list("Events")
     for email, kind in people.items():
-        if kind == "rich":
-            sandbox.seed_contact(
-                email,
-                first_name="Ada",
-                last_name="Lovelace",
-                company_name="Engines Ltd",
-                job_title="Analyst",
-                phone_numbers=[{"phone_number": "+1 555 0101", "kind": "home"}],
-                custom_fields={"Favourite colour": "green"},
-                lists=["Events"],
-                tags=["VIP"],
-            )
-        elif kind == "deleted":
-            sandbox.seed_contact(email, first_name="Del", lists=["Events"], deleted=True)
-        elif kind == "unsubscribed":
-            sandbox.seed_contact(email, first_name="Uma", permission_to_send="unsubscribed")
-        elif kind == "gone":
-            sandbox.seed_contact(email, first_name="Gus", permission_to_send="unsubscribed", deleted=True)
+        seed_person(sandbox, email, kind)
 
 
 @dataclass

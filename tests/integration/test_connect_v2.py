@@ -54,7 +54,7 @@ def test_a_working_pair_is_stored_as_a_v2_account(cc_sandbox_unthrottled: Sandbo
     assert set(secret) == {"api", "api_key", "access_token", "connected_at", "v3_account"}
     assert (secret["api"], secret["api_key"], secret["v3_account"]) == ("v2", sandbox.v2_api_key, BASE)
     assert [(r["method"], r["path"]) for r in sandbox.request_log] == [("GET", "/v2/lists")]
-    assert sandbox.v2_access_token not in out.getvalue()
+    assert out.getvalue() and sandbox.v2_access_token not in out.getvalue() and sandbox.v2_api_key not in out.getvalue()
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@ mapping feeds it (only while the mapping is enabled), the mapping and the queue'
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +17,7 @@ from local.functions import sqs_event
 from local.template import mapping_schedules
 from signup_relay.aws.queue import SignupQueue
 from signup_relay.aws.quota_breaker import get_quota_breaker
+from signup_relay.emails import contact_key
 from signup_relay.models import Consent, QueuedSignup, Signup, to_json
 from signup_relay.routes import UpsertOptions
 from tests.integration.relay_fixtures import dlq_records
@@ -36,7 +36,7 @@ def fleet(
     sandbox as the account, with the Newsletter list."""
     sandbox = cc_sandbox_unthrottled
     seed_oauth_secret(sandbox, relay_aws.cc_secret_id)
-    point_engine_at(sandbox, monkeypatch, relay_aws.cc_secret_id)
+    point_engine_at(sandbox, monkeypatch, relay_aws.cc_secret_id, rate_limit_per_second=0)
     sandbox.seed_list("Newsletter")
     yield relay_aws, sandbox, create_event_source_mappings(relay_aws)
 
@@ -57,7 +57,7 @@ def queue_signups(resources: LocalResources, emails: list[str], *, account: str 
             options=options,
         )
         body = to_json(QueuedSignup(id=f"generic:{email}", received_at=now, signup=signup))
-        queue.send(body, group_id=hashlib.sha256(email.encode()).hexdigest(), dedupe_id=f"generic:{email}")
+        queue.send(body, group_id=contact_key(email), dedupe_id=f"generic:{email}")
 
 
 def run_event_source_mapping(
@@ -194,7 +194,7 @@ def test_a_v2_keys_quota_day_holds_only_its_signups_while_v3_flows(fleet, lambda
     # queued (the V2 ones first)
     resources, sandbox, uuids = fleet
     seed_v2_secret(sandbox, V2_ACCOUNT, cc_secret_id=resources.cc_secret_id)
-    point_engine_at(sandbox, monkeypatch, resources.cc_secret_id, v2=True)
+    point_engine_at(sandbox, monkeypatch, resources.cc_secret_id, v2=True, rate_limit_per_second=0)
     spend_v2_quota(sandbox, 20)
     v2_before = len(api_calls(sandbox, "v2"))
     v2_emails = [f"legacy{n}@example.com" for n in range(3)]

@@ -27,7 +27,7 @@ def relay(
     """moto queues + secrets, and the sandbox as the Constant Contact account (the routes' lists exist)."""
     sandbox = cc_sandbox_unthrottled
     seed_oauth_secret(sandbox, relay_aws.cc_secret_id)
-    point_engine_at(sandbox, monkeypatch, relay_aws.cc_secret_id)
+    point_engine_at(sandbox, monkeypatch, relay_aws.cc_secret_id, rate_limit_per_second=0)
     sandbox.seed_list("Newsletter")
     yield relay_aws, sandbox
 

@@ -124,7 +124,9 @@ def test_over_qps_is_resent_after_a_second_inside_the_attempt(relay: Any, lambda
     assert response == {"batchItemFailures": []}
     assert v2_answers(sandbox) == [200, 403, 200, 403, 201]
     assert delays == []
-    assert sandbox.contact_by_email(EMAIL) is not None
+    contact = sandbox.contact_by_email(EMAIL)
+    assert contact is not None and contact["list_memberships"] == [sandbox.list_id("News")]
+    assert dlq_records(resources.dlq_url) == []
 
 
 def test_over_ratelimit_trips_the_quota_breaker_of_that_v2_key_only(relay: Any, lambda_context: Any) -> None:

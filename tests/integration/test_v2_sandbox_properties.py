@@ -28,7 +28,15 @@ from signup_relay.models import Address, Outcome, Signup
 from signup_relay.routes import Consent, UpsertOptions
 from signup_relay.upsert import wiring as engine
 from tests.oauth_secret import seed_oauth_secret
-from tests.property_support import CONSENTS, EVIDENCE, names, values
+from tests.property_support import (
+    CONSENTS,
+    EVIDENCE,
+    assert_fields_kept,
+    assert_lists_kept,
+    names,
+    permission,
+    values,
+)
 from tests.sandbox_fixtures import point_engine_at
 from tests.v2_account import seed_v2_secret
 
@@ -120,10 +128,6 @@ def views(sandbox: Sandbox, email: str) -> tuple[dict[str, Any] | None, dict[str
     return contact, sandbox.v2_contact(sandbox.v2_contact_id(contact["contact_id"]))
 
 
-def permission(contact: dict[str, Any] | None) -> str | None:
-    return None if contact is None else contact["email_address"]["permission_to_send"]
-
-
 def expected_outcome(before: dict[str, Any] | None, after: dict[str, Any] | None) -> Outcome:
     if before is None:
         return Outcome.CREATED if after is not None else Outcome.REJECTED
@@ -172,22 +176,18 @@ def test_v2_upsert_keeps_its_promises_whatever_the_prior_state(
         assert permission(after) != "explicit", note
     if before is not None:
         assert after is not None and after_v2 is not None and before_v2 is not None, note
-        for name in (*CORE_TEXT, "birthday_month", "birthday_day"):
-            if before.get(name) and name not in signup.clear_fields:
-                assert after.get(name), f"{name} was blanked; {note}"
+        assert_fields_kept(before, after, (*CORE_TEXT, "birthday_month", "birthday_day"), signup.clear_fields, note)
         revived = before.get("deleted_at") and not after.get("deleted_at")
-        if not revived:  # V3 drops a deleted contact's V2-only properties? never mind: compare live contacts only
-            for name in V2_KEPT:
-                if before_v2.get(name):
-                    assert after_v2.get(name), f"{name} was blanked; {note}"
+        if not revived:  # revived through V3 (docs/architecture.md §10): V3's rules decide what it keeps
+            assert_fields_kept(before_v2, after_v2, V2_KEPT, (), note)
             assert {f["name"] for f in after_v2["custom_fields"]} >= {f["name"] for f in before_v2["custom_fields"]}
             assert {a["address_type"] for a in after_v2["addresses"]} >= {
                 a["address_type"] for a in before_v2["addresses"]
             }, note
-        if permission(after) == "unsubscribed":
-            assert after["list_memberships"] == before["list_memberships"], note
-        else:
-            assert set(after["list_memberships"]) >= set(before["list_memberships"]), note
+        assert_lists_kept(before, after, note)
     assert result.outcome is expected_outcome(before, after), note
     if result.outcome is Outcome.REJECTED:
         assert after == before, note
+    else:
+        assert after is not None and after_v2 is not None, note
+        assert result.contact_id in (after["contact_id"], after_v2["id"]), note

@@ -134,12 +134,18 @@ def test_access_tokens_expire_on_the_scaled_clock() -> None:
 def test_activity_durations_run_on_the_scaled_clock() -> None:
     with Sandbox(rate_limit_per_second=0, activity_delay=10, activity_item_seconds=10, time_scale=1000) as sandbox:
         session, list_id = api(sandbox), sandbox.seed_list("Launch")
+        sandbox.clock.freeze()  # however slow the POST, the import starts at a known sandbox time
         created = session.post(
             f"{sandbox.base_url}/activities/contacts_json_import",
             json={"import_data": [{"email": "a@example.com"}, {"email": "b@example.com"}], "list_ids": [list_id]},
         ).json()
-        time.sleep(0.05)  # 50 sandbox seconds: more than 10 + 2 x 10
-        status = session.get(f"{sandbox.base_url}/activities/{created['activity_id']}").json()
+        url = f"{sandbox.base_url}/activities/{created['activity_id']}"
+        sandbox.clock.advance(29)  # short of 10 + 2 x 10
+        early = session.get(url).json()
+        sandbox.clock.unfreeze()
+        time.sleep(0.05)  # 50 sandbox seconds more
+        status = session.get(url).json()
+        assert early["state"] != "completed"
         assert status["state"] == "completed" and status["status"]["person_count"] == 2
 
 

@@ -29,6 +29,7 @@ import requests
 from local.stack import CC_ENV
 from local.stack_config import LOCAL_DEFAULT_WEBHOOK_SECRET, WEBHOOK_SECRETS_ENV
 from tests.conftest import load_event
+from tests.sandbox_fixtures import sandbox_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 START_LIMIT_SECONDS = 60.0
@@ -51,10 +52,9 @@ def child_environment(**extra: str) -> dict[str, str]:
 
 @dataclass
 class ExternalAccount:
-    """The sandbox process and what it printed: URLs, the app's client credentials and a first token pair."""
+    """What the sandbox process printed: URLs, the app's client credentials and a first token pair."""
 
     info: dict[str, Any]
-    process: subprocess.Popen[str]
 
     def stack_environment(self) -> dict[str, str]:
         return {
@@ -123,22 +123,9 @@ class ExternalAccount:
 
 @contextmanager
 def external_account(*args: str) -> Iterator[ExternalAccount]:
-    """`python -m local.cc_sandbox --port <free> ARGS` until the block ends."""
-    command = [sys.executable, "-m", "local.cc_sandbox", "--port", str(free_port()), *args]
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=child_environment(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    try:
-        assert process.stdout is not None
-        printed = ""
-        for line in process.stdout:  # the JSON document ends with a line holding only "}"
-            printed += line
-            if line.rstrip() == "}":
-                break
-        yield ExternalAccount(json.loads(printed), process)
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    """`python -m local.cc_sandbox ARGS` on a free port until the block ends."""
+    with sandbox_cli(*args) as info:
+        yield ExternalAccount(info)
 
 
 @dataclass

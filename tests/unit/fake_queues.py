@@ -1,4 +1,4 @@
-"""In-memory stand-ins for the signup queue and the DLQ, for tests of `receive.intake.accept_webhook`."""
+"""In-memory stand-ins for the signup queue and the DLQ, for unit tests of intake and of the upsert attempt."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from signup_relay.models import FailureRecord
 class FakeQueue:
     def __init__(self, *, fail: bool = False) -> None:
         self.sent: list[dict[str, Any]] = []
+        self.delays: list[tuple[str, int]] = []  # (receipt handle, seconds) of each retry delay asked for
         self.fail = fail
 
     def send(self, body: str, *, group_id: str, dedupe_id: str) -> str:
@@ -18,6 +19,9 @@ class FakeQueue:
             raise QueueUnavailableError("down")
         self.sent.append({"body": body, "group_id": group_id, "dedupe_id": dedupe_id})
         return f"m-{len(self.sent)}"
+
+    def delay_retry(self, receipt_handle: str, seconds: int) -> None:
+        self.delays.append((receipt_handle, seconds))
 
 
 class FakeDlq:

@@ -5,7 +5,7 @@ The table is docs/architecture.md §2.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,40 +16,11 @@ from signup_relay.errors import ConflictError
 from signup_relay.models import ConsentEvidence, Outcome, Signup
 from signup_relay.routes import Consent, UpsertOptions
 from signup_relay.upsert.policy import upsert_contact
-from tests.unit.recording_client import RecordingClient
+from tests.unit.recording_client import CONTACT_ID, RecordingV3Client
 
 LIST_ID = "list-0000-0000-0000-0000-000000000001"
 TAG_ID = "tag-0000-0000-0000-0000-000000000001"
-CONTACT_ID = "c0000000-0000-0000-0000-000000000001"
 LONG_EMAIL = "a-rather-long-local-part-for-testing-purposes@subdomain.example.com"  # 67 characters
-
-
-class RecordingV3Client(RecordingClient):
-    """The V3 client: answers lookups from a script and records every write the policy makes."""
-
-    def get_contact(self, contact_id: str) -> dict[str, Any]:
-        self._call("get", contact_id)
-        return {**(self._lookups[0][0] if self._lookups[0] else {}), "contact_id": contact_id}
-
-    def create_contact(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        self._call("create", body)
-        return {"contact_id": CONTACT_ID}
-
-    def update_contact(self, contact_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        self._call("update", body)
-        return {"contact_id": contact_id}
-
-    def sign_up_form(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        self._call("sign_up_form", body)
-        return {"contact_id": CONTACT_ID, "action": "updated" if self._lookups[0] else "created"}
-
-    def resubscribe_contact(self, contact_id: str, list_ids: Sequence[str]) -> dict[str, Any]:
-        self._call("resubscribe", list(list_ids))
-        return {}
-
-    def add_taggings(self, contact_ids: Sequence[str], tag_ids: Sequence[str]) -> dict[str, Any]:
-        self._call("taggings_add", {"contact_ids": list(contact_ids), "tag_ids": list(tag_ids)})
-        return {"activity_id": "a1", "state": "initialized"}
 
 
 class StaticNames:

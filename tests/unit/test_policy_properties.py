@@ -10,8 +10,7 @@ ValidationError (a permanent failure with a clear message) instead of sending a 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +29,6 @@ from signup_relay.constant_contact.limits import (
     SIGN_UP_FORM_MAX_EMAIL,
 )
 from signup_relay.constant_contact.names import Resolution
-from signup_relay.constant_contact.transport import CallMeter
 from signup_relay.errors import ValidationError
 from signup_relay.models import Address, ConsentEvidence, Signup
 from signup_relay.routes import Consent, UpsertOptions
@@ -45,6 +43,7 @@ from signup_relay.upsert.bodies import (
 )
 from signup_relay.upsert.policy import ContactState, contact_state, upsert_contact
 from tests.unit.cc_schemas import SIGN_UP_FORM_PROPERTIES
+from tests.unit.recording_client import RecordingV3Client
 
 PERMISSIONS = ("explicit", "implicit", "not_set", "pending_confirmation", "temp_hold", "unsubscribed")
 PHONE_KINDS = ("home", "work", "mobile", "other")
@@ -371,45 +370,6 @@ def test_create_body_stays_within_the_limits(signup: Signup, ids: ResolvedIds, p
 # --- the orchestration: which body goes where ---------------------------------------------------------
 
 
-class RecordingClient:
-    """Answers the lookup with one stored contact (or none) and records every write."""
-
-    def __init__(self, existing: dict[str, Any] | None) -> None:
-        self.existing = existing
-        self.writes: list[tuple[str, Any]] = []
-
-    @contextmanager
-    def meter(self) -> Iterator[CallMeter]:
-        yield CallMeter()
-
-    def find_contacts_by_email(self, email: str) -> list[dict[str, Any]]:
-        return [self.existing] if self.existing else []
-
-    def get_contact(self, contact_id: str) -> dict[str, Any]:
-        assert self.existing is not None
-        return self.existing
-
-    def create_contact(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        self.writes.append(("create", body))
-        return {"contact_id": "c-new"}
-
-    def update_contact(self, contact_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        self.writes.append(("update", body))
-        return {"contact_id": contact_id}
-
-    def sign_up_form(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        self.writes.append(("sign_up_form", body))
-        return {"contact_id": "c-0000", "action": "updated" if self.existing else "created"}
-
-    def resubscribe_contact(self, contact_id: str, list_ids: Sequence[str]) -> dict[str, Any]:
-        self.writes.append(("resubscribe", list(list_ids)))
-        return {}
-
-    def add_taggings(self, contact_ids: Sequence[str], tag_ids: Sequence[str]) -> dict[str, Any]:
-        self.writes.append(("taggings", list(tag_ids)))
-        return {}
-
-
 class PoolNames:
     """Every name resolves: list and tag names to themselves-as-ids, custom field names likewise."""
 
@@ -441,7 +401,7 @@ def test_upsert_sends_each_body_where_the_policy_allows(
     signup = replace(signup, lists=lists, options=UpsertOptions(allow_create_without_consent=allow_create))
     if existing is not None:
         existing = existing | {"email_address": existing["email_address"] | {"address": signup.email}}
-    client = RecordingClient(existing)
+    client = RecordingV3Client(existing)
     state = contact_state(existing)
     # When the sign-up is upserted
     try:

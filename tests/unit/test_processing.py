@@ -12,6 +12,7 @@ from signup_relay.errors import ConflictError, ServerError, ThrottledError, Vali
 from signup_relay.models import FailureRecord, Outcome, QueuedSignup, Signup, UpsertResult, to_json
 from signup_relay.observability import metrics
 from signup_relay.upsert.attempt import QueuedMessage, RetryLater, process_message, retry_delay
+from tests.unit.fake_queues import FakeQueue
 
 NOW = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
 SIGNUP = Signup(email="ada@example.com", route="generic", source="generic", submitted_at=NOW)
@@ -30,14 +31,6 @@ class FakeUpserter:
         if isinstance(self.result, Exception):
             raise self.result
         return self.result
-
-
-class FakeQueue:
-    def __init__(self) -> None:
-        self.delays: list[tuple[str, int]] = []
-
-    def delay_retry(self, receipt_handle: str, seconds: int) -> None:
-        self.delays.append((receipt_handle, seconds))
 
 
 class ClosedBreaker:

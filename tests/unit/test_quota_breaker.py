@@ -10,9 +10,10 @@ from botocore.exceptions import ClientError
 
 from signup_relay.aws.quota_breaker import TRIPPED_METRIC, V2_TRIPPED_METRIC, QuotaBreaker, quota_resets_at
 from signup_relay.errors import QuotaExceededError
-from signup_relay.models import FailureRecord, Outcome, QueuedSignup, Signup, UpsertResult, to_json
+from signup_relay.models import Outcome, QueuedSignup, Signup, UpsertResult, to_json
 from signup_relay.observability import metrics
 from signup_relay.upsert.attempt import QueuedMessage, RetryLater, process_message
+from tests.unit.fake_queues import FakeDlq, FakeQueue
 
 NOW = datetime(2026, 3, 1, 15, 30, tzinfo=UTC)
 RESET = datetime(2026, 3, 2, 0, 1, tzinfo=UTC)
@@ -147,28 +148,6 @@ class CountingUpserter:
         return self.result
 
 
-class RecordingQueue:
-    def __init__(self) -> None:
-        self.sent: list[dict[str, str]] = []
-        self.delays: list[tuple[str, int]] = []
-
-    def send(self, body: str, *, group_id: str, dedupe_id: str) -> str:
-        self.sent.append({"body": body, "group_id": group_id, "dedupe_id": dedupe_id})
-        return f"m-{len(self.sent)}"
-
-    def delay_retry(self, receipt_handle: str, seconds: int) -> None:
-        self.delays.append((receipt_handle, seconds))
-
-
-class RecordingDlq:
-    def __init__(self) -> None:
-        self.records: list[FailureRecord] = []
-
-    def send(self, record: FailureRecord, *, dedupe_id: str) -> str:
-        self.records.append(record)
-        return "d-1"
-
-
 def attempt(
     upserter: CountingUpserter,
     breaker: QuotaBreaker,
@@ -177,8 +156,8 @@ def attempt(
     message_id: str = "m-1",
     group: str = "g-ada",
     requeued_groups: set[str] | None = None,
-) -> tuple[Any, RecordingQueue, RecordingDlq]:
-    queue, dlq = RecordingQueue(), RecordingDlq()
+) -> tuple[Any, FakeQueue, FakeDlq]:
+    queue, dlq = FakeQueue(), FakeDlq()
     message = QueuedMessage(
         message_id=message_id, receipt_handle=f"rh-{message_id}", body=BODY, group_id=group, attempts=attempts
     )
