@@ -527,3 +527,38 @@ def test_pacing_keeps_one_container_under_the_limit(cc_paced: WiredEngine) -> No
     # Then no call was throttled
     assert all(r.outcome is Outcome.CREATED for r in results)
     assert [r for r in cc_paced.sandbox.request_log if r["status"] == 429] == []
+
+
+def test_an_explicit_sign_up_with_a_new_phone_keeps_every_stored_phone_and_its_kind(cc: WiredEngine) -> None:
+    # Given a contact holding the most phones a contact can have, one of each kind
+    stored_phones = [
+        {"phone_number": "+1 555 0000", "kind": "home"},
+        {"phone_number": "+1 555 0001", "kind": "work"},
+        {"phone_number": "+1 555 0002", "kind": "mobile"},
+    ]
+    contact_id = cc.sandbox.seed_contact("phones@example.com", phone_numbers=stored_phones, lists=["News"])
+    # When an explicit sign-up (sign_up_form) brings a new home phone
+    result = cc.upsert(signup("phones@example.com", Consent.EXPLICIT, phone="+1 555 0009", phone_kind="home"))
+    # Then the new number replaced the home phone by its kind; the work and mobile phones are kept
+    assert (result.outcome, result.contact_id) == (Outcome.UPDATED, contact_id)
+    after = cc.stored("phones@example.com")
+    assert sorted((p["kind"], p["phone_number"]) for p in after["phone_numbers"]) == [
+        ("home", "+1 555 0009"),
+        ("mobile", "+1 555 0002"),
+        ("work", "+1 555 0001"),
+    ]
+    assert after["email_address"]["permission_to_send"] == "explicit"
+    assert after["list_memberships"] == [cc.news]
+    # And the phone went by the merged PUT, not sign_up_form: cold list lookup, GET, sign_up_form, GET, PUT
+    assert result.calls == 5
+
+
+def test_an_explicit_sign_up_with_a_phone_already_stored_costs_no_extra_call(cc: WiredEngine) -> None:
+    # Given a contact whose phone the sign-up sends again
+    cc.sandbox.seed_contact("same@example.com", phone_numbers=[{"phone_number": "+1 555 0100", "kind": "work"}])
+    # When an explicit sign-up arrives with that phone, Then sign_up_form alone writes it (list lookup, GET, form)
+    result = cc.upsert(signup("same@example.com", Consent.EXPLICIT, phone="+1 555 0100"))
+    assert (result.outcome, result.calls) == (Outcome.UPDATED, 3)
+    assert [(p["kind"], p["phone_number"]) for p in cc.stored("same@example.com")["phone_numbers"]] == [
+        ("work", "+1 555 0100")
+    ]

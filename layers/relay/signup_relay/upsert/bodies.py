@@ -145,7 +145,7 @@ def merge_phone_numbers(existing: Sequence[Mapping[str, Any]], number: str | Non
         if clean_text(p.get("phone_number"))
     ]
     new = clean_text(number)
-    if new is None or any(_digits(p["phone_number"]) == _digits(new) for p in phones):
+    if new is None or not is_new_phone(phones, new):
         return phones
     for phone in phones:
         if phone["kind"] == kind:
@@ -154,6 +154,12 @@ def merge_phone_numbers(existing: Sequence[Mapping[str, Any]], number: str | Non
     if len(phones) < MAX_PHONES:
         phones.append({"phone_number": new, "kind": kind})
     return phones
+
+
+def is_new_phone(existing: Sequence[Mapping[str, Any]], number: str | None) -> bool:
+    """True when `number` is sent and none of the stored phones is that number."""
+    new = clean_text(number)
+    return new is not None and all(_digits(str(p.get("phone_number") or "")) != _digits(new) for p in existing)
 
 
 def merge_street_addresses(existing: Sequence[Mapping[str, Any]], address: Address | None) -> list[dict[str, str]]:

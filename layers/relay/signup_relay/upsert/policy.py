@@ -20,7 +20,7 @@ confirmation email instead of sign_up_form. A 409 from POST means "the address e
 contact): we look it up again and take the PUT path; the 409 message text is never parsed. Consent evidence goes in
 a note in the same POST/PUT; on the sign_up_form path (which cannot carry notes or tags) it costs two extra calls,
 so it is written only when `options.consent_note_on_sign_up_form` is set; tags then ride on that PUT, otherwise they
-are added with one `contacts_taggings_add` activity.
+are added with one `contacts_taggings_add` activity. A stored contact's new phone also goes by that PUT, by its kind.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from signup_relay.upsert.bodies import (
     build_merged_put,
     build_sign_up_form_body,
     clean_text,
+    is_new_phone,
 )
 from signup_relay.upsert.decisions import (
     OPTED_OUT,
@@ -212,8 +213,12 @@ class _Upsert:
         return self._without_explicit_consent(state, existing, after_conflict=after_conflict)
 
     def _sign_up_form(self, state: ContactState, existing: dict[str, Any] | None) -> UpsertResult:
+        # sign_up_form takes one phone without a kind, and how it fits a stored contact's phones is undocumented
+        # (it may push out one of the 3): a new phone for a stored contact goes in the merged PUT, by its kind.
+        phone_by_put = existing is not None and is_new_phone(existing.get("phone_numbers") or [], self.signup.phone)
+        form_signup = replace(self.signup, phone=None) if phone_by_put else self.signup
         with self.client.meter() as sent:
-            answer = self.client.sign_up_form(build_sign_up_form_body(self.signup, self.email, self.ids))
+            answer = self.client.sign_up_form(build_sign_up_form_body(form_signup, self.email, self.ids))
         contact_id = str(answer.get("contact_id") or (existing or {}).get("contact_id") or "")
         outcome, reason = {
             ContactState.NONE: (Outcome.CREATED, None),
@@ -232,10 +237,15 @@ class _Upsert:
             # Created by a concurrent writer between our lookup and this call (after a resend: by our first send).
             outcome = Outcome.UPDATED
         known_tags = set((existing or {}).get("taggings") or [])
-        if self.note and self.options.consent_note_on_sign_up_form and contact_id:
-            # sign_up_form takes no notes or tags: one GET + merged PUT adds both (2 calls, opt-in).
+        note_by_put = bool(self.note and self.options.consent_note_on_sign_up_form)
+        if contact_id and (note_by_put or phone_by_put):
+            # sign_up_form takes no notes or tags: one GET + merged PUT adds them, and the phone kept back above.
             fresh = self.client.get_contact(contact_id)
-            body = build_merged_put(fresh, self.signup, self.ids, update_source="Contact", note=self.note)
+            note = self.note if note_by_put else None
+            # sign_up_form has set the lists and the permission: the PUT leaves both as the fresh read shows them.
+            body = build_merged_put(
+                fresh, self.signup, self.ids, update_source="Contact", include_lists=False, note=note
+            )
             self.client.update_contact(contact_id, body)
         elif contact_id and (missing := [t for t in self.ids.tag_ids if t not in known_tags]):
             self.client.add_taggings([contact_id], missing)
