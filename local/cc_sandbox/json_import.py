@@ -26,9 +26,9 @@ from local.cc_sandbox.validation import (
     anniversary,
     birthday,
     check_keys,
-    id_list,
     is_email,
     opt_str,
+    required_list_ids,
 )
 
 MAX_IMPORT_ROWS = 40_000
@@ -73,15 +73,7 @@ def read_import(body: Any, raw: bytes, store: AccountStore) -> ImportRequest:
     if not isinstance(rows, list) or not rows:
         problems.add("import_data is required and must be a non-empty array.")
         rows = []
-    list_ids = id_list(
-        body,
-        "list_ids",
-        max_items=MAX_LISTS,
-        exists=store.catalog.has_list,
-        kind="list_id",
-        problems=problems,
-        min_items=1,
-    )
+    list_ids = required_list_ids(body, "list_ids", store.catalog, problems)
     if body.get("sms_permission_to_send") not in (None, "explicit", "not_set"):
         problems.add("sms_permission_to_send must be explicit or not_set.")
     for i, row in enumerate(rows):
@@ -94,7 +86,7 @@ def read_import(body: Any, raw: bytes, store: AccountStore) -> ImportRequest:
     problems.raise_if_any()
     fitting = sum(1 for end in _row_ends(raw) if end <= MAX_IMPORT_BYTES) if len(raw) > MAX_IMPORT_BYTES else len(rows)
     kept = min(fitting, MAX_IMPORT_ROWS)
-    return ImportRequest(rows[:kept], list(list_ids or []))
+    return ImportRequest(rows[:kept], list_ids)
 
 
 def _row_ends(raw: bytes) -> list[int]:
