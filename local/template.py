@@ -76,6 +76,13 @@ def _resources_of(template: dict[str, Any], resource_type: str) -> Iterator[tupl
             yield logical_id, resource["Properties"]
 
 
+def _handler_of(properties: dict[str, Any]) -> tuple[str, str]:
+    """A function's handler module and name: CodeUri functions/receive/ + Handler app.lambda_handler ->
+    (functions.receive.app, lambda_handler)."""
+    module_file, handler = properties["Handler"].rsplit(".", 1)
+    return f"{properties['CodeUri'].strip('/').replace('/', '.')}.{module_file}", handler
+
+
 def http_routes(template: dict[str, Any] | None = None) -> list[HttpRoute]:
     """Every HttpApi event in the template, with the handler module it invokes."""
     template = template or load_template()
@@ -84,14 +91,13 @@ def http_routes(template: dict[str, Any] | None = None) -> list[HttpRoute]:
         for event in properties.get("Events", {}).values():
             if event.get("Type") != "HttpApi":
                 continue
-            module_file, handler = properties["Handler"].rsplit(".", 1)
-            package = properties["CodeUri"].strip("/").replace("/", ".")
+            module, handler = _handler_of(properties)
             routes.append(
                 HttpRoute(
                     method=event["Properties"]["Method"].upper(),
                     path=event["Properties"]["Path"],
                     function=logical_id,
-                    module=f"{package}.{module_file}",
+                    module=module,
                     handler=handler,
                 )
             )
@@ -181,13 +187,12 @@ def sqs_consumers(template: dict[str, Any] | None = None) -> list[QueueConsumer]
     for logical_id, mapping in _resources_of(template, "AWS::Lambda::EventSourceMapping"):
         function = mapping["FunctionName"]["Ref"]
         properties = resources[function]["Properties"]
-        module_file, handler = properties["Handler"].rsplit(".", 1)
-        package = properties["CodeUri"].strip("/").replace("/", ".")
+        module, handler = _handler_of(properties)
         consumers.append(
             QueueConsumer(
                 queue=mapping["EventSourceArn"]["Fn::GetAtt"][0],
                 function=function,
-                module=f"{package}.{module_file}",
+                module=module,
                 handler=handler,
                 batch_size=int(mapping.get("BatchSize", 10)),
                 logical_id=logical_id,
@@ -213,11 +218,8 @@ def scheduled_functions(template: dict[str, Any] | None = None) -> list[Schedule
     for logical_id, properties in _resources_of(template, "AWS::Serverless::Function"):
         if not any(event.get("Type") == "ScheduleV2" for event in properties.get("Events", {}).values()):
             continue
-        module_file, handler = properties["Handler"].rsplit(".", 1)
-        package = properties["CodeUri"].strip("/").replace("/", ".")
-        found.append(
-            ScheduledFunction(logical_id, f"{package}.{module_file}", handler, int(properties.get("Timeout", 20)))
-        )
+        module, handler = _handler_of(properties)
+        found.append(ScheduledFunction(logical_id, module, handler, int(properties.get("Timeout", 20))))
     return found
 
 
