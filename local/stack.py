@@ -341,7 +341,7 @@ class LocalStack:
         return {
             "url": self.url,
             "constant_contact": self.cc_api_base_url,
-            "drained": depth["visible"] == 0 and depth["in_flight"] == 0 and not busy,
+            "drained": _drained(depth, busy),
             "queue": {**depth, "busy": busy},
             "dlq": {"records": self.dlq_messages()},
             "quota_breaker": self.quota_breaker_status(),
@@ -360,9 +360,13 @@ class LocalStack:
         return str(json.loads(secret["SecretString"])["access_token"])
 
     def drained(self) -> bool:
-        depth = self.queue_depth()
-        busy = self._started_loops().busy()
-        return depth["visible"] == 0 and depth["in_flight"] == 0 and not busy
+        """What /_local/status says as `drained`, without the rest of the status."""
+        return _drained(self.queue_depth(), self._started_loops().busy())
+
+
+def _drained(depth: dict[str, int], busy: bool) -> bool:
+    """The queue is empty (visible and in flight) and no batch or drain run is being processed."""
+    return depth["visible"] == 0 and depth["in_flight"] == 0 and not busy
 
 
 def main() -> int:
