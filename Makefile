@@ -52,7 +52,7 @@ sandbox: $(VENV)/.installed ## Serve the Constant Contact sandbox alone on 127.0
 demo: $(VENV)/.installed ## Send every events/ sample through the local stack and print the outcomes
 	$(PY) -m local.demo
 
-test: lint typecheck validate pytest ## Lint, type-check, validate the template, run unit + integration tests
+test: lint typecheck validate pytest ## Lint, type-check, validate the template, run the tests (unit, integration, local, faults)
 
 lint: $(VENV)/.installed ## ruff lint and format check
 	$(PY) -m ruff check .
@@ -68,7 +68,7 @@ typecheck: $(VENV)/.installed ## mypy on the layer, functions and local stack
 validate: $(SAM_VENV)/.installed ## sam validate --lint
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-$${AWS_REGION:-us-east-1}} $(SAM) validate --lint
 
-pytest: $(VENV)/.installed ## Unit and integration tests
+pytest: $(VENV)/.installed ## The tests of tests/unit, tests/integration, tests/local and tests/faults
 	$(PY) -m pytest
 
 test-e2e: $(VENV)/.installed ## Opt-in tests against a deployed stack (AWS_SAM_STACK_NAME, E2E_ROUTE, E2E_ROUTE_TOKEN)
