@@ -628,7 +628,7 @@ class AccountStore:
     def get_lists(self, raw_query: dict[str, str]) -> dict[str, Any]:
         with self.lock:
             query, offset = _resolve_cursor(raw_query)
-            limit = _int_param(query, "limit", 1, 1000, 50)
+            limit = _int_param(query, "limit", 1, 500, 50)  # "from 1 - 500" (the schema says up to 1000)
             statuses = _csv(query.get("status")) or ["active"]
             if any(s not in ("all", "active", "deleted") for s in statuses):
                 raise validation_error("status must be all, active or deleted.")

@@ -195,6 +195,17 @@ def test_contact_collection_pages_with_a_next_cursor(sandbox: Sandbox, cc: reque
 
 
 @pytest.mark.parametrize(
+    ("path", "most"),
+    [("contacts", 500), ("contact_lists", 500), ("contact_custom_fields", 100), ("contact_tags", 500)],
+)
+def test_a_page_size_outside_the_documented_range_is_a_400(
+    sandbox: Sandbox, cc: requests.Session, path: str, most: int
+) -> None:
+    statuses = [cc.get(f"{sandbox.base_url}/{path}", params={"limit": n}).status_code for n in (0, 1, most, most + 1)]
+    assert statuses == [400, 200, 200, 400]
+
+
+@pytest.mark.parametrize(
     ("path", "key"),
     [
         ("contacts", "contacts"),
