@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 DLQ_PATHS = ("/_local/dlq", "/_local/dlq/replay")
 PEEK_PREFIXES = ("/_local/preview/", "/_local/contacts")
+REPLAY_KEYS = ("route", "error_class", "id", "ids", "dry_run")  # "ids": the same as a list "id"
 
 
 class LocalEndpoints:
@@ -72,6 +73,7 @@ class LocalEndpoints:
                 data = json.loads(body) if body else {}
                 if not isinstance(data, dict):
                     raise ValueError("the body must be a JSON object")
+                selection = dlq_selection(data)
                 routes_file = get_settings().routes_file
                 with self._state_lock:
                     report = replay_dead_letters(
@@ -79,8 +81,8 @@ class LocalEndpoints:
                         queue=SignupQueue(url=self._resources.queue_url, client=self._sqs),
                         dlq=DeadLetterQueue(url=self._resources.dlq_url, client=self._sqs),
                         load_routes=lambda: load_routes(routes_file),
-                        selection=dlq_selection(data),
-                        dry_run=bool(data.get("dry_run")),
+                        selection=selection,
+                        dry_run=data.get("dry_run", False),
                     )
                 status, payload = 200, report.to_json()
         except (ValueError, ConfigError) as error:
@@ -114,12 +116,21 @@ class LocalEndpoints:
 
 
 def dlq_selection(data: Mapping[str, Any]) -> Selection:
-    """The records a POST /_local/dlq/replay body selects: {"route", "error_class", "id" (one or a list)}."""
+    """The records a POST /_local/dlq/replay body selects: {"route", "error_class", "id" (one or a list)};
+    ValueError naming what is wrong with the body."""
     from signup_relay.ops.dlq.selection import Selection
 
+    unknown = sorted(set(data) - set(REPLAY_KEYS))
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(map(repr, unknown))}; a replay takes {', '.join(REPLAY_KEYS)}")
+    for key in ("route", "error_class"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise ValueError(f"{key} must be a string")
+    if not isinstance(data.get("dry_run", False), bool):
+        raise ValueError("dry_run must be true or false")
     ids = data.get("id") or data.get("ids") or ()
-    return Selection(
-        route=data.get("route") or None,
-        error_class=data.get("error_class") or None,
-        ids=(ids,) if isinstance(ids, str) else tuple(str(i) for i in ids),
-    )
+    if isinstance(ids, str):
+        ids = (ids,)
+    if not isinstance(ids, list | tuple) or not all(isinstance(i, str) for i in ids):
+        raise ValueError("id must be a record id or a list of them")
+    return Selection(route=data.get("route") or None, error_class=data.get("error_class") or None, ids=tuple(ids))
