@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from signup_relay.ops.dlq.selection import Selection
 
 DLQ_PATHS = ("/_local/dlq", "/_local/dlq/replay")
-PEEK_PREFIXES = ("/_local/preview/", "/_local/contacts")
 REPLAY_KEYS = ("route", "error_class", "id", "ids", "dry_run")  # "ids": the same as a list "id"
 
 
@@ -40,11 +39,14 @@ class LocalEndpoints:
         self._state_lock = state_lock
 
     def answer(self, request: BaseHTTPRequestHandler, method: str, path: str, body: bytes) -> bool:
-        if method == "GET" and path == "/_local/status":
-            reply(request, 200, JSON, json.dumps(self._status()).encode())
+        if path == "/_local/status":
+            if method == "GET":
+                reply(request, 200, JSON, json.dumps(self._status()).encode())
+            else:
+                reply(request, 405, JSON, json.dumps({"message": "Method Not Allowed"}).encode())
         elif path in DLQ_PATHS:
             self._dlq_endpoint(request, method, path, body)
-        elif path.startswith(PEEK_PREFIXES):
+        elif path == "/_local/contacts" or path.startswith("/_local/preview/"):
             self._peek_endpoint(request, method, path, body)
         else:
             return False

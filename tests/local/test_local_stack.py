@@ -111,3 +111,24 @@ def test_a_bad_dlq_replay_body_is_a_400_naming_it_and_replays_nothing(
     assert refused.value.code == 400
     assert problem in json.loads(refused.value.read())["error"]
     assert shared_stack.dlq_messages() == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("POST", "/_local/status", 405),
+        ("DELETE", "/_local/dlq", 405),
+        ("GET", "/_local/preview/generic", 405),
+        ("GET", "/_local/contactsX", 404),
+        ("GET", "/_local/statusX", 404),
+    ],
+)
+def test_local_endpoints_answer_a_wrong_method_405_and_a_near_miss_path_404(
+    shared_stack: LocalStack, method: str, path: str, status: int
+):
+    request = urllib.request.Request(f"{shared_stack.url}{path}", data=b"" if method != "GET" else None, method=method)
+    with pytest.raises(urllib.error.HTTPError) as answered:
+        urllib.request.urlopen(request)
+    assert answered.value.code == status
+    assert answered.value.headers["content-type"] == "application/json"
+    assert set(json.loads(answered.value.read())) == {"message"}
