@@ -185,8 +185,14 @@ def apply_row(
     c = store.find_by_email(email)
     merged_fields = {f["custom_field_id"]: f for f in c.custom_fields} if c else {}
     merged_fields.update({k: {"custom_field_id": k, "value": v} for k, v in fields.items()})
+    current = [] if c is None or c.deleted_at is not None else c.list_memberships
+    lists = current + [x for x in list_ids if x not in current]
     if len(merged_fields) > MAX_CUSTOM_FIELDS:
-        errors.append(f"{label}: a contact can hold at most {MAX_CUSTOM_FIELDS} custom fields.")
+        problems.add(f"a contact can hold at most {MAX_CUSTOM_FIELDS} custom fields.")
+    if len(lists) > MAX_LISTS and (c is None or c.permission != "unsubscribed"):
+        problems.add(f"a contact can belong to at most {MAX_LISTS} lists.")
+    if problems.messages:
+        errors.extend(f"{label}: {m}" for m in problems.messages)
         status["error_count"] += 1
         return
     if c is None:
@@ -204,13 +210,8 @@ def apply_row(
     if c.permission == "unsubscribed":
         status["cannot_add_to_list_count"] += 1
     else:
-        current = [] if c.deleted_at is not None else c.list_memberships
-        lists = current + [x for x in list_ids if x not in current]
-        if len(lists) > MAX_LISTS:
-            errors.append(f"{label}: a contact can belong to at most {MAX_LISTS} lists.")
-        else:
-            c.list_memberships = lists
-            c.deleted_at = None
+        c.list_memberships = lists
+        c.deleted_at = None
     c.update_source = "Account"
     c.updated_at = at
     status["person_count"] += 1
