@@ -21,7 +21,8 @@ PORT ?= 3000
 STACK ?= signup-relay
 FUNCTION ?= UpsertFunction
 
-.PHONY: help install dev demo test lint format typecheck validate pytest bench build deploy send preview events invoke connect dlq recent logs delete clean
+.PHONY: help install dev sandbox demo test lint format typecheck validate pytest test-e2e bench lock build deploy send preview
+.PHONY: events invoke connect dlq backfill recent logs delete clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,14 +46,13 @@ install: $(VENV)/.installed $(SAM_VENV)/.installed ## Create the virtualenvs (pr
 dev: $(VENV)/.installed ## Run the local stack on 127.0.0.1 (PORT, default 3000) (moto + Constant Contact sandbox)
 	PORT=$(PORT) $(PY) -m local.stack
 
-.PHONY: sandbox
 sandbox: $(VENV)/.installed ## Serve the Constant Contact sandbox alone on 127.0.0.1:8790 (prints URLs, client, tokens)
 	$(PY) -m local.cc_sandbox --port 8790 $(ARGS)
 
 demo: $(VENV)/.installed ## Send every events/ sample through the local stack and print the outcomes
 	$(PY) -m local.demo
 
-test: lint typecheck validate pytest ## Lint, type-check, validate the template, run unit + integration tests
+test: lint typecheck validate pytest ## Lint, type-check, validate the template, run the tests (unit, integration, local, faults)
 
 lint: $(VENV)/.installed ## ruff lint and format check
 	$(PY) -m ruff check .
@@ -68,17 +68,15 @@ typecheck: $(VENV)/.installed ## mypy on the layer, functions and local stack
 validate: $(SAM_VENV)/.installed ## sam validate --lint
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-$${AWS_REGION:-us-east-1}} $(SAM) validate --lint
 
-pytest: $(VENV)/.installed ## Unit and integration tests
+pytest: $(VENV)/.installed ## The tests of tests/unit, tests/integration, tests/local and tests/faults
 	$(PY) -m pytest
 
-.PHONY: test-e2e
 test-e2e: $(VENV)/.installed ## Opt-in tests against a deployed stack (AWS_SAM_STACK_NAME, E2E_ROUTE, E2E_ROUTE_TOKEN)
 	$(PY) -m pytest tests/e2e -m e2e
 
 bench: $(VENV)/.installed ## Benchmarks: CC calls and CPU per sign-up, receive latency, cold imports, fault suite (long)
 	$(PY) -m tests.bench.run
 
-.PHONY: lock
 lock: $(VENV)/.installed ## Regenerate layers/relay/requirements.lock (hashed pins for Lambda's python3.13 on arm64)
 	$(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.13 --python-platform aarch64-manylinux_2_34 \
 		--custom-compile-command "make lock" --output-file layers/relay/requirements.lock layers/relay/requirements.txt
@@ -110,7 +108,6 @@ connect: $(VENV)/.installed ## Authorize a Constant Contact account and store th
 dlq: $(VENV)/.installed ## Dead-lettered sign-ups of stack STACK [REGION]: list (default); ARGS="show ID", "replay", "purge"
 	$(PY) -m signup_relay.ops.dlq --stack-name $(STACK) $(if $(REGION),--region $(REGION)) $(ARGS)
 
-.PHONY: backfill
 backfill: $(VENV)/.installed ## Past submissions into Constant Contact: ARGS="export.csv --route NAME [--dry-run] [--region R]"
 	$(PY) -m signup_relay.ops.backfill $(if $(REGION),--region $(REGION)) $(ARGS)
 

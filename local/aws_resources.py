@@ -21,16 +21,17 @@ from local.template import (
     MappingSchedule,
     dynamodb_table,
     function_environment,
+    http_routes,
     parameter_defaults,
     queue_name,
     resolve,
+    scheduled_functions,
     sqs_attributes,
     sqs_consumers,
 )
 
 DEMO_SECRETS = ROOT / "local" / "demo_secrets.json"
 ROUTES_FILE = ROOT / "routes.yaml"
-FUNCTIONS = ("ReceiveFunction", "UpsertFunction", "BulkDrainFunction")
 # SQS FIFO: a message whose deduplication id was sent in the last 5 minutes is accepted and not delivered
 # (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/using-messagededuplicationid-property.html)
 DEDUPLICATION_INTERVAL = 300.0
@@ -263,7 +264,8 @@ def handler_environment(
     routes_file: Path = ROUTES_FILE,
     cc_v2_api_base_url: str | None = None,
 ) -> dict[str, str]:
-    """The environment both functions get from the template, resolved for this local stack."""
+    """The environment the functions the stack runs in-process (the template's HTTP, queue and schedule-triggered
+    ones) get from the template, resolved for this local stack."""
     parameters = {**resources.parameters, "CcApiBaseUrl": cc_api_base_url, "CcTokenUrl": cc_token_url}
     if cc_v2_api_base_url:
         parameters["CcV2ApiBaseUrl"] = cc_v2_api_base_url
@@ -273,7 +275,9 @@ def handler_environment(
         "DeliveryIdempotencyTable": resources.delivery_table,
     }
     environment: dict[str, str] = {}
-    for function in FUNCTIONS:
+    invoked = [r.function for r in http_routes()] + [c.function for c in sqs_consumers()]
+    invoked += [f.function for f in scheduled_functions()]
+    for function in dict.fromkeys(invoked):
         for name, value in function_environment(function).items():
             resolved = resolve(value, parameters, refs)
             if resolved is not None:

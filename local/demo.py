@@ -113,8 +113,7 @@ def wait_until_drained(status_url: str, accepted: set[str] | None = None) -> dic
         if accepted is not None and (line := progress(status, accepted)) != shown:
             print(line, flush=True)
             shown = line
-        queue = status["queue"]
-        idle = idle + 1 if queue["visible"] == 0 and queue["in_flight"] == 0 and not queue["busy"] else 0
+        idle = idle + 1 if status["drained"] else 0
         if idle >= 2:
             return status
         time.sleep(0.5)

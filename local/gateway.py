@@ -49,6 +49,7 @@ def gateway_server(host: str, port: int, handle: Callable[[BaseHTTPRequestHandle
     class RequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         default_request_version = "HTTP/1.1"  # even a garbled request line gets a status line back
+        disable_nagle_algorithm = True  # headers and body go out in two writes: avoid the 40 ms delayed-ACK stall
         timeout = READ_TIMEOUT_SECONDS
 
         def __getattr__(self, name: str) -> Any:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from signup_relay.ops.dlq.selection import Selection
 
 DLQ_PATHS = ("/_local/dlq", "/_local/dlq/replay")
-PEEK_PREFIXES = ("/_local/preview/", "/_local/contacts")
+REPLAY_KEYS = ("route", "error_class", "id", "ids", "dry_run")  # "ids": the same as a list "id"
 
 
 class LocalEndpoints:
@@ -39,11 +39,14 @@ class LocalEndpoints:
         self._state_lock = state_lock
 
     def answer(self, request: BaseHTTPRequestHandler, method: str, path: str, body: bytes) -> bool:
-        if method == "GET" and path == "/_local/status":
-            reply(request, 200, JSON, json.dumps(self._status()).encode())
+        if path == "/_local/status":
+            if method == "GET":
+                reply(request, 200, JSON, json.dumps(self._status()).encode())
+            else:
+                reply(request, 405, JSON, json.dumps({"message": "Method Not Allowed"}).encode())
         elif path in DLQ_PATHS:
             self._dlq_endpoint(request, method, path, body)
-        elif path.startswith(PEEK_PREFIXES):
+        elif path == "/_local/contacts" or path.startswith("/_local/preview/"):
             self._peek_endpoint(request, method, path, body)
         else:
             return False
@@ -72,6 +75,7 @@ class LocalEndpoints:
                 data = json.loads(body) if body else {}
                 if not isinstance(data, dict):
                     raise ValueError("the body must be a JSON object")
+                selection = dlq_selection(data)
                 routes_file = get_settings().routes_file
                 with self._state_lock:
                     report = replay_dead_letters(
@@ -79,8 +83,8 @@ class LocalEndpoints:
                         queue=SignupQueue(url=self._resources.queue_url, client=self._sqs),
                         dlq=DeadLetterQueue(url=self._resources.dlq_url, client=self._sqs),
                         load_routes=lambda: load_routes(routes_file),
-                        selection=dlq_selection(data),
-                        dry_run=bool(data.get("dry_run")),
+                        selection=selection,
+                        dry_run=data.get("dry_run", False),
                     )
                 status, payload = 200, report.to_json()
         except (ValueError, ConfigError) as error:
@@ -114,12 +118,21 @@ class LocalEndpoints:
 
 
 def dlq_selection(data: Mapping[str, Any]) -> Selection:
-    """The records a POST /_local/dlq/replay body selects: {"route", "error_class", "id" (one or a list)}."""
+    """The records a POST /_local/dlq/replay body selects: {"route", "error_class", "id" (one or a list)};
+    ValueError naming what is wrong with the body."""
     from signup_relay.ops.dlq.selection import Selection
 
+    unknown = sorted(set(data) - set(REPLAY_KEYS))
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(map(repr, unknown))}; a replay takes {', '.join(REPLAY_KEYS)}")
+    for key in ("route", "error_class"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise ValueError(f"{key} must be a string")
+    if not isinstance(data.get("dry_run", False), bool):
+        raise ValueError("dry_run must be true or false")
     ids = data.get("id") or data.get("ids") or ()
-    return Selection(
-        route=data.get("route") or None,
-        error_class=data.get("error_class") or None,
-        ids=(ids,) if isinstance(ids, str) else tuple(str(i) for i in ids),
-    )
+    if isinstance(ids, str):
+        ids = (ids,)
+    if not isinstance(ids, list | tuple) or not all(isinstance(i, str) for i in ids):
+        raise ValueError("id must be a record id or a list of them")
+    return Selection(route=data.get("route") or None, error_class=data.get("error_class") or None, ids=tuple(ids))

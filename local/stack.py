@@ -27,7 +27,15 @@ from local.functions import REGION, LocalFunction
 from local.gateway import JSON, GatewayRefusal, answer_route, gateway_answer, gateway_server, read_body, reply
 from local.local_endpoints import LocalEndpoints
 from local.outcomes import SERVICE_LOGGER, OutcomeRecorder
-from local.template import HttpRoute, http_routes, mapping_schedules, scheduled_functions, sqs_consumers
+from local.template import (
+    HttpRoute,
+    QueueConsumer,
+    ScheduledFunction,
+    http_routes,
+    mapping_schedules,
+    scheduled_functions,
+    sqs_consumers,
+)
 
 CC_ENV = ("CC_API_BASE_URL", "CC_TOKEN_URL", "CC_CLIENT_ID", "CC_CLIENT_SECRET", "CC_ACCESS_TOKEN", "CC_REFRESH_TOKEN")
 # With CC_API_BASE_URL: the V2 API and the pair the V2 routes' accounts get (the embedded sandbox has its own).
@@ -186,19 +194,14 @@ class LocalStack:
 
         logging.getLogger(SERVICE_LOGGER).addHandler(self.recorder)
         self.routes = http_routes()
-        for route in self.routes:
-            self.functions.setdefault(route.function, LocalFunction(route.function, route.module, route.handler))
         self.consumers = sqs_consumers()
-        for consumer in self.consumers:
-            self.functions.setdefault(
-                consumer.function, LocalFunction(consumer.function, consumer.module, consumer.handler)
-            )
         self.scheduled = scheduled_functions()  # ScheduleV2 functions: the burst drain (docs/architecture.md §11)
-        for scheduled in self.scheduled:
-            self.functions.setdefault(
-                scheduled.function,
-                LocalFunction(scheduled.function, scheduled.module, scheduled.handler, scheduled.timeout_seconds),
-            )
+        invoked: list[HttpRoute | QueueConsumer | ScheduledFunction] = [*self.routes, *self.consumers, *self.scheduled]
+        for code in invoked:  # one LocalFunction (one warm container) per function, with the template's Timeout
+            if code.function not in self.functions:
+                self.functions[code.function] = LocalFunction(
+                    code.function, code.module, code.handler, code.timeout_seconds
+                )
         # The consumers' event source mappings in moto (the quota breaker switches them off) and the schedules that
         # switch them on again (docs/architecture.md §12).
         from local.aws_resources import create_event_source_mappings
@@ -341,7 +344,7 @@ class LocalStack:
         return {
             "url": self.url,
             "constant_contact": self.cc_api_base_url,
-            "drained": depth["visible"] == 0 and depth["in_flight"] == 0 and not busy,
+            "drained": _drained(depth, busy),
             "queue": {**depth, "busy": busy},
             "dlq": {"records": self.dlq_messages()},
             "quota_breaker": self.quota_breaker_status(),
@@ -360,9 +363,13 @@ class LocalStack:
         return str(json.loads(secret["SecretString"])["access_token"])
 
     def drained(self) -> bool:
-        depth = self.queue_depth()
-        busy = self._started_loops().busy()
-        return depth["visible"] == 0 and depth["in_flight"] == 0 and not busy
+        """What /_local/status says as `drained`, without the rest of the status."""
+        return _drained(self.queue_depth(), self._started_loops().busy())
+
+
+def _drained(depth: dict[str, int], busy: bool) -> bool:
+    """The queue is empty (visible and in flight) and no batch or drain run is being processed."""
+    return depth["visible"] == 0 and depth["in_flight"] == 0 and not busy
 
 
 def main() -> int:

@@ -55,6 +55,7 @@ class HttpRoute:
     function: str  # logical id
     module: str
     handler: str
+    timeout_seconds: int = 20
 
     @property
     def route_key(self) -> str:
@@ -76,6 +77,14 @@ def _resources_of(template: dict[str, Any], resource_type: str) -> Iterator[tupl
             yield logical_id, resource["Properties"]
 
 
+def _handler_of(properties: dict[str, Any], template: dict[str, Any]) -> tuple[str, str, int]:
+    """A function's handler module and name and its Timeout: CodeUri functions/receive/ + Handler
+    app.lambda_handler -> (functions.receive.app, lambda_handler, 10)."""
+    module_file, handler = properties["Handler"].rsplit(".", 1)
+    timeout = properties.get("Timeout", template.get("Globals", {}).get("Function", {}).get("Timeout", 3))
+    return f"{properties['CodeUri'].strip('/').replace('/', '.')}.{module_file}", handler, int(timeout)
+
+
 def http_routes(template: dict[str, Any] | None = None) -> list[HttpRoute]:
     """Every HttpApi event in the template, with the handler module it invokes."""
     template = template or load_template()
@@ -84,15 +93,15 @@ def http_routes(template: dict[str, Any] | None = None) -> list[HttpRoute]:
         for event in properties.get("Events", {}).values():
             if event.get("Type") != "HttpApi":
                 continue
-            module_file, handler = properties["Handler"].rsplit(".", 1)
-            package = properties["CodeUri"].strip("/").replace("/", ".")
+            module, handler, timeout = _handler_of(properties, template)
             routes.append(
                 HttpRoute(
                     method=event["Properties"]["Method"].upper(),
                     path=event["Properties"]["Path"],
                     function=logical_id,
-                    module=f"{package}.{module_file}",
+                    module=module,
                     handler=handler,
+                    timeout_seconds=timeout,
                 )
             )
     return routes
@@ -172,6 +181,7 @@ class QueueConsumer:
     handler: str
     batch_size: int
     logical_id: str = ""  # the mapping's own logical id
+    timeout_seconds: int = 20
 
 
 def sqs_consumers(template: dict[str, Any] | None = None) -> list[QueueConsumer]:
@@ -181,16 +191,16 @@ def sqs_consumers(template: dict[str, Any] | None = None) -> list[QueueConsumer]
     for logical_id, mapping in _resources_of(template, "AWS::Lambda::EventSourceMapping"):
         function = mapping["FunctionName"]["Ref"]
         properties = resources[function]["Properties"]
-        module_file, handler = properties["Handler"].rsplit(".", 1)
-        package = properties["CodeUri"].strip("/").replace("/", ".")
+        module, handler, timeout = _handler_of(properties, template)
         consumers.append(
             QueueConsumer(
                 queue=mapping["EventSourceArn"]["Fn::GetAtt"][0],
                 function=function,
-                module=f"{package}.{module_file}",
+                module=module,
                 handler=handler,
                 batch_size=int(mapping.get("BatchSize", 10)),
                 logical_id=logical_id,
+                timeout_seconds=timeout,
             )
         )
     return consumers
@@ -213,11 +223,8 @@ def scheduled_functions(template: dict[str, Any] | None = None) -> list[Schedule
     for logical_id, properties in _resources_of(template, "AWS::Serverless::Function"):
         if not any(event.get("Type") == "ScheduleV2" for event in properties.get("Events", {}).values()):
             continue
-        module_file, handler = properties["Handler"].rsplit(".", 1)
-        package = properties["CodeUri"].strip("/").replace("/", ".")
-        found.append(
-            ScheduledFunction(logical_id, f"{package}.{module_file}", handler, int(properties.get("Timeout", 20)))
-        )
+        module, handler, timeout = _handler_of(properties, template)
+        found.append(ScheduledFunction(logical_id, module, handler, timeout))
     return found
 
 

@@ -26,9 +26,9 @@ from local.cc_sandbox.validation import (
     anniversary,
     birthday,
     check_keys,
-    id_list,
     is_email,
     opt_str,
+    required_list_ids,
 )
 
 MAX_IMPORT_ROWS = 40_000
@@ -73,15 +73,7 @@ def read_import(body: Any, raw: bytes, store: AccountStore) -> ImportRequest:
     if not isinstance(rows, list) or not rows:
         problems.add("import_data is required and must be a non-empty array.")
         rows = []
-    list_ids = id_list(
-        body,
-        "list_ids",
-        max_items=MAX_LISTS,
-        exists=store.catalog.has_list,
-        kind="list_id",
-        problems=problems,
-        min_items=1,
-    )
+    list_ids = required_list_ids(body, "list_ids", store.catalog, problems)
     if body.get("sms_permission_to_send") not in (None, "explicit", "not_set"):
         problems.add("sms_permission_to_send must be explicit or not_set.")
     for i, row in enumerate(rows):
@@ -94,7 +86,7 @@ def read_import(body: Any, raw: bytes, store: AccountStore) -> ImportRequest:
     problems.raise_if_any()
     fitting = sum(1 for end in _row_ends(raw) if end <= MAX_IMPORT_BYTES) if len(raw) > MAX_IMPORT_BYTES else len(rows)
     kept = min(fitting, MAX_IMPORT_ROWS)
-    return ImportRequest(rows[:kept], list(list_ids or []))
+    return ImportRequest(rows[:kept], list_ids)
 
 
 def _row_ends(raw: bytes) -> list[int]:
@@ -193,8 +185,14 @@ def apply_row(
     c = store.find_by_email(email)
     merged_fields = {f["custom_field_id"]: f for f in c.custom_fields} if c else {}
     merged_fields.update({k: {"custom_field_id": k, "value": v} for k, v in fields.items()})
+    current = [] if c is None or c.deleted_at is not None else c.list_memberships
+    lists = current + [x for x in list_ids if x not in current]
     if len(merged_fields) > MAX_CUSTOM_FIELDS:
-        errors.append(f"{label}: a contact can hold at most {MAX_CUSTOM_FIELDS} custom fields.")
+        problems.add(f"a contact can hold at most {MAX_CUSTOM_FIELDS} custom fields.")
+    if len(lists) > MAX_LISTS and (c is None or c.permission != "unsubscribed"):
+        problems.add(f"a contact can belong to at most {MAX_LISTS} lists.")
+    if problems.messages:
+        errors.extend(f"{label}: {m}" for m in problems.messages)
         status["error_count"] += 1
         return
     if c is None:
@@ -212,13 +210,8 @@ def apply_row(
     if c.permission == "unsubscribed":
         status["cannot_add_to_list_count"] += 1
     else:
-        current = [] if c.deleted_at is not None else c.list_memberships
-        lists = current + [x for x in list_ids if x not in current]
-        if len(lists) > MAX_LISTS:
-            errors.append(f"{label}: a contact can belong to at most {MAX_LISTS} lists.")
-        else:
-            c.list_memberships = lists
-            c.deleted_at = None
+        c.list_memberships = lists
+        c.deleted_at = None
     c.update_source = "Account"
     c.updated_at = at
     status["person_count"] += 1

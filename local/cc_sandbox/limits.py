@@ -68,6 +68,18 @@ class DailyQuota:
             self._counts.clear()
 
 
+def limit_refusal(rate: SlidingWindowLimiter, quota: DailyQuota, key: str) -> str | None:
+    """Count one request against a key's limits: "quota" when the day is spent (answered first), "rate" when it is
+    over the per-second window (the window counts it anyway), else None and the day counts it."""
+    throttled = not rate.allow(key)
+    if quota.exceeded(key):
+        return "quota"
+    if throttled:
+        return "rate"
+    quota.count(key)
+    return None
+
+
 @dataclass
 class _Fault:
     status: int

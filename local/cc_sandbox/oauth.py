@@ -74,6 +74,12 @@ class DeviceGrant:
     last_poll: float | None = None
 
 
+def bearer_token(headers: dict[str, str]) -> str:
+    """The token of an `Authorization: Bearer <token>` header (lower-cased header names), else ""."""
+    auth = headers.get("authorization", "")
+    return auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+
+
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 

@@ -23,8 +23,8 @@ from local.cc_sandbox.errors import (
     concurrent_write,
     status_body,
 )
-from local.cc_sandbox.limits import DailyQuota, FaultInjector, SlidingWindowLimiter
-from local.cc_sandbox.oauth import DEFAULT_SCOPE, OAuthServer
+from local.cc_sandbox.limits import DailyQuota, FaultInjector, SlidingWindowLimiter, limit_refusal
+from local.cc_sandbox.oauth import DEFAULT_SCOPE, OAuthServer, bearer_token
 from local.cc_sandbox.routing import ID, compile_routes, match_route, then
 from local.cc_sandbox.store import AccountStore
 from local.cc_sandbox.v2 import V2Account
@@ -594,8 +594,7 @@ class Sandbox(BackgroundServer):
     def _handle_api(
         self, method: str, path: str, query: dict[str, str], headers: dict[str, str], raw: bytes
     ) -> Response:
-        auth = headers.get("authorization", "")
-        token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+        token = bearer_token(headers)
         record = self.oauth.check_access_token(token) if token else None
         if record is None:
             return Response(401, dict(UNAUTHORIZED_BODY))
@@ -604,12 +603,9 @@ class Sandbox(BackgroundServer):
             return Response(
                 403, api_error(403, "The access token lacks the contact_data scope.").body, client_id=client_id
             )
-        throttled = not self._rate.allow(client_id)  # counts this request, even one refused below
-        if self._quota.exceeded(client_id):
-            return Response(429, dict(QUOTA_BODY), client_id=client_id)
-        if throttled:
-            return Response(429, dict(THROTTLED_BODY), client_id=client_id)
-        self._quota.count(client_id)
+        refusal = limit_refusal(self._rate, self._quota, client_id)
+        if refusal is not None:
+            return Response(429, dict(QUOTA_BODY if refusal == "quota" else THROTTLED_BODY), client_id=client_id)
         self.activities.process_due()
         fault = self._faults.take(method, path)
         if fault is not None:

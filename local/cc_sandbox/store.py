@@ -30,9 +30,9 @@ from local.cc_sandbox.validation import (
     Problems,
     check_keys,
     contact_body,
-    id_list,
     is_uuid,
     opt_str,
+    required_list_ids,
     sign_up_body,
 )
 
@@ -577,21 +577,13 @@ class AccountStore:
             if not isinstance(body, dict):
                 raise validation_error("The request body must be a JSON object.")
             check_keys(body, ("list_ids",), "", problems)
-            ids = id_list(
-                body,
-                "list_ids",
-                max_items=MAX_LISTS,
-                exists=self.catalog.has_list,
-                kind="list_id",
-                problems=problems,
-                min_items=1,
-            )
+            ids = required_list_ids(body, "list_ids", self.catalog, problems)
             problems.raise_if_any()
             if c.permission != "unsubscribed":
                 raise validation_error(f"Contact {c.contact_id} is not unsubscribed.")
             if c.resubscribe_request is not None:
                 raise conflict(f"A resubscribe email was already sent to contact {c.contact_id}; it is sent only once.")
-            c.resubscribe_request = {"list_ids": ids or [], "requested_at": iso(self.clock.time()), "confirmed": False}
+            c.resubscribe_request = {"list_ids": ids, "requested_at": iso(self.clock.time()), "confirmed": False}
 
     def confirm_resubscribe(self, contact_id: str) -> None:
         """Simulate the contact clicking the resubscribe email: explicit again and added to the requested lists."""
@@ -636,7 +628,7 @@ class AccountStore:
     def get_lists(self, raw_query: dict[str, str]) -> dict[str, Any]:
         with self.lock:
             query, offset = _resolve_cursor(raw_query)
-            limit = _int_param(query, "limit", 1, 1000, 50)
+            limit = _int_param(query, "limit", 1, 500, 50)  # "from 1 - 500" (the schema says up to 1000)
             statuses = _csv(query.get("status")) or ["active"]
             if any(s not in ("all", "active", "deleted") for s in statuses):
                 raise validation_error("status must be all, active or deleted.")

@@ -17,7 +17,8 @@ from typing import Any
 
 from local.cc_sandbox.clock import SandboxClock
 from local.cc_sandbox.errors import ApiError
-from local.cc_sandbox.limits import DailyQuota, FaultInjector, SlidingWindowLimiter
+from local.cc_sandbox.limits import DailyQuota, FaultInjector, SlidingWindowLimiter, limit_refusal
+from local.cc_sandbox.oauth import bearer_token
 from local.cc_sandbox.routing import ID, compile_routes, match_route, then
 from local.cc_sandbox.v2 import OWNER, V2Account
 from local.cc_sandbox.v2_validation import bad_request, check_query, v2_error
@@ -110,10 +111,8 @@ class V2Api:
             self._tokens[token].revoked = True
 
     def _token_ok(self, headers: dict[str, str], api_key: str) -> bool:
-        auth = headers.get("authorization", "")
-        token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
         with self._lock:
-            record = self._tokens.get(token)
+            record = self._tokens.get(bearer_token(headers))
             return record is not None and not record.revoked and record.api_key == api_key
 
     # --- requests ------------------------------------------------------------------------------
@@ -127,12 +126,9 @@ class V2Api:
             known = api_key in self._keys
         if not known:
             return 403, list(NOT_AUTHORIZED_BODY), None
-        throttled = not self.rate.allow(api_key)  # counts this request, even one refused below
-        if self.quota.exceeded(api_key):
-            return 403, list(OVER_RATE_BODY), api_key
-        if throttled:
-            return 403, list(OVER_QPS_BODY), api_key
-        self.quota.count(api_key)
+        refusal = limit_refusal(self.rate, self.quota, api_key)
+        if refusal is not None:
+            return 403, list(OVER_RATE_BODY if refusal == "quota" else OVER_QPS_BODY), api_key
         if not self._token_ok(headers, api_key):
             return 401, list(UNAUTHORIZED_BODY), api_key
         fault = self._faults.take(method, path)

@@ -291,6 +291,15 @@ def id_list(
     return ids
 
 
+def required_list_ids(obj: dict[str, Any], key: str, catalog: Catalog, problems: Problems) -> list[str]:
+    """A required array of 1 to MAX_LISTS existing list ids: a sign-up's list_memberships, an import's or a
+    resubscribe's list_ids."""
+    ids = id_list(
+        obj, key, max_items=MAX_LISTS, exists=catalog.has_list, kind="list_id", problems=problems, min_items=1
+    )
+    return ids or []
+
+
 def array(value: Any, name: str, max_items: int, problems: Problems) -> list[Any] | None:
     """An array property: None when absent or not an array (reported); too many items is reported, not cut."""
     if value is None:
@@ -506,15 +515,7 @@ def sign_up_body(body: Any, catalog: Catalog) -> SignUpInput:
         problems.add(f"email_address {email!r} is not a valid email address.")
     else:
         address = email.strip()
-    lists = id_list(
-        body,
-        "list_memberships",
-        max_items=MAX_LISTS,
-        exists=catalog.has_list,
-        kind="list_id",
-        problems=problems,
-        min_items=1,
-    )
+    lists = required_list_ids(body, "list_memberships", catalog, problems)
     all_core = core_fields(body, problems)
     core = {k: v for k, v in all_core.items() if body.get(k) is not None}
     fields = custom_field_values(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 from collections.abc import Iterator
@@ -191,6 +192,17 @@ def test_contact_collection_pages_with_a_next_cursor(sandbox: Sandbox, cc: reque
     # Then three pages deliver every contact once, in creation order
     assert pages == 3
     assert seen == [f"page{i}@example.com" for i in range(5)]
+
+
+@pytest.mark.parametrize(
+    ("path", "most"),
+    [("contacts", 500), ("contact_lists", 500), ("contact_custom_fields", 100), ("contact_tags", 500)],
+)
+def test_a_page_size_outside_the_documented_range_is_a_400(
+    sandbox: Sandbox, cc: requests.Session, path: str, most: int
+) -> None:
+    statuses = [cc.get(f"{sandbox.base_url}/{path}", params={"limit": n}).status_code for n in (0, 1, most, most + 1)]
+    assert statuses == [400, 200, 200, 400]
 
 
 @pytest.mark.parametrize(
@@ -693,6 +705,28 @@ def test_resubscribe_only_for_unsubscribed_contacts_only_once_and_without_changi
     stored = sandbox.contact_by_email("gone@example.com")
     assert stored is not None and stored["email_address"]["permission_to_send"] == "explicit"
     assert stored["list_memberships"] == [list_id]
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ({}, "list_ids is required"),
+        ({"list_ids": []}, "at least 1 list_id"),
+        ({"list_ids": ["LIST"] * 51}, "list_ids"),
+        ({"list_ids": ["00000000-0000-4000-8000-000000000000"]}, "does not exist"),
+    ],
+)
+def test_resubscribe_needs_1_to_50_existing_list_ids_and_sends_nothing_otherwise(
+    sandbox: Sandbox, cc: requests.Session, body: dict[str, Any], problem: str
+) -> None:
+    gone = sandbox.seed_contact("gone@example.com", permission_to_send="unsubscribed")
+    sent = json.loads(json.dumps(body).replace("LIST", sandbox.seed_list("A")))
+
+    answer = cc.put(f"{sandbox.base_url}/contacts/resubscribe/{gone}", json=sent)
+
+    assert answer.status_code == 400
+    assert problem in answer.json()[0]["error_message"]
+    assert sandbox.resubscribe_request(gone) is None
 
 
 # --- validation, media type ---------------------------------------------------------------------------

@@ -277,6 +277,25 @@ def test_refused_rows_are_counted_and_explained_and_the_rest_imported(sandbox: S
     assert sandbox_emails(sandbox) == ["fine@example.com"]
 
 
+def test_a_row_that_would_put_a_contact_on_51_lists_is_refused_whole(sandbox: Sandbox) -> None:
+    # Given a contact already on 50 lists
+    full = [sandbox.seed_list(f"List {i}") for i in range(50)]
+    sandbox.seed_contact("full@example.com", first_name="Old", list_memberships=full)
+    extra = sandbox.seed_list("One more")
+
+    # When a row for that contact is imported onto another list
+    session = api(sandbox)
+    created = post_import(session, sandbox, [{"email": "full@example.com", "first_name": "New"}], extra)
+    sandbox.process_activities()
+    status = activity(session, sandbox, created)
+
+    # Then the row is an error, nothing of it applied
+    assert (status["status"]["person_count"], status["status"]["error_count"]) == (0, 1)
+    assert status["activity_errors"] == ["Row 1: a contact can belong to at most 50 lists."]
+    contact = stored(sandbox, "full@example.com")
+    assert contact["first_name"] == "Old" and sorted(contact["list_memberships"]) == sorted(full)
+
+
 @pytest.mark.parametrize(
     ("body", "problem"),
     [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import urllib.error
 import urllib.request
 
 import boto3
@@ -78,3 +79,56 @@ def test_tokens_are_refreshed_in_process_by_the_single_writer_on_a_schedule(monk
             time.sleep(0.1)
         assert stored["expires_at"] > due["expires_at"]
         assert stack.sandbox.refresh_count == 1 and stack.sandbox.invalid_grant_count == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ({"id": 5}, "id must be"),
+        ({"id": ["a", 2]}, "id must be"),
+        ({"route": ["generic"]}, "route must be a string"),
+        ({"route": "generic", "dry_run": "no"}, "dry_run must be true or false"),
+        ({"route": "generic", "force": True}, "unknown key(s) 'force'"),
+    ],
+)
+def test_a_bad_dlq_replay_body_is_a_400_naming_it_and_replays_nothing(
+    shared_stack: LocalStack, body: dict, problem: str
+):
+    # Given a delivery the generic route refused into the DLQ
+    status, _ = send(shared_stack.url, load_event("generic_missing_email.json"))
+    assert status == 422
+    before = shared_stack.dlq_messages()
+    assert before
+
+    # When a replay is asked for with a body that is not what the endpoint takes
+    request = urllib.request.Request(
+        f"{shared_stack.url}/_local/dlq/replay", data=json.dumps(body).encode(), method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request)
+
+    # Then it answers 400 naming the problem, and the DLQ is as it was
+    assert refused.value.code == 400
+    assert problem in json.loads(refused.value.read())["error"]
+    assert shared_stack.dlq_messages() == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("POST", "/_local/status", 405),
+        ("DELETE", "/_local/dlq", 405),
+        ("GET", "/_local/preview/generic", 405),
+        ("GET", "/_local/contactsX", 404),
+        ("GET", "/_local/statusX", 404),
+    ],
+)
+def test_local_endpoints_answer_a_wrong_method_405_and_a_near_miss_path_404(
+    shared_stack: LocalStack, method: str, path: str, status: int
+):
+    request = urllib.request.Request(f"{shared_stack.url}{path}", data=b"" if method != "GET" else None, method=method)
+    with pytest.raises(urllib.error.HTTPError) as answered:
+        urllib.request.urlopen(request)
+    assert answered.value.code == status
+    assert answered.value.headers["content-type"] == "application/json"
+    assert set(json.loads(answered.value.read())) == {"message"}
